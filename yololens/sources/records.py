@@ -1,0 +1,92 @@
+"""Typed records passed from sources to the engine.
+
+Coordinates are always in pixels of the *original* image (after EXIF orientation),
+``x1, y1, x2, y2`` with x to the right and y down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LabelBox:
+    """One ground-truth object from a label file.
+
+    Attributes:
+        box: ``(x1, y1, x2, y2)`` in original-image pixels, already clipped to the image
+            when the image size is known.
+        category: class name as written in the label file (e.g. ``"car"``).
+        gt_id: the label file's own id for the object (BDD ``id``, COCO annotation ``id``,
+            or ``"<stem>:<line>"`` for YOLO txt), as a string.
+        attributes: per-object attributes (BDD ``occluded``, ``truncated``,
+            ``trafficLightColor``, COCO ``iscrowd`` ...), JSON-scalar values only.
+    """
+
+    box: tuple[float, float, float, float]
+    category: str
+    gt_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image to process, with its ground truth if the source has labels.
+
+    Attributes:
+        index: position in the source's deterministic order (0-based). Resume and
+            output ordering use it.
+        path: the file to decode.
+        name: the image as written in outputs (the path as given by the user, or the
+            label file's frame name resolved against ``--source``).
+        labels: ground-truth boxes; ``None`` when the source has no labels (an empty
+            list means "labelled, no objects").
+        attributes: per-frame attributes (BDD ``weather``, ``scene``, ``timeofday``).
+        size: ``(width, height)`` declared by the label file, if any.
+    """
+
+    index: int
+    path: Path
+    name: str
+    labels: list[LabelBox] | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    size: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An input that was skipped, clipped or refused, with a one-line reason."""
+
+    file: str
+    reason: str
+    action: str = "skipped"  # skipped | clipped | refused
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason} ({self.action})"
+
+
+@dataclass
+class Source:
+    """The resolved input: images in a fixed order plus everything skipped while reading it.
+
+    Attributes:
+        records: images to process, ordered by ``index``.
+        skips: bad inputs found while listing images and parsing labels.
+        format: the detected or chosen format (``image``, ``folder``, ``list``, ``bdd``,
+            ``coco``, ``yolo``).
+        class_names: category names the label file defines (empty when unlabelled).
+    """
+
+    records: list[ImageRecord]
+    skips: list[Skip] = field(default_factory=list)
+    format: str = "folder"
+    class_names: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def has_labels(self) -> bool:
+        return any(r.labels is not None for r in self.records)

@@ -1,0 +1,215 @@
+"""A resumable, crash-safe table output (Parquet or CSV).
+
+How it stays safe:
+
+* While a run goes on, every finished chunk of images is written as its own Parquet
+  *part* under ``OUT/.parts/<table name>/``, atomically (temp file + rename). A part's
+  footer metadata lists the images it covers, including images that produced no rows.
+* At the end, the parts (plus the previous final file, if any) are streamed, part by
+  part, into the final file, again atomically, and the parts are removed.
+* A rerun reads which images are already done from the parts and from the final file,
+  and only processes the rest. The final table is the same as an uninterrupted run's:
+  rows are ordered by the source order of their images.
+
+Memory stays bounded by one part: nothing holds the whole table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from yololens.store.atomic import atomic_path
+
+DONE_KEY = b"yololens.done"
+FORMATS = ("parquet", "csv")
+
+
+class ResumableTable:
+    """Collects rows for a table keyed by image, durably, across interrupted runs.
+
+    Args:
+        path: the final file (``.parquet`` or ``.csv``).
+        key_column: the column that names the image a row belongs to (``image`` or
+            ``image_name``); used to tell which images are done.
+        fmt: ``"parquet"`` or ``"csv"``; defaults to the suffix of ``path``.
+    """
+
+    def __init__(self, path: str | os.PathLike, key_column: str, fmt: str | None = None):
+        self.path = Path(path)
+        self.key_column = key_column
+        self.fmt = (fmt or self.path.suffix.lstrip(".")).lower()
+        if self.fmt not in FORMATS:
+            raise ValueError(f"{self.path}: unknown table format {self.fmt!r}; use one of {FORMATS}")
+        self.parts_dir = self.path.parent / ".parts" / self.path.name
+        self._seq = 0
+
+    # -- resume -----------------------------------------------------------------------
+    def done_keys(self) -> set[str]:
+        """Images already written, by the parts of an interrupted run or by the final file."""
+        done: set[str] = set()
+        for part in self._parts():
+            done.update(_read_done(part))
+        if self.path.exists():
+            done.update(self._final_done())
+        return done
+
+    def _final_done(self) -> set[str]:
+        if self.fmt == "parquet":
+            meta = pq.read_schema(self.path).metadata or {}
+            if DONE_KEY in meta:
+                return set(json.loads(meta[DONE_KEY]))
+            return set(pq.read_table(self.path, columns=[self.key_column]).column(0).to_pylist())
+        # A CSV keeps no metadata: images with rows are done; images that gave no rows are
+        # simply processed again, which writes nothing new.
+        table = pacsv.read_csv(self.path, convert_options=pacsv.ConvertOptions(include_columns=[self.key_column]))
+        return {str(v) for v in table.column(0).to_pylist()}
+
+    def _parts(self) -> list[Path]:
+        if not self.parts_dir.is_dir():
+            return []
+        return sorted(p for p in self.parts_dir.glob("part-*.parquet") if not p.name.startswith("."))
+
+    # -- writing ----------------------------------------------------------------------
+    def write_part(self, table: pa.Table, keys: Sequence[str], order: int) -> Path:
+        """Durably record ``table`` as the rows of images ``keys``.
+
+        ``order`` is the source index of the first image in the part; parts are merged
+        in that order. ``keys`` may include images that produced no rows.
+        """
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        meta = dict(table.schema.metadata or {})
+        meta[DONE_KEY] = json.dumps(list(keys)).encode()
+        table = table.replace_schema_metadata(meta)
+        self._seq += 1
+        target = self.parts_dir / f"part-{order:012d}-{os.getpid()}-{self._seq:06d}.parquet"
+        with atomic_path(target) as tmp:
+            pq.write_table(table, tmp)
+        return target
+
+    def finalize(self, metadata: dict[str, str] | None = None) -> Path | None:
+        """Merge all parts (and the previous final file) into the final file, atomically.
+
+        Returns the final path, or ``None`` when there is nothing at all to write.
+        """
+        parts = self._parts()
+        if not parts and self.path.exists():
+            return self.path
+        sources: list[pa.Table | Path] = []
+        done: list[str] = []
+        if self.path.exists():
+            previous = self._read_final()
+            sources.append(previous)
+            done.extend(sorted(self._final_done()))
+        sources.extend(parts)
+        for part in parts:
+            done.extend(_read_done(part))
+        if not sources:
+            return None
+        schema = _unified_schema(sources)
+        meta = {k.encode(): v.encode() for k, v in (metadata or {}).items()}
+        meta[DONE_KEY] = json.dumps(done).encode()
+        schema = schema.with_metadata(meta)
+        with atomic_path(self.path) as tmp:
+            if self.fmt == "parquet":
+                with pq.ParquetWriter(tmp, schema) as writer:
+                    for table in _iter_tables(sources):
+                        writer.write_table(_conform(table, schema))
+            else:
+                csv_schema = _csv_schema(schema)
+                with pacsv.CSVWriter(tmp, csv_schema) as writer:
+                    for table in _iter_tables(sources):
+                        writer.write_table(_flatten_lists(_conform(table, schema)).cast(csv_schema))
+        for part in parts:
+            part.unlink()
+        _remove_empty_dirs(self.parts_dir, stop=self.path.parent)
+        return self.path
+
+    def _read_final(self) -> pa.Table:
+        if self.fmt == "parquet":
+            return pq.read_table(self.path)
+        return pacsv.read_csv(self.path)
+
+
+def read_table(path: str | os.PathLike) -> pa.Table:
+    """Read a final table written by :class:`ResumableTable` (Parquet or CSV)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return pacsv.read_csv(path)
+    return pq.read_table(path)
+
+
+def _read_done(part: Path) -> list[str]:
+    meta = pq.read_schema(part).metadata or {}
+    return json.loads(meta.get(DONE_KEY, b"[]"))
+
+
+def _iter_tables(sources: Iterable[pa.Table | Path]) -> Iterable[pa.Table]:
+    for src in sources:
+        yield src if isinstance(src, pa.Table) else pq.read_table(src)
+
+
+def _unified_schema(sources: Sequence[pa.Table | Path]) -> pa.Schema:
+    schemas = [s.schema if isinstance(s, pa.Table) else pq.read_schema(s) for s in sources]
+    schemas = [s.remove_metadata() for s in schemas]
+    return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Give ``table`` exactly ``schema``'s columns, in order, adding nulls where missing."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            columns.append(col if col.type == field.type else col.cast(field.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, type=field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t)
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    """CSV has no list cells: a list column ``emb`` of size n becomes ``emb_0 .. emb_{n-1}``."""
+    fields = []
+    for field in schema:
+        if pa.types.is_fixed_size_list(field.type):
+            fields.extend(pa.field(f"{field.name}_{i}", field.type.value_type) for i in range(field.type.list_size))
+        elif _is_list(field.type):
+            raise ValueError(f"column {field.name!r} has variable-length lists and cannot be written as CSV")
+        else:
+            fields.append(field)
+    return pa.schema(fields)
+
+
+def _flatten_lists(table: pa.Table) -> pa.Table:
+    names, columns = [], []
+    for field, col in zip(table.schema, table.columns):
+        if pa.types.is_fixed_size_list(field.type):
+            n = field.type.list_size
+            flat = col.combine_chunks()
+            values = flat.flatten()
+            for i in range(n):
+                names.append(f"{field.name}_{i}")
+                columns.append(values.take(pa.array(range(i, len(values), n))) if len(values) else pa.array([], field.type.value_type))
+        else:
+            names.append(field.name)
+            columns.append(col)
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _remove_empty_dirs(directory: Path, stop: Path) -> None:
+    while directory != stop and directory.is_dir():
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        directory = directory.parent
