@@ -1,0 +1,69 @@
+"""Shared fixtures. Tests that need ../shared (real weights, BDD frames) skip with a reason when it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_dir() -> Path | None:
+    env = os.environ.get("YOLOLENS_SHARED")
+    for candidate in ([Path(env)] if env else []) + [ROOT.parent / "shared"]:
+        if (candidate / "models").is_dir():
+            return candidate
+    return None
+
+
+SHARED = _shared_dir()
+
+
+def _need(rel: str) -> Path:
+    if SHARED is None:
+        pytest.skip("../shared not found (set YOLOLENS_SHARED): real weights/data unavailable")
+    path = SHARED / rel
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _need(".")
+
+
+@pytest.fixture(scope="session")
+def seg_weights() -> Path:
+    """Real COCO-trained YOLOv8n-seg checkpoint."""
+    return _need("models/yolov8n-seg-coco.pt")
+
+
+@pytest.fixture(scope="session")
+def det_weights() -> Path:
+    """Real COCO-trained YOLOv8n detect checkpoint."""
+    return _need("models/yolov8n-coco.pt")
+
+
+@pytest.fixture(scope="session")
+def bdd_detect() -> Path:
+    """BDD100K detection sample: images/ and labels/annotation.json (1 frame, 10 boxes)."""
+    return _need("data/bdd100k_sample/detect")
+
+
+@pytest.fixture(scope="session")
+def seed_coco_images() -> Path:
+    return _need("data/seed_coco_images")
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    """Ultralytics' bundled images (bus.jpg, zidane.jpg)."""
+    from ultralytics.utils import ASSETS
+
+    return Path(ASSETS)
