@@ -1,0 +1,1 @@
+"""Model loading, the layer catalogue, forward hooks, and the Ultralytics wrapper."""

@@ -1,0 +1,155 @@
+"""The one place that touches Ultralytics internals.
+
+Everything yololens claims to reproduce (letterbox, NMS, box mapping, masks) goes through
+these thin wrappers, so a change in Ultralytics breaks in one file. Tested against
+``ULTRALYTICS_TESTED``; Ultralytics changed the crop/upsample order of ``process_mask``
+in 2026 (upsample first, then crop), and the exactness tests pin that behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import ultralytics
+from ultralytics.data.augment import LetterBox
+from ultralytics.utils import nms as _nms
+from ultralytics.utils import ops as _ops
+
+ULTRALYTICS_TESTED = ">=8.4.150,<8.5"
+ULTRALYTICS_VERSION = ultralytics.__version__
+
+
+@dataclass(frozen=True)
+class LetterboxInfo:
+    """How one original image maps onto the letterboxed network input.
+
+    Attributes:
+        orig_shape: ``(h, w)`` of the original image (pixels, after EXIF orientation).
+        input_shape: ``(h, w)`` of the letterboxed input tensor.
+        gain: ``(gain_y, gain_x)``: letterboxed pixels per original pixel.
+        pad: ``(pad_x, pad_y)``: left/top padding in letterboxed pixels.
+
+    The numbers are computed exactly as ``ultralytics.utils.ops.scale_boxes`` does, so
+    mapping a box there and back agrees with Ultralytics to float precision.
+    """
+
+    orig_shape: tuple[int, int]
+    input_shape: tuple[int, int]
+    gain: tuple[float, float]
+    pad: tuple[int, int]
+
+    @classmethod
+    def compute(cls, input_shape: tuple[int, int], orig_shape: tuple[int, int]) -> "LetterboxInfo":
+        h0, w0 = orig_shape
+        h1, w1 = input_shape
+        gain = min(h1 / h0, w1 / w0)
+        new_h, new_w = (max(round(x * gain), 1) for x in (h0, w0))
+        pad_x, pad_y = round((w1 - new_w) / 2 - 0.1), round((h1 - new_h) / 2 - 0.1)
+        return cls((h0, w0), (h1, w1), (new_h / h0, new_w / w0), (pad_x, pad_y))
+
+    @property
+    def content(self) -> tuple[float, float, float, float]:
+        """The un-padded image region in letterboxed pixels, ``(x1, y1, x2, y2)``."""
+        (h0, w0), (gy, gx), (px, py) = self.orig_shape, self.gain, self.pad
+        return (float(px), float(py), px + w0 * gx, py + h0 * gy)
+
+    def to_original(self, boxes: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """Letterboxed ``(N, 4)`` xyxy -> original pixels, clipped to the image (Ultralytics' scale_boxes)."""
+        boxes = boxes.clone() if isinstance(boxes, torch.Tensor) else np.array(boxes, dtype=np.float64)
+        return _ops.scale_boxes(self.input_shape, boxes, self.orig_shape)
+
+    def to_letterbox(self, boxes: np.ndarray) -> np.ndarray:
+        """Original-pixel ``(N, 4)`` xyxy -> letterboxed pixels (the inverse of :meth:`to_original`)."""
+        out = np.array(boxes, dtype=np.float64).reshape(-1, 4).copy()
+        (gy, gx), (px, py) = self.gain, self.pad
+        out[:, [0, 2]] = out[:, [0, 2]] * gx + px
+        out[:, [1, 3]] = out[:, [1, 3]] * gy + py
+        return out
+
+    def as_dict(self) -> dict:
+        return {"orig_shape": list(self.orig_shape), "input_shape": list(self.input_shape),
+                "gain": list(self.gain), "pad": list(self.pad)}
+
+
+def letterbox_batch(images: list[np.ndarray], imgsz: tuple[int, int], stride: int, rect: bool = True) -> list[np.ndarray]:
+    """Letterbox BGR images exactly as ``BasePredictor.pre_transform`` does.
+
+    When every image has the same shape (and ``rect``), Ultralytics uses a minimal
+    rectangle (``auto=True``: padding only up to a multiple of ``stride``); otherwise a
+    full ``imgsz`` square. Returns HxWx3 uint8 BGR arrays of one common shape.
+    """
+    same_shapes = len({im.shape for im in images}) == 1
+    lb = LetterBox(imgsz, auto=same_shapes and rect, stride=stride)
+    return [lb(image=im) for im in images]
+
+
+def to_input_tensor(batch: list[np.ndarray], device: torch.device, half: bool) -> torch.Tensor:
+    """``BasePredictor.preprocess``: BGR uint8 HWC list -> RGB float BCHW in [0, 1]."""
+    im = torch.from_numpy(batch[0]).unsqueeze(0) if len(batch) == 1 else torch.from_numpy(np.stack(batch))
+    im = im.to(device).permute(0, 3, 1, 2).contiguous().flip(1)
+    return (im.half() if half else im.float()).div_(255)
+
+
+def check_imgsz(imgsz: int | tuple[int, int], stride: int) -> tuple[int, int]:
+    """Ultralytics' imgsz check (rounds up to a multiple of the stride); returns ``(h, w)``."""
+    from ultralytics.utils.checks import check_imgsz as _check
+
+    size = _check(imgsz, stride=stride, min_dim=2)
+    return (int(size[0]), int(size[1]))
+
+
+def non_max_suppression(
+    preds,
+    conf: float,
+    iou: float,
+    max_det: int,
+    nc: int,
+    end2end: bool,
+    classes: list[int] | None = None,
+) -> list[torch.Tensor]:
+    """Ultralytics' NMS, called as ``DetectionPredictor.postprocess`` calls it.
+
+    Returns one ``(n, 6 + nm)`` tensor per image: letterboxed ``x1 y1 x2 y2``, score,
+    class, then the mask coefficients for seg models.
+    """
+    return _nms.non_max_suppression(
+        preds, conf, iou, classes, False, max_det=max_det, nc=nc, end2end=end2end, rotated=False
+    )
+
+
+def split_head_output(output, task: str) -> tuple[object, torch.Tensor | None]:
+    """Split a raw eval-mode model output into (predictions for NMS, prototypes or None).
+
+    Mirrors ``SegmentationPredictor.postprocess``: for seg models the prototypes are
+    ``preds[0][1]`` when the first element is a tuple, else ``preds[1]``.
+    """
+    if task == "segment":
+        protos = output[0][1] if isinstance(output[0], tuple) else output[1]
+        return output[0], protos
+    return output, None
+
+
+def process_mask(protos: torch.Tensor, coefs: torch.Tensor, boxes_lb: torch.Tensor, input_shape: tuple[int, int]) -> torch.Tensor:
+    """Ultralytics' default mask path: ``(N, h_in, w_in)`` uint8 masks at letterboxed resolution."""
+    return _ops.process_mask(protos, coefs, boxes_lb, input_shape, upsample=True)
+
+
+def process_mask_native(protos: torch.Tensor, coefs: torch.Tensor, boxes_orig: torch.Tensor, orig_shape: tuple[int, int]) -> torch.Tensor:
+    """Ultralytics' ``retina_masks`` path: ``(N, h0, w0)`` uint8 masks at original resolution."""
+    return _ops.process_mask_native(protos, coefs, boxes_orig, orig_shape)
+
+
+def scale_masks(masks: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Ultralytics' un-letterbox of ``(N, C, h, w)`` masks to ``shape`` (crop padding, bilinear resize)."""
+    return _ops.scale_masks(masks, shape)
+
+
+def imread(path: str) -> np.ndarray | None:
+    """Ultralytics' image reader (cv2, EXIF orientation applied, 3-channel BGR)."""
+    import cv2
+    from ultralytics.utils.patches import imread as _imread
+
+    return _imread(path, cv2.IMREAD_COLOR)
