@@ -1,0 +1,1 @@
+"""Engine: threaded decode + letterbox batches, one forward pass with hooks, NMS, pooling."""
