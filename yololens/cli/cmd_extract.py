@@ -1,0 +1,68 @@
+"""``yololens extract``: object embeddings at chosen layers, to Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+
+
+def register(app: typer.Typer) -> None:
+    app.command("extract")(extract_command)
+
+
+@cli_errors
+def extract_command(
+    source: Annotated[str, typer.Option("--source", "-s", help="Image, folder (recursive), .txt list of images, or YOLO data.yaml.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: objects.parquet, manifest.json, crops/.")] = Path("yololens-out"),
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="Labels: BDD100K/Scalabel JSON, COCO JSON, or a YOLO labels folder. Image names resolve against --source.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Force the source format: image, folder, list, bdd, coco, yolo (default: auto-detect).")] = None,
+    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5). Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21; YOLO11/26: 9,16,19,22). See `yololens layers MODEL`.")] = None,
+    boxes: Annotated[str, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = "pred",
+    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
+    batch: Annotated[int, typer.Option(help=BATCH_HELP)] = 8,
+    conf: Annotated[float, typer.Option(help="Confidence threshold for predictions.")] = 0.25,
+    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
+    max_det: Annotated[int, typer.Option(help="Maximum detections per image.")] = 300,
+    match_iou: Annotated[float, typer.Option(help="IoU needed to match a prediction to a label box (--boxes both).")] = 0.5,
+    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    half: Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")] = False,
+    end2end: Annotated[Optional[bool], typer.Option("--end2end/--no-end2end", help="YOLO26: use the NMS-free one-to-one head (default: Ultralytics' predict default).")] = None,
+    crops: Annotated[bool, typer.Option(help="Save object thumbnails to OUT/crops (for plots).")] = False,
+    crop_size: Annotated[int, typer.Option(help="Thumbnail longest side, pixels.")] = 128,
+    pool_size: Annotated[int, typer.Option(help="RoIAlign bins per side; the embedding is their mean.")] = 7,
+    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Pool every object's features inside its box at the chosen layers and write OUT/objects.parquet.
+
+    One row per object (ground truth and/or predictions) with its box in original pixels,
+    class, score, match status, frame/label attributes, and one embedding column per layer
+    (emb_L<idx>; emb_coef with the mask coefficients for seg models). Rerunning into the
+    same --out resumes: finished images are skipped.
+
+    Example (BDD100K): yololens extract --source bdd100k/images/100k/val --labels det_val.json --boxes both
+    """
+    from yololens.engine.extract import extract
+
+    result = extract(
+        model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
+        iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, match_iou=match_iou,
+        pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, strict=strict,
+        overwrite=overwrite, progress=progress,
+    )
+    c, t = result.manifest["counts"], result.manifest["timings_s"]
+    typer.echo(
+        f"extract: {c['images_processed']} images processed ({c['images_resumed']} already done), "
+        f"{c['objects_written']} objects written ({c.get('objects_total', 0)} in table), "
+        f"{c['skipped']} skipped, {t['total']:.1f}s -> {result.table_path or out}"
+    )
+    for skip in result.skips:
+        typer.echo(f"  skipped {skip}", err=True)
+    exit_for_skips(len(result.skips))

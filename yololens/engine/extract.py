@@ -1,0 +1,385 @@
+"""The extract job: every object, its box, class and pooled embedding at chosen layers.
+
+One forward pass per batch gives the hooked feature maps and (optionally) the
+predictions; ground-truth and predicted boxes are pooled with RoIAlign in letterboxed
+space, rows go to a crash-safe resumable Parquet table (``OUT/objects.parquet``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import torch
+from tqdm.auto import tqdm
+
+from yololens.engine.batching import iter_decoded_batches
+from yololens.engine.matching import match
+from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
+from yololens.engine.runner import ImageResult, Runner
+from yololens.errors import InputError, StrictModeError
+from yololens.model.catalogue import resolve_layers
+from yololens.model.loading import LoadedModel, load_model
+from yololens.sources.records import ImageRecord, Skip, Source
+from yololens.store.atomic import write_bytes, write_json
+from yololens.store.lock import DirectoryLock
+from yololens.store.manifest import write_manifest
+from yololens.store.objects import ObjectRows, embedding_column
+from yololens.store.table import ResumableTable
+
+BOX_MODES = ("pred", "gt", "both")
+TABLE_NAME = "objects.parquet"
+RUN_CONFIG = ".yololens-run.json"
+
+
+@dataclass
+class ExtractResult:
+    """What :func:`extract` did.
+
+    Attributes:
+        out: the output directory.
+        table_path: ``out/objects.parquet`` (``None`` if no image produced a row).
+        manifest: the content of ``out/manifest.json``.
+        skips: inputs skipped in this run (one line each).
+        images_done: images processed in this run (not counting those resumed from before).
+        objects: rows written in this run.
+    """
+
+    out: Path
+    table_path: Path | None
+    manifest: dict
+    skips: list[Skip] = field(default_factory=list)
+    images_done: int = 0
+    objects: int = 0
+
+    def table(self, columns: list[str] | None = None) -> pa.Table:
+        """The whole objects table as a pyarrow Table (optionally only ``columns``)."""
+        if self.table_path is None:
+            raise InputError(f"{self.out}: no objects were extracted")
+        import pyarrow.parquet as pq
+
+        return pq.read_table(self.table_path, columns=columns)
+
+    def to_pandas(self, columns: list[str] | None = None):
+        return self.table(columns).to_pandas()
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """Everything that changes the rows; a resumed run must use the same settings."""
+
+    model: str
+    layers: list
+    boxes: str
+    imgsz: int
+    conf: float
+    iou: float
+    max_det: int
+    match_iou: float
+    pool_size: int
+    half: bool
+    end2end: bool
+    crops: bool
+    crop_size: int
+
+
+def extract(
+    model=None,
+    source=None,
+    labels=None,
+    *,
+    out="yololens-out",
+    layers=None,
+    boxes: str = "pred",
+    fmt: str | None = None,
+    imgsz: int = 640,
+    batch: int = 8,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    max_det: int = 300,
+    device: str | None = None,
+    half: bool = False,
+    end2end: bool | None = None,
+    match_iou: float = 0.5,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    crops: bool = False,
+    crop_size: int = 128,
+    workers: int = 2,
+    chunk_images: int = 64,
+    strict: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> ExtractResult:
+    """Pool every object's features at ``layers`` and write ``out/objects.parquet``.
+
+    Args:
+        model: checkpoint path, model yaml, ``YOLO`` object or :class:`LoadedModel`.
+        source: image, folder, text list, or YOLO ``data.yaml``; with ``labels`` (BDD or
+            COCO JSON, YOLO label dir) the label file's images are used.
+        layers: layer indices/names (``[9, 15]``, ``"sppf,p3"``); default SPPF + the neck
+            outputs feeding the head.
+        boxes: ``"pred"`` (detections), ``"gt"`` (label boxes) or ``"both"`` (with
+            predictions matched to ground truth at ``match_iou``: TP/FP/FN).
+        imgsz, batch, conf, iou, max_det, device, half: as in Ultralytics predict.
+        end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
+        pool_size: RoIAlign bins per side; the embedding is their mean.
+        crops: also save object thumbnails (longest side ``crop_size`` px) under ``out/crops``.
+        chunk_images: images per durable part; an interrupted run loses at most one chunk.
+        strict: stop at the first bad input instead of skipping it.
+        overwrite: discard earlier results in ``out`` instead of resuming.
+
+    A rerun into the same ``out`` skips finished images; the final table equals an
+    uninterrupted run's.
+    """
+    if boxes not in BOX_MODES:
+        raise InputError(f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
+    out = Path(out)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with DirectoryLock(out):
+        loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half, end2end=end2end)
+        layer_ids = resolve_layers(loaded, layers)
+        timings["load_model"] = time.perf_counter() - t0
+        src = _open(source, labels, fmt)
+        if strict and src.skips:
+            raise StrictModeError(f"--strict: {src.skips[0]}")
+        if boxes != "pred" and not src.has_labels:
+            raise InputError(f"{source}: --boxes {boxes} needs labels; pass --labels FILE_OR_DIR")
+        settings = ExtractSettings(
+            model=loaded.sha256 or loaded.source, layers=[str(x) for x in layer_ids], boxes=boxes, imgsz=imgsz,
+            conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, half=half,
+            end2end=loaded.end2end, crops=crops, crop_size=crop_size,
+        )
+        table = ResumableTable(out / TABLE_NAME, key_column="image")
+        _check_resume(out, table, settings, overwrite)
+        done = table.done_keys()
+        pending = [r for r in src.records if r.name not in done]
+        runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
+                        predict=boxes != "gt")
+        job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size)
+        timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
+        t_run = time.perf_counter()
+        skips = list(src.skips)
+        skips.extend(job.run(pending, table, batch, workers, chunk_images, strict, progress))
+        timings["run"] = time.perf_counter() - t_run
+        t_fin = time.perf_counter()
+        final = table.finalize(metadata={"yololens.settings": json.dumps(settings.__dict__)})
+        timings["finalize"] = time.perf_counter() - t_fin
+        timings["total"] = time.perf_counter() - t0
+        n_images = len(job.done_images)
+        counts = {
+            "images_in_source": len(src.records), "images_resumed": len(done & {r.name for r in src.records}),
+            "images_processed": n_images, "objects_written": job.objects, "skipped": len(skips),
+            "images_per_s": round(n_images / timings["run"], 3) if timings["run"] > 0 and n_images else None,
+        }
+        if final is not None:
+            import pyarrow.parquet as pq
+
+            counts["objects_total"] = pq.read_metadata(final).num_rows
+        params = {"source": str(source), "labels": str(labels) if labels else None, "format": src.format,
+                  "out": str(out), "batch": batch, "device": str(loaded.device), **settings.__dict__}
+        manifest_layers = _layer_info(runner, job)
+        path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips,
+                              extra={"layers": manifest_layers})
+        manifest = json.loads(path.read_text())
+    return ExtractResult(out, final, manifest, skips, n_images, job.objects)
+
+
+def _open(source, labels, fmt) -> Source:
+    if isinstance(source, Source):
+        return source
+    if source is None:
+        raise InputError("no --source given")
+    from yololens.sources.resolve import open_source
+
+    return open_source(source, labels=labels, fmt=fmt)
+
+
+def _check_resume(out: Path, table: ResumableTable, settings: ExtractSettings, overwrite: bool) -> None:
+    """Refuse to mix rows made with different settings; ``overwrite`` clears old results."""
+    config_path = out / RUN_CONFIG
+    has_results = table.path.exists() or bool(table._parts())
+    if overwrite:
+        if table.path.exists():
+            table.path.unlink()
+        shutil.rmtree(table.parts_dir, ignore_errors=True)
+        shutil.rmtree(out / "crops", ignore_errors=True)
+    elif has_results and config_path.exists():
+        previous = json.loads(config_path.read_text())
+        if previous != settings.__dict__:
+            changed = sorted(k for k in settings.__dict__ if previous.get(k) != settings.__dict__[k])
+            raise InputError(
+                f"{out}: holds results made with different settings ({', '.join(changed)}); "
+                "use another --out, or --overwrite to discard them"
+            )
+    write_json(config_path, settings.__dict__)
+
+
+def _layer_info(runner: Runner, job: "_ExtractJob") -> list[dict]:
+    return [{"layer": layer, "column": embedding_column(layer), "channels": job.dims.get(embedding_column(layer)),
+             "stride": job.strides.get(layer)} for layer in job.layer_ids]
+
+
+class _ExtractJob:
+    """Turns batches of :class:`ImageResult` into object rows, chunk by chunk."""
+
+    def __init__(self, model: LoadedModel, runner: Runner, layer_ids: list, src: Source, out: Path, boxes: str,
+                 match_iou: float, pool_size: int, crops: bool, crop_size: int):
+        self.model, self.runner, self.layer_ids, self.src, self.out = model, runner, layer_ids, src, out
+        self.boxes, self.match_iou, self.pool_size = boxes, match_iou, pool_size
+        self.crops, self.crop_size = crops, crop_size
+        self.class_index = {name: i for i, name in enumerate(src.class_names)}
+        self.dims: dict[str, int] = {}
+        self.strides: dict = {}
+        self.objects = 0
+        self.done_images: list[str] = []
+
+    def run(self, pending: list[ImageRecord], table: ResumableTable, batch: int, workers: int, chunk_images: int,
+            strict: bool, progress: bool) -> list[Skip]:
+        skips: list[Skip] = []
+        rows: ObjectRows | None = None
+        chunk_keys: list[str] = []
+        chunk_order = 0
+        bar = tqdm(total=len(pending), unit="img", desc="extract", disable=not progress, dynamic_ncols=True)
+        try:
+            for decoded in iter_decoded_batches(pending, batch, workers=workers):
+                for skip in decoded.skips:
+                    if strict:
+                        raise StrictModeError(f"--strict: {skip}")
+                    tqdm.write(f"skipped {skip}")
+                    skips.append(skip)
+                bar.update(len(decoded.skips))
+                if not decoded.images:
+                    continue
+                result = self.runner.run(decoded.images)
+                embeddings = self._pool(result, decoded.records)
+                if rows is None:
+                    rows = ObjectRows(self.dims)
+                    chunk_order = decoded.records[0].index
+                for record, image_result, emb in zip(decoded.records, result.images, embeddings):
+                    self._add_image(rows, record, image_result, emb)
+                    chunk_keys.append(record.name)
+                bar.update(len(decoded.records))
+                bar.set_postfix(objects=self.objects + rows.n, refresh=False)
+                if len(chunk_keys) >= chunk_images:
+                    self._flush(table, rows, chunk_keys, chunk_order)
+                    rows, chunk_keys = None, []
+            if rows is not None and chunk_keys:
+                self._flush(table, rows, chunk_keys, chunk_order)
+        finally:
+            bar.close()
+        return skips
+
+    def _flush(self, table: ResumableTable, rows: ObjectRows, keys: list[str], order: int) -> None:
+        table.write_part(rows.to_table(), keys, order)
+        self.objects += rows.n
+        self.done_images.extend(keys)
+
+    # -- per batch ----------------------------------------------------------------------
+    def _objects_lb(self, record: ImageRecord, res: ImageResult) -> tuple[np.ndarray, torch.Tensor]:
+        """This image's object boxes in emission order (gt first, then pred): original px, letterboxed px."""
+        parts_orig, parts_lb = [], []
+        if self.boxes in ("gt", "both") and record.labels:
+            gt = np.array([lab.box for lab in record.labels], dtype=np.float64).reshape(-1, 4)
+            parts_orig.append(gt.astype(np.float32))
+            parts_lb.append(torch.from_numpy(res.letterbox.to_letterbox(gt)).float())
+        if self.boxes in ("pred", "both") and res.detections is not None and len(res.detections):
+            parts_orig.append(res.detections.boxes)
+            parts_lb.append(res.detections.boxes_lb.float().cpu())
+        if not parts_orig:
+            return np.zeros((0, 4), np.float32), torch.zeros((0, 4))
+        return np.concatenate(parts_orig), torch.cat(parts_lb)
+
+    def _pool(self, result, records: list[ImageRecord]) -> list[dict[str, np.ndarray]]:
+        """Per image: embedding column -> ``(n_objects, C)`` array, for every layer (one RoIAlign per layer)."""
+        boxes_lb = []
+        for record, res in zip(records, result.images):
+            _, lb = self._objects_lb(record, res)
+            boxes_lb.append(clip_to_content(lb, res.letterbox.content))
+        counts = [len(b) for b in boxes_lb]
+        per_image: list[dict[str, np.ndarray]] = [{} for _ in records]
+        for layer in self.layer_ids:
+            feats = result.features[layer]
+            name = embedding_column(layer)
+            self.dims[name] = int(feats.shape[1])
+            self.strides[layer] = result.input_shape[1] / feats.shape[-1]
+            pooled = pool_boxes(feats, boxes_lb, result.input_shape, output_size=self.pool_size).numpy()
+            for i, chunk in enumerate(np.split(pooled, np.cumsum(counts)[:-1])):
+                per_image[i][name] = chunk
+        if self.model.task == "segment" and self.runner.predict:
+            self.dims["emb_coef"] = int(self.model.nm)
+        return per_image
+
+    def _add_image(self, rows: ObjectRows, record: ImageRecord, res: ImageResult, emb: dict[str, np.ndarray]) -> None:
+        h, w = res.image.shape[:2]
+        boxes_orig, _ = self._objects_lb(record, res)
+        labels = record.labels if (self.boxes in ("gt", "both") and record.labels) else []
+        dets = res.detections if self.boxes in ("pred", "both") else None
+        n_gt, n_pred = len(labels), (len(dets) if dets is not None else 0)
+        pred_names = [self.model.names[int(c)] for c in dets.class_ids] if n_pred else []
+        matched = None
+        if record.labels is not None and dets is not None:
+            gt_all = np.array([lab.box for lab in record.labels], dtype=np.float64).reshape(-1, 4)
+            matched = match(dets.boxes, dets.scores, pred_names, gt_all, [lab.category for lab in record.labels],
+                            self.match_iou)
+        coefs = dets.coefs.float().cpu().numpy() if (n_pred and dets.coefs is not None) else None
+        for k in range(n_gt + n_pred):
+            x1, y1, x2, y2 = (float(v) for v in boxes_orig[k])
+            row = {"image": record.name, "image_index": record.index, "image_w": w, "image_h": h, "object": k,
+                   "object_id": f"{record.name}#{k}", "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                   "box_area": max(x2 - x1, 0.0) * max(y2 - y1, 0.0)}
+            attributes = dict(record.attributes)
+            embeddings = {name: values[k] for name, values in emb.items()}
+            if k < n_gt:
+                lab = labels[k]
+                j = matched.gt_to_pred[k] if matched is not None else -1
+                row.update(origin="gt", class_id=self.class_index.get(lab.category), class_name=lab.category,
+                           gt_id=lab.gt_id)
+                if matched is not None:
+                    row.update(status="TP" if j >= 0 else "FN", match_iou=matched.iou[j] if j >= 0 else None)
+                attributes.update(lab.attributes)
+            else:
+                p = k - n_gt
+                row.update(origin="pred", class_id=int(dets.class_ids[p]), class_name=pred_names[p],
+                           score=float(dets.scores[p]))
+                if matched is not None:
+                    j = matched.pred_to_gt[p]
+                    row.update(status="TP" if j >= 0 else "FP", match_iou=matched.iou[p] if j >= 0 else None,
+                               gt_id=record.labels[j].gt_id if j >= 0 else None)
+                if coefs is not None:
+                    embeddings["emb_coef"] = coefs[p]
+            if self.crops:
+                row["crop"] = self._save_crop(res.image, record, k, (x1, y1, x2, y2))
+            rows.add(row, attributes, embeddings)
+
+    def _save_crop(self, image: np.ndarray, record: ImageRecord, k: int, box) -> str | None:
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        crop = image[max(y1, 0):max(y2, y1 + 1), max(x1, 0):max(x2, x1 + 1)]
+        if crop.size == 0:
+            return None
+        scale = self.crop_size / max(crop.shape[:2])
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        rel = f"crops/{record.index:08d}_{k:04d}.jpg"
+        ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if ok:
+            write_bytes(self.out / rel, buf.tobytes())
+        return rel if ok else None
+
+
+def load_objects(out, columns: list[str] | None = None) -> pa.Table:
+    """Read ``out/objects.parquet`` (or a table path) written by :func:`extract`."""
+    import pyarrow.parquet as pq
+
+    path = Path(out)
+    if path.is_dir():
+        path = path / TABLE_NAME
+    if not path.exists():
+        raise InputError(f"{path}: no objects table here; run `yololens extract` first")
+    return pq.read_table(path, columns=columns)

@@ -1,0 +1,1 @@
+"""Store: atomic writes, output-directory locks, resumable tables, manifests."""

@@ -1,0 +1,53 @@
+"""``manifest.json``: what ran, on what, with which versions, and what was skipped."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+
+from yololens.sources.records import Skip
+from yololens.store.atomic import write_json
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import pyarrow
+    import torch
+    import torchvision
+
+    import yololens
+    from yololens.model.ultra import ULTRALYTICS_TESTED, ULTRALYTICS_VERSION
+
+    return {
+        "yololens": yololens.__version__,
+        "ultralytics": ULTRALYTICS_VERSION,
+        "ultralytics_tested": ULTRALYTICS_TESTED,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": numpy.__version__,
+        "pyarrow": pyarrow.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+def write_manifest(out_dir: Path, command: str, params: dict, model: dict | None, counts: dict,
+                   timings: dict, skips: list[Skip], extra: dict | None = None) -> Path:
+    """Write ``out_dir/manifest.json`` atomically and return its path."""
+    manifest = {
+        "command": command,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "params": params,
+        "model": model,
+        "versions": versions(),
+        "counts": counts,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "skipped": [{"file": s.file, "reason": s.reason, "action": s.action} for s in skips],
+    }
+    if extra:
+        manifest.update(extra)
+    path = Path(out_dir) / "manifest.json"
+    write_json(path, manifest)
+    return path
