@@ -1,0 +1,328 @@
+"""The maps job: stage feature maps for every image of a source, one forward pass per batch.
+
+For each image and requested layer it writes, under ``OUT/<image-stem>/``:
+
+* ``L<idx>_<Module>.npy``: the full ``(C, H, W)`` activations in letterboxed space (float16 by
+  default) and ``L<idx>_<Module>.json``: letterbox metadata, stride, content cells, channel ranking;
+* ``L<idx>_<Module>_channels.png``: the top-K channels (content region), labelled by index;
+* ``L<idx>_<Module>_overlay.png``: the channel-mean/energy heatmap blended over the original image,
+  at the original pixel size;
+* ``L<idx>_<Module>_pca.png``: PCA of the C-dim cell vectors -> RGB, at the original pixel size;
+
+plus ``overview.png`` (one row per layer) per image and ``OUT/manifest.json``. The seg prototypes
+are layer ``proto`` (files ``proto.*``). Tensors are written and dropped per batch, so memory
+stays flat however many images or layers are asked for.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from yololens import __version__
+from yololens.engine.batching import iter_decoded_batches
+from yololens.engine.runner import ImageResult, Runner
+from yololens.errors import InputError
+from yololens.figures import featuremaps as figs
+from yololens.figures._mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heatmap, content_cells, crop_content,
+                                       pca_rgb, rank_channels, robust_unit, to_original)
+from yololens.model import ultra
+from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
+from yololens.model.loading import LoadedModel, load_model
+from yololens.sources.records import ImageRecord, Skip, Source
+from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
+from yololens.store.lock import DirectoryLock
+
+DTYPES = ("float16", "float32")
+FP16_MAX = float(np.finfo(np.float16).max)
+OVERVIEW_TILES = 4  # top channels per row of the overview
+THUMB_PX = 360  # longest side of the overview's heatmap/PCA panels
+
+
+@dataclass(frozen=True)
+class MapsOptions:
+    """What to write per image and layer (see :func:`maps` for the meaning of each)."""
+
+    channels: int = 32
+    rank: str = "energy"
+    shared_scale: bool = False
+    heatmap: str = "mean"
+    dtype: str = "float16"
+    npy: bool = True
+    figures: bool = True
+
+    def check(self) -> None:
+        for name, value, allowed in (("rank", self.rank, RANK_METHODS), ("heatmap", self.heatmap, HEATMAP_KINDS),
+                                     ("dtype", self.dtype, DTYPES)):
+            if value not in allowed:
+                raise InputError(f"--{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.channels < 0:
+            raise InputError(f"--channels must be >= 0, not {self.channels}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A requested layer: its catalogue row and the file stem its outputs use."""
+
+    layer: int | str
+    module: str
+    stem: str
+    info: LayerInfo | None
+
+    @classmethod
+    def of(cls, layer: int | str, catalogue: dict) -> "Stage":
+        info = catalogue.get(layer)
+        module = info.module if info else "Proto"
+        return cls(layer, module, "proto" if layer == PROTO else f"L{layer}_{module}", info)
+
+
+@dataclass
+class ImageMaps:
+    """What was written for one image: its folder (relative to OUT) and the files in it."""
+
+    name: str
+    folder: str
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MapsResult:
+    """Outcome of :func:`maps`.
+
+    Attributes:
+        out: the output folder.
+        layers: the layers written (ints, and ``"proto"``).
+        images: one :class:`ImageMaps` per image that was processed, in source order.
+        skips: inputs that were skipped (source listing and decode failures).
+        files_written: number of files written (manifest included).
+        seconds: wall time of the run.
+    """
+
+    out: Path
+    layers: list[int | str]
+    images: list[ImageMaps]
+    skips: list[Skip]
+    files_written: int
+    seconds: float
+
+    @property
+    def manifest(self) -> Path:
+        return self.out / "manifest.json"
+
+    def summary(self) -> str:
+        return (f"maps: {len(self.images)} images, {len(self.layers)} layers, {self.files_written} files written, "
+                f"{len(self.skips)} skipped, {self.seconds:.1f} s -> {self.out}")
+
+
+def maps(
+    model,
+    source,
+    layers=None,
+    out: str | Path = "maps",
+    *,
+    imgsz: int = 640,
+    batch: int = 8,
+    device: str | None = None,
+    half: bool = False,
+    channels: int = 32,
+    rank: str = "energy",
+    shared_scale: bool = False,
+    heatmap: str = "mean",
+    dtype: str = "float16",
+    npy: bool = True,
+    figures: bool = True,
+    labels=None,
+    fmt: str | None = None,
+    progress: bool = True,
+    on_skip=None,
+) -> MapsResult:
+    """Write stage feature maps of ``model`` for every image of ``source`` under ``out``.
+
+    Args:
+        model: checkpoint path, model yaml, ``ultralytics.YOLO`` object or :class:`LoadedModel`.
+        source: anything ``open_source`` accepts (image, folder, list file, labels), a
+            :class:`Source`, or a list of image paths.
+        layers: ``"2,4,9,sppf,p3,proto"``, ``"all"``, a list, or ``None`` for SPPF + P3/P4/P5.
+        imgsz, batch, device, half: inference settings (as Ultralytics predict).
+        channels: top-K channels in the grid (0: no grid); rank: ``energy`` (mean of squares),
+            ``variance`` or ``index``; shared_scale: one colour scale for all tiles.
+        heatmap: ``mean`` or ``energy`` over channels for the overlay.
+        dtype: ``float16`` or ``float32`` for the ``.npy`` tensors; npy / figures: write them or not.
+        on_skip: called with each :class:`Skip` as it happens (the CLI prints it).
+    """
+    start = time.perf_counter()
+    opts = MapsOptions(channels, rank, shared_scale, heatmap, dtype, npy, figures)
+    opts.check()
+    if batch < 1:
+        raise InputError(f"--batch must be >= 1, not {batch}")
+    lm = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half)
+    requested = resolve_layers(lm, layers, allow_proto=True)
+    catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
+    stages = [Stage.of(layer, catalogue) for layer in requested]
+    src = _open(source, labels, fmt)
+    folders = image_folders(src.records)
+    out = Path(out)
+    skips: list[Skip] = list(src.skips)
+    notify = on_skip or (lambda skip: None)
+    for skip in skips:
+        notify(skip)
+    runner = Runner(lm, layers=requested, imgsz=imgsz, predict=False)
+    done: list[ImageMaps] = []
+    with DirectoryLock(out), tqdm(total=len(src.records), unit="img", desc="maps", disable=not progress) as bar:
+        for decoded in iter_decoded_batches(src.records, batch):
+            for skip in decoded.skips:
+                skips.append(skip)
+                notify(skip)
+            if decoded.images:
+                result = runner.run(decoded.images)
+                for record, image_result in zip(decoded.records, result.images):
+                    folder = folders[record.index]
+                    files = write_image_maps(image_result, record.name, out / folder, stages, opts)
+                    done.append(ImageMaps(record.name, folder, files))
+                del result  # drop this batch's activations before decoding the next
+            bar.update(len(decoded.records) + len(decoded.skips))
+        n_files = sum(len(m.files) for m in done) + 1
+        result = MapsResult(out, requested, done, skips, n_files, time.perf_counter() - start)
+        write_json(out / "manifest.json", _manifest(lm, stages, imgsz, batch, opts, src, result))
+    return result
+
+
+def write_image_maps(res: ImageResult, name: str, folder: Path, stages: Sequence[Stage], opts: MapsOptions) -> list[str]:
+    """Write every stage's files for one image; returns the file names written (relative to ``folder``)."""
+    files: list[str] = []
+    rows: list[figs.OverviewRow] = []
+    for stage in stages:
+        fm = res.features[stage.layer].float().cpu().numpy()  # (C, H, W) letterboxed
+        row = _write_stage(fm, res, name, folder, stage, opts, files)
+        if row is not None:
+            rows.append(row)
+        del fm
+    if rows:
+        title = f"{name}  —  {res.image.shape[1]}×{res.image.shape[0]} px, network input " \
+                f"{res.letterbox.input_shape[1]}×{res.letterbox.input_shape[0]}"
+        fig = figs.overview_figure(rows, title, f"channel {opts.heatmap} (un-letterboxed)", opts.rank)
+        save_figure(fig, folder / "overview.png")
+        files.append("overview.png")
+    return files
+
+
+def _write_stage(fm: np.ndarray, res: ImageResult, name: str, folder: Path, stage: Stage, opts: MapsOptions,
+                 files: list[str]) -> figs.OverviewRow | None:
+    info = res.letterbox
+    cells = content_cells(info, fm.shape[1:])
+    crop = crop_content(fm, cells)
+    order, scores = rank_channels(crop, opts.rank, opts.channels)
+    c, h, w = fm.shape
+    stride = info.input_shape[0] / h
+    text = f"L{stage.layer} {stage.module}" if stage.layer != PROTO else "proto (seg prototypes)"
+    if opts.npy:
+        array, dtype = _as_dtype(fm, opts.dtype)
+        save_npy(folder / f"{stage.stem}.npy", array)
+        write_json(folder / f"{stage.stem}.json", {
+            "image": name, "layer": stage.layer, "module": stage.module, "shape": [c, h, w], "dtype": dtype,
+            "stride": stride, "space": "letterboxed", "letterbox": info.as_dict(),
+            "ratio_pad": [list(info.gain), list(info.pad)], "content_px": list(info.content),
+            "content_cells": cells.as_dict(),
+            "ranking": {"method": opts.rank, "channels": order.tolist(), "scores": scores.tolist()},
+        })
+        files += [f"{stage.stem}.npy", f"{stage.stem}.json"]
+    if not opts.figures:
+        return None
+    if len(order):
+        title = f"{name}  —  {text}  {c}×{h}×{w}, stride {stride:g}"
+        fig = figs.channel_grid_figure(crop, order, scores, title, opts.rank, opts.shared_scale)
+        save_figure(fig, folder / f"{stage.stem}_channels.png")
+        files.append(f"{stage.stem}_channels.png")
+    heat = to_original(robust_unit(channel_heatmap(crop, opts.heatmap)), info, cells)
+    over = figs.overlay(res.image, heat)
+    rgb, ratios = pca_rgb(crop)
+    pca_bgr = figs.rgb_to_uint8(to_original(rgb, info, cells))[..., ::-1]
+    for suffix, bgr in (("overlay", over), ("pca", pca_bgr)):
+        write_bytes(folder / f"{stage.stem}_{suffix}.png", _png(bgr))
+        files.append(f"{stage.stem}_{suffix}.png")
+    tiles = [(int(ch), robust_unit(crop[ch])) for ch in order[:OVERVIEW_TILES]]
+    label = f"{text}\n{c}×{h}×{w}\nstride {stride:g}"
+    return figs.OverviewRow(label, _thumb(over)[..., ::-1], _thumb(pca_bgr)[..., ::-1], tiles, ratios)
+
+
+def _as_dtype(fm: np.ndarray, dtype: str) -> tuple[np.ndarray, str]:
+    """Cast for saving; values beyond float16's range keep float32 rather than turning into inf."""
+    if dtype == "float16" and float(np.abs(fm).max(initial=0)) <= FP16_MAX:
+        return fm.astype(np.float16), "float16"
+    return fm.astype(np.float32, copy=False), "float32"
+
+
+def _png(bgr: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
+    if not ok:
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def _thumb(bgr: np.ndarray) -> np.ndarray:
+    h, w = bgr.shape[:2]
+    scale = THUMB_PX / max(h, w)
+    if scale >= 1:
+        return bgr
+    return cv2.resize(bgr, (max(round(w * scale), 1), max(round(h * scale), 1)), interpolation=cv2.INTER_AREA)
+
+
+def image_folders(records: Sequence[ImageRecord]) -> dict[int, str]:
+    """Record index -> output folder name: the image stem, then ``<stem>_1``, ``<stem>_2`` ... for
+    repeats, in source order (names are reserved before decoding, so a skipped image never shifts them)."""
+    used: set[str] = set()
+    out: dict[int, str] = {}
+    for record in records:
+        stem = Path(record.name).stem or f"image{record.index}"
+        name, n = stem, 0
+        while name.lower() in used:  # case-insensitive: safe on macOS/Windows file systems
+            n += 1
+            name = f"{stem}_{n}"
+        used.add(name.lower())
+        out[record.index] = name
+    return out
+
+
+def _open(source, labels, fmt) -> Source:
+    if isinstance(source, Source):
+        return source
+    if isinstance(source, (list, tuple)):
+        return Source([ImageRecord(i, Path(p), str(p)) for i, p in enumerate(source)], format="list")
+    from yololens.sources.resolve import open_source
+
+    return open_source(source, labels=labels, fmt=fmt)
+
+
+def _manifest(lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions, src: Source,
+              result: MapsResult) -> dict:
+    import sklearn
+    import ultralytics
+
+    return {
+        "command": "maps",
+        "model": lm.describe(),
+        "layers": [{"layer": s.layer, "files": s.stem, **(s.info.as_dict() if s.info else {})} for s in stages],
+        "imgsz": imgsz,
+        "batch": batch,
+        "device": str(lm.device),
+        "half": lm.half,
+        "options": {"channels": opts.channels, "rank": opts.rank, "shared_scale": opts.shared_scale,
+                    "heatmap": opts.heatmap, "dtype": opts.dtype, "npy": opts.npy, "figures": opts.figures},
+        "source": {"format": src.format, "images": len(src.records)},
+        "images": [{"image": m.name, "folder": m.folder, "files": len(m.files)} for m in result.images],
+        "counts": {"images": len(result.images), "layers": len(stages), "files": result.files_written,
+                   "skipped": len(result.skips)},
+        "seconds": round(result.seconds, 3),
+        "skips": [{"file": s.file, "reason": s.reason, "action": s.action} for s in result.skips],
+        "versions": {"yololens": __version__, "ultralytics": ultralytics.__version__, "torch": torch.__version__,
+                     "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+                     "python": platform.python_version()},
+    }
