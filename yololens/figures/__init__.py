@@ -1,0 +1,1 @@
+"""Figures: matplotlib (PNG/SVG) and bokeh (HTML)."""
