@@ -1,0 +1,77 @@
+"""Small helpers shared by the label parsers: JSON loading, attributes, category bookkeeping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from yololens.errors import InputError
+
+#: JSON scalar types kept as attributes (lists/dicts such as BDD lane attributes are dropped).
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON file; a malformed file is fatal and the error names file, line and column."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: tolerate a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); is this really a JSON label file?") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read label file ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
+
+
+def scalar_attributes(raw: object) -> dict[str, Any]:
+    """JSON-scalar entries of an attribute mapping (booleans stay booleans); anything else -> ``{}``."""
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, _SCALARS)}
+
+
+def is_scalar_id(value: object) -> bool:
+    """True for ids usable as keys and as ``gt_id`` text (ints and strings, not bools/floats)."""
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+class Categories:
+    """Category whitelist plus the class-name order of a labelled source.
+
+    With a whitelist the order is the whitelist's; otherwise the order in which categories
+    are first declared (``declare``) or first seen on a kept label (``seen``).
+    """
+
+    def __init__(self, whitelist: Iterable[str] | None = None) -> None:
+        self.whitelist = list(dict.fromkeys(whitelist)) if whitelist else None
+        self._order: dict[str, None] = dict.fromkeys(self.whitelist or [])
+
+    def allowed(self, category: str) -> bool:
+        return self.whitelist is None or category in self._order
+
+    def declare(self, category: str) -> None:
+        """Record a category the label file defines (COCO ``categories``, data.yaml ``names``)."""
+        if self.whitelist is None:
+            self._order.setdefault(category, None)
+
+    seen = declare
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._order)
+
+
+def display_path(path: Path, base: Path | None) -> str:
+    """``path`` relative to ``base`` (posix) when inside it, else as is: short, findable Skip names."""
+    if base is not None:
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            pass
+    return str(path)
