@@ -71,12 +71,12 @@ def check_box(box: Sequence[float], size: tuple[int, int] | None) -> tuple[Box, 
         raise LabelProblem(f"zero-area box {_fmt(box)}")
     if size is None:
         return (x1, y1, x2, y2), None
-    w, h = size
+    w, h = float(size[0]), float(size[1])
     clipped = (min(max(x1, 0.0), w), min(max(y1, 0.0), h), min(max(x2, 0.0), w), min(max(y2, 0.0), h))
     if clipped[2] - clipped[0] < MIN_SIDE_PX or clipped[3] - clipped[1] < MIN_SIDE_PX:
-        raise LabelProblem(f"box {_fmt(box)} lies outside the {w}x{h} image")
+        raise LabelProblem(f"box {_fmt(box)} lies outside the {size[0]}x{size[1]} image")
     excursion = max(abs(a - b) for a, b in zip(clipped, (x1, y1, x2, y2)))
-    note = f"box {_fmt(box)} extends outside the {w}x{h} image" if excursion > CLIP_TOLERANCE_PX else None
+    note = f"box {_fmt(box)} extends outside the {size[0]}x{size[1]} image" if excursion > CLIP_TOLERANCE_PX else None
     return clipped, note
 
 
