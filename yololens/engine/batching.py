@@ -1,14 +1,20 @@
-"""Decode and letterbox images on background threads while the model runs.
+"""Plan batches, and decode images on background threads while the model runs.
 
-cv2 releases the GIL while decoding and resizing, so a small thread pool overlaps image
-I/O with the forward pass. Batches stay in source order.
+Batches hold images of one shape only, so every image gets its own minimal-rectangle
+letterbox (exactly what Ultralytics predict gives it at batch 1), whatever its neighbours:
+results do not depend on batch composition, and a resumed run equals an uninterrupted one.
+Batches are planned inside fixed *windows* of the source order, so rows can be written
+window by window in source order.
+
+cv2 releases the GIL while decoding, so a small thread pool overlaps image I/O with the
+forward pass.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -38,21 +44,52 @@ def _default_decoder() -> Callable[[ImageRecord], np.ndarray]:
     return lambda record: decode_image(record.path)
 
 
+def plan_windows(records: Sequence[ImageRecord], window: int) -> list[list[ImageRecord]]:
+    """Fixed windows of ``window`` consecutive records over the *full* source order."""
+    return [list(records[i:i + window]) for i in range(0, len(records), window)]
+
+
+def bucket_by_shape(records: Iterable[ImageRecord], batch_size: int,
+                    shape_of: Callable[[ImageRecord], object] | None = None) -> list[list[ImageRecord]]:
+    """Split ``records`` into batches of one image shape each (groups in first-seen order).
+
+    ``shape_of`` reads the size from the file header (cheap); a file whose header cannot
+    be read gets its own key and fails later, in decoding, with a proper reason.
+    """
+    shape_of = shape_of or _header_shape
+    groups: dict[object, list[ImageRecord]] = {}
+    for record in records:
+        groups.setdefault(shape_of(record), []).append(record)
+    return [group[i:i + batch_size] for group in groups.values() for i in range(0, len(group), batch_size)]
+
+
+def _header_shape(record: ImageRecord) -> object:
+    from yololens.sources.images import read_image_size
+
+    try:
+        return read_image_size(record.path)
+    except Exception:  # reported when the image is decoded
+        return ("unreadable", record.index)
+
+
 def iter_decoded_batches(
-    records: Iterable[ImageRecord],
-    batch_size: int,
+    batches: Iterable[list[ImageRecord]] | Sequence[ImageRecord],
+    batch_size: int | None = None,
     workers: int = 2,
     prefetch: int = 2,
     decode: Callable[[ImageRecord], np.ndarray] | None = None,
 ) -> Iterator[DecodedBatch]:
-    """Yield :class:`DecodedBatch` es of up to ``batch_size`` decoded images.
+    """Decode planned ``batches`` (lists of records) and yield them as :class:`DecodedBatch`.
+
+    With ``batch_size``, ``batches`` is a plain sequence of records, planned here with
+    :func:`bucket_by_shape` (so batches may come out of source order).
 
     Decoding runs ``prefetch`` batches ahead on ``workers`` threads. An image that fails
     to decode becomes a :class:`Skip` (its exception message is the reason) and the
     batch goes on without it.
     """
     decode = decode or _default_decoder()
-    chunks = _chunks(records, batch_size)
+    chunks = iter(bucket_by_shape(batches, batch_size) if batch_size is not None else batches)
     out: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
     stop = threading.Event()
     _DONE = object()
@@ -110,14 +147,3 @@ def _put(q: queue.Queue, item, stop: threading.Event) -> None:
             return
         except queue.Full:
             continue
-
-
-def _chunks(records: Iterable[ImageRecord], size: int) -> Iterator[list[ImageRecord]]:
-    chunk: list[ImageRecord] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

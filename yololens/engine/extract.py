@@ -19,7 +19,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
-from yololens.engine.batching import iter_decoded_batches
+from yololens.engine.batching import bucket_by_shape, iter_decoded_batches, plan_windows
 from yololens.engine.matching import match
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
@@ -130,7 +130,9 @@ def extract(
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
         pool_size: RoIAlign bins per side; the embedding is their mean.
         crops: also save object thumbnails (longest side ``crop_size`` px) under ``out/crops``.
-        chunk_images: images per durable part; an interrupted run loses at most one chunk.
+        chunk_images: window of consecutive source images per durable part; an interrupted
+            run redoes at most the windows in flight. Batches hold images of one shape, so each
+            image gets its own minimal letterbox (as Ultralytics predict at batch 1).
         strict: stop at the first bad input instead of skipping it.
         overwrite: discard earlier results in ``out`` instead of resuming.
 
@@ -159,14 +161,13 @@ def extract(
         table = ResumableTable(out / TABLE_NAME, key_column="image")
         _check_resume(out, table, settings, overwrite)
         done = table.done_keys()
-        pending = [r for r in src.records if r.name not in done]
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")
         job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
         skips = list(src.skips)
-        skips.extend(job.run(pending, table, batch, workers, chunk_images, strict, progress))
+        skips.extend(job.run(src.records, done, table, batch, workers, chunk_images, strict, progress))
         timings["run"] = time.perf_counter() - t_run
         t_fin = time.perf_counter()
         final = table.finalize(metadata={"yololens.settings": json.dumps(settings.__dict__)})
@@ -240,45 +241,51 @@ class _ExtractJob:
         self.objects = 0
         self.done_images: list[str] = []
 
-    def run(self, pending: list[ImageRecord], table: ResumableTable, batch: int, workers: int, chunk_images: int,
-            strict: bool, progress: bool) -> list[Skip]:
+    def run(self, records: list[ImageRecord], done: set[str], table: ResumableTable, batch: int, workers: int,
+            window: int, strict: bool, progress: bool) -> list[Skip]:
+        """Process every image of ``records`` not in ``done``, window by window; one part per window."""
+        windows = [[r for r in w if r.name not in done] for w in plan_windows(records, window)]
+        windows = [w for w in windows if w]
+        plan = [(wi, b) for wi, w in enumerate(windows) for b in bucket_by_shape(w, batch)]
+        remaining = {wi: sum(len(b) for w_i, b in plan if w_i == wi) for wi in range(len(windows))}
         skips: list[Skip] = []
-        rows: ObjectRows | None = None
-        chunk_keys: list[str] = []
-        chunk_order = 0
-        bar = tqdm(total=len(pending), unit="img", desc="extract", disable=not progress, dynamic_ncols=True)
+        rows = {wi: None for wi in range(len(windows))}
+        keys: dict[int, list[str]] = {wi: [] for wi in range(len(windows))}
+        bar = tqdm(total=sum(len(w) for w in windows), unit="img", desc="extract", disable=not progress,
+                   dynamic_ncols=True)
         try:
-            for decoded in iter_decoded_batches(pending, batch, workers=workers):
+            batches = iter_decoded_batches((b for _, b in plan), workers=workers)
+            for (wi, planned), decoded in zip(plan, batches):
                 for skip in decoded.skips:
                     if strict:
                         raise StrictModeError(f"--strict: {skip}")
                     tqdm.write(f"skipped {skip}")
                     skips.append(skip)
-                bar.update(len(decoded.skips))
-                if not decoded.images:
-                    continue
-                result = self.runner.run(decoded.images)
-                embeddings = self._pool(result, decoded.records)
-                if rows is None:
-                    rows = ObjectRows(self.dims)
-                    chunk_order = decoded.records[0].index
-                for record, image_result, emb in zip(decoded.records, result.images, embeddings):
-                    self._add_image(rows, record, image_result, emb)
-                    chunk_keys.append(record.name)
-                bar.update(len(decoded.records))
-                bar.set_postfix(objects=self.objects + rows.n, refresh=False)
-                if len(chunk_keys) >= chunk_images:
-                    self._flush(table, rows, chunk_keys, chunk_order)
-                    rows, chunk_keys = None, []
-            if rows is not None and chunk_keys:
-                self._flush(table, rows, chunk_keys, chunk_order)
+                if decoded.images:
+                    result = self.runner.run(decoded.images)
+                    embeddings = self._pool(result, decoded.records)
+                    rows[wi] = rows[wi] or ObjectRows(self.dims)
+                    for record, image_result, emb in zip(decoded.records, result.images, embeddings):
+                        self._add_image(rows[wi], record, image_result, emb)
+                        keys[wi].append(record.name)
+                bar.update(len(planned))
+                remaining[wi] -= len(planned)
+                if remaining[wi] == 0:
+                    self._flush(table, rows.pop(wi), keys.pop(wi), windows[wi])
+                    bar.set_postfix(objects=self.objects, refresh=False)
         finally:
             bar.close()
         return skips
 
-    def _flush(self, table: ResumableTable, rows: ObjectRows, keys: list[str], order: int) -> None:
-        table.write_part(rows.to_table(), keys, order)
-        self.objects += rows.n
+    def _flush(self, table: ResumableTable, rows: ObjectRows | None, keys: list[str], window: list[ImageRecord]) -> None:
+        """Write one window's rows, in source order, as a durable part."""
+        if not keys:
+            return
+        part = (rows.to_table() if rows is not None else ObjectRows(self.dims).to_table())
+        part = part.sort_by([("image_index", "ascending"), ("object", "ascending")])
+        order = {r.name: r.index for r in window}
+        table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index)
+        self.objects += part.num_rows
         self.done_images.extend(keys)
 
     # -- per batch ----------------------------------------------------------------------
