@@ -28,10 +28,7 @@ def as_number(value: object, what: str) -> float:
     """``value`` as a float; JSON numbers only (``true``/``"12"``/``null`` are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LabelProblem(f"{what} is not a number ({_short(value)})")
-    try:
-        return float(value)
-    except OverflowError:  # an int too big for a float (JSON allows 1e400 written as digits)
-        return math.inf
+    return _float(value)
 
 
 def box_from_points(points: Iterable[Sequence[float]]) -> Box:
@@ -62,7 +59,7 @@ def check_box(box: Sequence[float], size: tuple[int, int] | None) -> tuple[Box, 
     Raises:
         LabelProblem: non-finite, zero-area, negative, or entirely outside the image.
     """
-    x1, y1, x2, y2 = (float(v) for v in box)
+    x1, y1, x2, y2 = (_float(v) for v in box)
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
         raise LabelProblem(f"non-finite box coordinates {_fmt(box)}")
     if x2 < x1 or y2 < y1:
@@ -92,8 +89,15 @@ def add_box(box: Sequence[float], size: tuple[int, int] | None, where: str, skip
     return clean
 
 
+def _float(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an int too big for a float (JSON allows 400 digits): out of any image
+        return math.inf if value > 0 else -math.inf
+
+
 def _fmt(box: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{float(v):.6g}" for v in box) + ")"
+    return "(" + ", ".join(f"{_float(v):.6g}" for v in box) + ")"
 
 
 def _short(value: object, limit: int = 40) -> str:
