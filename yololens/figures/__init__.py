@@ -1,1 +1,1 @@
-"""Figures: matplotlib (PNG/SVG) and bokeh (HTML)."""
+"""Figures: matplotlib (PNG/SVG) and bokeh (self-contained HTML)."""

@@ -1,0 +1,194 @@
+"""Separability metrics computed in the original embedding space, with bootstrap confidence intervals.
+
+What the confidence intervals cover (stated in the stage report too):
+
+* k-NN and linear-probe accuracy: each object gets exactly one out-of-fold prediction from stratified
+  k-fold cross-validation; the 95% CI is a percentile bootstrap over objects of those per-object
+  correct/incorrect outcomes. It reflects which objects were tested, not the variation from refitting on other
+  training sets (the fold-to-fold standard deviation is reported beside it).
+* silhouette (cosine): percentile bootstrap over objects of the per-object silhouette values (each value is
+  computed once, on the full sample).
+* Davies-Bouldin: class-stratified bootstrap over objects, the index recomputed on every resample.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+ALPHA = 0.05
+
+
+@dataclass
+class Estimate:
+    """A point estimate with a 95% interval (``lo``, ``hi``) and an optional spread (``std``)."""
+
+    value: float
+    lo: float
+    hi: float
+    std: float = float("nan")
+
+    def overlaps(self, other: "Estimate") -> bool:
+        return not (self.lo > other.hi or other.lo > self.hi)
+
+    def fmt(self, digits: int = 3) -> str:
+        return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+
+
+NAN_ESTIMATE = Estimate(float("nan"), float("nan"), float("nan"))
+
+
+def l2_normalize(X: np.ndarray) -> np.ndarray:
+    """Rows of ``X`` ``(N, C)`` scaled to unit length (zero rows stay zero)."""
+    X = np.asarray(X, dtype=np.float32)
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+def _folds(y: np.ndarray, n_folds: int, seed: int):
+    from sklearn.model_selection import StratifiedKFold
+
+    return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+
+
+def knn_cv_predictions(X: np.ndarray, y: np.ndarray, k: int = 10, n_folds: int = 5, seed: int = 0):
+    """Out-of-fold k-NN (cosine) predictions. ``X`` ``(N, C)``, ``y`` ``(N,)`` int codes.
+
+    Returns ``(pred (N,), fold (N,))``. Every class needs at least ``n_folds`` objects.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    Xn = l2_normalize(X)  # Euclidean order on unit vectors == cosine order
+    pred = np.empty(len(y), dtype=y.dtype)
+    fold = np.empty(len(y), dtype=np.int32)
+    for f, (tr, te) in enumerate(_folds(y, n_folds, seed)):
+        clf = KNeighborsClassifier(n_neighbors=min(k, len(tr)), algorithm="brute", metric="euclidean")
+        clf.fit(Xn[tr], y[tr])
+        pred[te] = clf.predict(Xn[te])
+        fold[te] = f
+    return pred, fold
+
+
+def probe_cv_predictions(X: np.ndarray, y: np.ndarray, n_folds: int = 5, seed: int = 0, max_iter: int = 300):
+    """Out-of-fold linear-probe predictions: standardised features + multinomial logistic regression.
+
+    ``X`` ``(N, C)``, ``y`` ``(N,)``; returns ``(pred (N,), fold (N,))``.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pred = np.empty(len(y), dtype=y.dtype)
+    fold = np.empty(len(y), dtype=np.int32)
+    for f, (tr, te) in enumerate(_folds(y, n_folds, seed)):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=1.0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X[tr], y[tr])
+        pred[te] = clf.predict(X[te])
+        fold[te] = f
+    return pred, fold
+
+
+def bootstrap_mean(values: np.ndarray, n_boot: int = 1000, seed: int = 0, alpha: float = ALPHA) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``values.mean()`` (``values`` ``(N,)``), resampling objects."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for b in range(0, n_boot, 100):  # chunks keep memory flat for big N
+        m = min(100, n_boot - b)
+        idx = rng.integers(0, len(values), size=(m, len(values)))
+        means[b : b + m] = values[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def accuracy_estimate(pred: np.ndarray, y: np.ndarray, fold: np.ndarray, n_boot: int = 1000, seed: int = 0) -> Estimate:
+    """Accuracy of out-of-fold predictions with a bootstrap 95% CI and the fold-to-fold std."""
+    correct = (pred == y).astype(np.float64)
+    lo, hi = bootstrap_mean(correct, n_boot, seed)
+    per_fold = [correct[fold == f].mean() for f in np.unique(fold)]
+    return Estimate(float(correct.mean()), lo, hi, float(np.std(per_fold)))
+
+
+def knn_accuracy(X, y, k: int = 10, n_folds: int = 5, seed: int = 0, n_boot: int = 1000) -> Estimate:
+    """k-NN (cosine, ``k``) accuracy, stratified ``n_folds``-fold CV, with a bootstrap CI."""
+    pred, fold = knn_cv_predictions(X, y, k, n_folds, seed)
+    return accuracy_estimate(pred, y, fold, n_boot, seed)
+
+
+def probe_accuracy(X, y, n_folds: int = 5, seed: int = 0, n_boot: int = 1000) -> Estimate:
+    """Linear-probe accuracy, stratified ``n_folds``-fold CV, with a bootstrap CI."""
+    pred, fold = probe_cv_predictions(X, y, n_folds, seed)
+    return accuracy_estimate(pred, y, fold, n_boot, seed)
+
+
+def silhouette(X: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> Estimate:
+    """Mean cosine silhouette of the classes ``y`` in ``X`` ``(N, C)``, CI by bootstrapping per-object values."""
+    from sklearn.metrics import silhouette_samples
+
+    if len(np.unique(y)) < 2:
+        return NAN_ESTIMATE
+    s = silhouette_samples(l2_normalize(X), y, metric="cosine")
+    lo, hi = bootstrap_mean(s, n_boot, seed)
+    return Estimate(float(s.mean()), lo, hi)
+
+
+def davies_bouldin_fast(X: np.ndarray, y: np.ndarray) -> float:
+    """Davies-Bouldin index (Euclidean, as ``sklearn.metrics.davies_bouldin_score``); ``y`` int codes."""
+    classes, yc = np.unique(y, return_inverse=True)
+    K = len(classes)
+    if K < 2:
+        return float("nan")
+    X = np.asarray(X, dtype=np.float64)
+    counts = np.bincount(yc, minlength=K).astype(np.float64)
+    cent = np.zeros((K, X.shape[1]))
+    np.add.at(cent, yc, X)
+    cent /= counts[:, None]
+    intra = np.bincount(yc, weights=np.linalg.norm(X - cent[yc], axis=1), minlength=K) / counts
+    d = np.linalg.norm(cent[:, None, :] - cent[None, :, :], axis=2)
+    if np.allclose(intra, 0) or np.allclose(d, 0):
+        return 0.0
+    d[d == 0] = np.inf  # as sklearn: the diagonal (and coincident centroids) never win the max
+    return float(np.mean(np.max((intra[:, None] + intra[None, :]) / d, axis=1)))
+
+
+def davies_bouldin(X: np.ndarray, y: np.ndarray, n_boot: int = 200, seed: int = 0) -> Estimate:
+    """Davies-Bouldin index (lower = better separated) with a class-stratified bootstrap CI over objects."""
+    if len(np.unique(y)) < 2:
+        return NAN_ESTIMATE
+    value = davies_bouldin_fast(X, y)
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+    boots = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+        boots[b] = davies_bouldin_fast(X[idx], y[idx])
+    lo, hi = np.nanquantile(boots, [ALPHA / 2, 1 - ALPHA / 2])
+    return Estimate(value, float(lo), float(hi))
+
+
+def chance_accuracy(y: np.ndarray) -> float:
+    """Accuracy of always predicting the most frequent class."""
+    _, counts = np.unique(y, return_counts=True)
+    return float(counts.max() / counts.sum()) if len(counts) else float("nan")
+
+
+def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10, sample: int | None = 2000, seed: int = 0) -> float:
+    """sklearn trustworthiness (cosine in ``X`` ``(N, C)``, Euclidean in ``Y`` ``(N, 2)``) on a capped sample."""
+    from sklearn.manifold import trustworthiness as _tw
+
+    X = np.asarray(X, dtype=np.float32)
+    Y = np.asarray(Y, dtype=np.float32)
+    if sample is not None and len(X) > sample:
+        idx = np.sort(np.random.default_rng(seed).choice(len(X), size=sample, replace=False))
+        X, Y = X[idx], Y[idx]
+    k = min(n_neighbors, (len(X) - 1) // 2)
+    if k < 1:
+        return float("nan")
+    # cosine on the inputs: Euclidean ranks on unit vectors are cosine ranks
+    return float(_tw(l2_normalize(X), Y, n_neighbors=k))

@@ -1,0 +1,238 @@
+"""Read the objects table (``OUT/objects.parquet``): columns, embeddings, filters and stratified samples.
+
+Embeddings are ``fixed_size_list<float32>[C]`` columns named ``emb_L<idx>`` (or ``emb_coef``); they are turned
+into ``(N, C)`` float32 arrays straight from the Arrow buffers, never through Python lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from yololens.errors import InputError
+
+OBJECTS_FILE = "objects.parquet"
+EMB_PREFIX = "emb_"
+ORIGINS = ("all", "gt", "pred")
+
+#: COCO box-size thresholds (area in original pixels²): small < 32², medium < 96², large otherwise.
+SIZE_SMALL = 32.0**2
+SIZE_MEDIUM = 96.0**2
+SIZE_BINS = ("small", "medium", "large")
+
+
+def objects_path(out: str | os.PathLike) -> Path:
+    """``OUT/objects.parquet``; an :class:`InputError` naming the path when it is missing."""
+    out = Path(out)
+    path = out / OBJECTS_FILE if out.suffix != ".parquet" else out
+    if not path.is_file():
+        raise InputError(f"no objects table at {path} (run `yololens extract` first)")
+    return path
+
+
+def out_dir(out: str | os.PathLike) -> Path:
+    """The run folder (``OUT``) for either the folder or the objects.parquet path."""
+    out = Path(out)
+    return out.parent if out.suffix == ".parquet" else out
+
+
+def read_schema(out: str | os.PathLike) -> pa.Schema:
+    try:
+        return pq.read_schema(objects_path(out))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"cannot read {objects_path(out)}: {exc}") from None
+
+
+def embedding_columns(schema: pa.Schema) -> list[str]:
+    """Every ``emb_*`` column, ordered by layer index (``emb_L4`` < ``emb_L15``), named ones (``emb_coef``) last."""
+    cols = [f.name for f in schema if f.name.startswith(EMB_PREFIX)]
+    return sorted(cols, key=stage_sort_key)
+
+
+def stage_sort_key(col: str) -> tuple:
+    m = re.fullmatch(r"emb_L(\d+)", col)
+    return (0, int(m.group(1)), "") if m else (1, 0, col)
+
+
+def stage_label(col: str) -> str:
+    """``emb_L9`` -> ``L9``; ``emb_coef`` -> ``coef`` (used in file names and titles)."""
+    return col[len(EMB_PREFIX) :] if col.startswith(EMB_PREFIX) else col
+
+
+def layer_column(layer: int | str, schema: pa.Schema | None = None) -> str:
+    """Map a ``--layer`` value to its column: ``9``/``"9"``/``"L9"`` -> ``emb_L9``, ``"coef"`` -> ``emb_coef``.
+
+    With ``schema`` the column must exist (else an :class:`InputError` listing the available ones).
+    """
+    text = str(layer).strip()
+    if text.startswith(EMB_PREFIX):
+        col = text
+    elif re.fullmatch(r"-?\d+", text):
+        col = f"emb_L{int(text)}"
+    elif re.fullmatch(r"[Ll]\d+", text):
+        col = f"emb_L{int(text[1:])}"
+    else:
+        col = EMB_PREFIX + text
+    if schema is not None and col not in schema.names:
+        avail = ", ".join(stage_label(c) for c in embedding_columns(schema)) or "none"
+        raise InputError(f"no embedding column {col!r} in the objects table (available layers: {avail})")
+    return col
+
+
+def scalar_columns(schema: pa.Schema) -> list[str]:
+    """All columns except the embeddings (cheap to read even for millions of rows)."""
+    return [f.name for f in schema if not f.name.startswith(EMB_PREFIX)]
+
+
+def read_meta(out: str | os.PathLike, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The non-embedding columns (or ``columns``) as a DataFrame, with a derived ``size_bin`` column."""
+    schema = read_schema(out)
+    cols = scalar_columns(schema) if columns is None else [c for c in columns if c in schema.names]
+    if "object_id" not in cols and "object_id" in schema.names:
+        cols = ["object_id", *cols]
+    df = pq.read_table(objects_path(out), columns=cols).to_pandas()
+    if "box_area" in df.columns and "size_bin" not in df.columns:
+        df["size_bin"] = size_bins(df["box_area"].to_numpy(dtype=np.float64, na_value=np.nan))
+    return df
+
+
+def size_bins(area: np.ndarray) -> pd.Categorical:
+    """COCO size bins from box areas (pixels²): ``small`` < 32², ``medium`` < 96², ``large``; NaN stays missing."""
+    area = np.asarray(area, dtype=np.float64)
+    codes = np.where(area < SIZE_SMALL, 0, np.where(area < SIZE_MEDIUM, 1, 2))
+    codes[~np.isfinite(area)] = -1
+    return pd.Categorical.from_codes(codes, categories=list(SIZE_BINS))
+
+
+def row_mask(
+    table_or_df, emb_col: str | None = None, origin: str = "all", label: str | None = None
+) -> np.ndarray:
+    """Boolean ``(N,)`` mask: rows of ``origin`` (``all``/``gt``/``pred``) whose embedding (and label) is present."""
+    if origin not in ORIGINS:
+        raise InputError(f"--origin must be one of {', '.join(ORIGINS)}, not {origin!r}")
+    n = len(table_or_df)
+    mask = np.ones(n, dtype=bool)
+    if isinstance(table_or_df, pa.Table):
+        if emb_col is not None:
+            mask &= np.asarray(pc.is_valid(table_or_df[emb_col]))
+        if origin != "all":
+            mask &= np.asarray(pc.fill_null(pc.equal(table_or_df["origin"], origin), False))
+        if label is not None:
+            mask &= np.asarray(pc.is_valid(table_or_df[label]))
+        return mask
+    df = table_or_df
+    if origin != "all":
+        mask &= (df["origin"] == origin).fillna(False).to_numpy(dtype=bool)
+    if label is not None:
+        mask &= df[label].notna().to_numpy(dtype=bool)
+    return mask
+
+
+def valid_embedding_mask(out: str | os.PathLike, emb_col: str) -> np.ndarray:
+    """``(N,)`` bool: rows whose ``emb_col`` is not null (e.g. ``emb_coef`` is null on gt rows)."""
+    col = pq.read_table(objects_path(out), columns=[emb_col])[emb_col]
+    return np.asarray(pc.is_valid(col))
+
+
+def embeddings_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A ``fixed_size_list<float>[C]`` column with no nulls -> ``(N, C)`` float32 array (no Python lists)."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not pa.types.is_fixed_size_list(arr.type):
+        if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+            lengths = np.asarray(pc.list_value_length(arr))
+            if len(lengths) and not (lengths == lengths[0]).all():
+                raise InputError("embedding lists have different lengths")
+            width = int(lengths[0]) if len(lengths) else 0
+        else:
+            raise InputError(f"not an embedding column: type {arr.type}")
+    else:
+        width = arr.type.list_size
+    if arr.null_count:
+        raise InputError("embedding column has nulls: filter them first")
+    flat = np.asarray(arr.flatten())
+    return flat.reshape(-1, width).astype(np.float32, copy=False)
+
+
+def read_embeddings(out: str | os.PathLike, emb_col: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """``(len(rows), C)`` float32 embeddings of ``emb_col`` at table row indices ``rows`` (all rows if None).
+
+    The selected rows must not be null.
+    """
+    col = pq.read_table(objects_path(out), columns=[emb_col])[emb_col]
+    if rows is not None:
+        col = col.take(pa.array(np.asarray(rows, dtype=np.int64)))
+    return embeddings_to_numpy(col)
+
+
+def stratified_sample(
+    labels: Sequence | np.ndarray, n: int | None, seed: int = 0, min_per_class: int = 1
+) -> np.ndarray:
+    """Sorted row indices of a class-stratified sample of about ``n`` rows, deterministic given ``seed``.
+
+    Every class keeps at least ``min(count, min_per_class)`` rows (so no class disappears); the rest of the
+    budget is shared in proportion to class sizes (largest remainders). ``n=None`` or ``n >= len(labels)``
+    returns every row. ``labels``: ``(N,)``; returns int64 ``(M,)``.
+    """
+    labels = pd.Series(np.asarray(labels, dtype=object)).fillna("(none)").astype(str).to_numpy()
+    N = len(labels)
+    if n is None or n >= N:
+        return np.arange(N, dtype=np.int64)
+    if n <= 0:
+        raise InputError(f"--sample must be positive, not {n}")
+    classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    floor = np.minimum(counts, max(1, int(min_per_class)))
+    budget = max(n - int(floor.sum()), 0)
+    extra_cap = counts - floor
+    share = budget * extra_cap / max(int(extra_cap.sum()), 1)
+    extra = np.floor(share).astype(np.int64)
+    left = budget - int(extra.sum())
+    if left > 0:
+        order = np.lexsort((classes, -(share - extra)))  # largest remainder first, ties by class name
+        for k in order:
+            if left == 0:
+                break
+            if extra[k] < extra_cap[k]:
+                extra[k] += 1
+                left -= 1
+    take = floor + np.minimum(extra, extra_cap)
+    rng = np.random.default_rng(seed)
+    picked = []
+    for k in range(len(classes)):
+        idx = np.flatnonzero(inverse == k)
+        picked.append(idx if take[k] >= len(idx) else rng.choice(idx, size=int(take[k]), replace=False))
+    return np.sort(np.concatenate(picked)).astype(np.int64)
+
+
+def manifest(out: str | os.PathLike) -> dict:
+    """``OUT/manifest.json`` as a dict ({} when absent or unreadable)."""
+    path = out_dir(out) / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def image_roots(out: str | os.PathLike, images_root: str | os.PathLike | None = None) -> list[Path]:
+    """Folders against which the relative ``image`` paths are tried: ``images_root``, the run's source, OUT."""
+    roots: list[Path] = []
+    if images_root is not None:
+        roots.append(Path(images_root))
+    man = manifest(out)
+    for holder in (man, man.get("params", {}), man.get("parameters", {}), man.get("args", {})):
+        if isinstance(holder, dict):
+            for key in ("source", "source_root", "images_root", "source_dir"):
+                val = holder.get(key)
+                if isinstance(val, str) and val:
+                    p = Path(val)
+                    roots.append(p if p.is_dir() else p.parent)
+    roots.append(out_dir(out))
+    return roots

@@ -1,0 +1,347 @@
+"""Static scatter plots of 2-D projections (PNG/SVG) and the ``plot`` entry point (static + HTML).
+
+Colours come from :func:`color_categories`: categorical columns (``class_name``, ``status``, ``attr_*``,
+``size_bin`` ...) get one colour per value (the commonest ``max_categories - 1`` values, the rest ``other``);
+numeric columns with many values (``score``, ``box_area``) are cut into quantile bins.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from yololens.analysis import table as T
+from yololens.analysis.projection import METHODS, ProjectionResult, project
+from yololens.errors import InputError
+from yololens.store.atomic import save_figure
+
+METHOD_TITLES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
+MISSING = "(none)"
+MISSING_COLOR = "#c8c8c8"
+OTHER_COLOR = "#8c8c8c"
+FIXED_COLORS = {
+    "status": {"TP": "#2ca02c", "FP": "#d62728", "FN": "#ff7f0e"},
+    "origin": {"gt": "#1f77b4", "pred": "#ff7f0e"},
+    "size_bin": {"small": "#fde725", "medium": "#21918c", "large": "#440154"},
+}
+ORDERED = {"size_bin": ["small", "medium", "large"]}
+FIGURES_DIR = "figures"
+
+
+@dataclass
+class Coloring:
+    """Per-point category codes for one colour column.
+
+    codes: ``(N,)`` int16 index into ``labels``; labels/counts/colors: one entry per category (hex colours).
+    """
+
+    column: str
+    codes: np.ndarray
+    labels: list[str]
+    counts: list[int]
+    colors: list[str]
+
+    def legend_labels(self) -> list[str]:
+        return [f"{lab} ({c:,})" for lab, c in zip(self.labels, self.counts)]
+
+
+def _hex(rgba) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(round(255 * v)) for v in rgba[:3]))
+
+
+def _palette(n: int, sequential: bool = False) -> list[str]:
+    import matplotlib
+
+    if sequential:
+        cmap = matplotlib.colormaps["viridis"]
+        return [_hex(cmap(v)) for v in np.linspace(0.05, 0.95, max(n, 1))][:n]
+    if n <= 10:
+        return [_hex(c) for c in matplotlib.colormaps["tab10"].colors[:n]]
+    cols = list(matplotlib.colormaps["tab20"].colors) + list(matplotlib.colormaps["tab20b"].colors)
+    cols += list(matplotlib.colormaps["tab20c"].colors)
+    return [_hex(c) for c in cols[:n]]
+
+
+def color_categories(values, column: str = "", max_categories: int = 20, n_bins: int = 8) -> Coloring:
+    """Turn one column (``(N,)``) into a :class:`Coloring`; missing values become ``(none)`` (grey)."""
+    s = pd.Series(values).reset_index(drop=True)
+    n = len(s)
+    sequential = False
+    if s.dtype != bool and pd.api.types.is_numeric_dtype(s) and s.nunique(dropna=True) > 12:
+        num = s.astype(float)
+        bins = pd.qcut(num, q=n_bins, duplicates="drop")
+        cats = [f"{iv.left:.3g} to {iv.right:.3g}" for iv in bins.cat.categories]
+        codes = bins.cat.codes.to_numpy().astype(np.int64)
+        labels = list(cats)
+        sequential = True
+    else:
+        obj = s.astype(object)
+        strs = obj.where(obj.notna(), MISSING).astype(str)
+        vc = strs.value_counts()
+        vc = vc.iloc[np.lexsort((vc.index.to_numpy(dtype=str), -vc.to_numpy()))]  # by count, ties by name
+        if column in ORDERED:
+            order = [v for v in ORDERED[column] if v in vc.index] + [v for v in vc.index if v not in ORDERED[column]]
+        else:
+            order = [v for v in vc.index if v != MISSING]
+        if MISSING in vc.index and MISSING in order:
+            order.remove(MISSING)
+        other = []
+        if len(order) > max_categories:
+            other = order[max_categories - 1 :]
+            order = order[: max_categories - 1]
+        labels = list(order)
+        if other:
+            labels.append(f"other ({len(other)} values)")
+        lut = {v: i for i, v in enumerate(order)}
+        other_code = len(order) if other else -1
+        lut[MISSING] = -1
+        codes = strs.map(lambda v: lut.get(v, other_code)).to_numpy().astype(np.int64)
+    if (codes < 0).any():
+        labels.append(MISSING)
+        codes = np.where(codes < 0, len(labels) - 1, codes)
+    counts = np.bincount(codes, minlength=len(labels)).tolist() if n else [0] * len(labels)
+    fixed = FIXED_COLORS.get(column, {})
+    n_plain = sum(1 for lab in labels if lab != MISSING and not lab.startswith("other (") and lab not in fixed)
+    pal = iter(_palette(n_plain, sequential))
+    colors = []
+    for lab in labels:
+        if lab == MISSING:
+            colors.append(MISSING_COLOR)
+        elif lab in fixed:
+            colors.append(fixed[lab])
+        elif lab.startswith("other (") and not sequential:
+            colors.append(OTHER_COLOR)
+        else:
+            colors.append(next(pal))
+    return Coloring(column, codes.astype(np.int16), labels, [int(c) for c in counts], colors)
+
+
+def _point_size(n: int) -> float:
+    return float(np.clip(12000.0 / max(n, 1), 0.6, 30.0))
+
+
+def draw_scatter(ax, coords: np.ndarray, coloring: Coloring, *, seed: int = 0, size: float | None = None,
+                 rasterized: bool | None = None):
+    """Scatter ``coords`` ``(N, 2)`` coloured by ``coloring`` on ``ax`` (random draw order, so no class hides)."""
+    n = len(coords)
+    order = np.random.default_rng(seed).permutation(n)
+    cols = np.asarray(coloring.colors, dtype=object)[coloring.codes[order]]
+    ax.scatter(
+        coords[order, 0], coords[order, 1], c=list(cols), s=_point_size(n) if size is None else size,
+        linewidths=0, alpha=0.8 if n > 2000 else 0.9, rasterized=(n > 5000) if rasterized is None else rasterized,
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_aspect("equal", adjustable="datalim")
+
+
+def legend_handles(coloring: Coloring):
+    from matplotlib.lines import Line2D
+
+    return [
+        Line2D([], [], marker="o", ls="", markersize=7, markerfacecolor=c, markeredgewidth=0, label=lab)
+        for c, lab in zip(coloring.colors, coloring.legend_labels())
+    ]
+
+
+def add_thumbnails(ax, coords: np.ndarray, images: list, coloring: Coloring | None = None, *, max_n: int = 60,
+                   inches: float = 0.42, seed: int = 0) -> np.ndarray:
+    """Draw the thumbnails ``images`` (PIL or None per point) at a non-overlapping subset of ``coords``.
+
+    Placement: candidates in a seeded random order are accepted greedily when their box (``inches`` square,
+    in display space) overlaps no accepted box. Returns the indices drawn.
+    """
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    fig = ax.figure
+    ax.autoscale_view()
+    fig.canvas.draw()  # fix the limits and the data->display transform
+    xy = ax.transData.transform(coords)
+    box = inches * fig.dpi * 1.08
+    have = np.array([im is not None for im in images])
+    cand = np.random.default_rng(seed).permutation(len(coords))
+    cand = cand[have[cand]]
+    bb = ax.get_window_extent()
+    inside = (xy[cand, 0] > bb.x0 + box / 2) & (xy[cand, 0] < bb.x1 - box / 2)
+    inside &= (xy[cand, 1] > bb.y0 + box / 2) & (xy[cand, 1] < bb.y1 - box / 2)
+    chosen = greedy(xy, box, cand[inside], max_n)
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    for i in chosen:
+        im = images[i]
+        zoom = inches * 72.0 / max(im.width, im.height)
+        edge = coloring.colors[coloring.codes[i]] if coloring is not None else "black"
+        ab = AnnotationBbox(OffsetImage(np.asarray(im), zoom=zoom), (coords[i, 0], coords[i, 1]), frameon=True,
+                            pad=0.08, bboxprops=dict(edgecolor=edge, linewidth=1.6), zorder=3)
+        ax.add_artist(ab)
+    ax.set_xlim(xlim)
+    ax.set_ylim(ylim)
+    return chosen
+
+
+def greedy(xy, box, cand, max_n):
+    from yololens.figures.thumbnails import greedy_place
+
+    return greedy_place(xy, (box, box), cand, max_n)
+
+
+def title_for(column: str, method: str, n: int, extra: str = "") -> str:
+    return f"{column} - {METHOD_TITLES.get(method, method)} - n={n:,} objects" + (f" - {extra}" if extra else "")
+
+
+def scatter_figure(coords: np.ndarray, coloring: Coloring, *, title: str, thumbnails: list | None = None,
+                   max_thumbnails: int = 60, seed: int = 0):
+    """One panel: ``coords`` ``(N, 2)``, legend with counts outside on the right, optional thumbnails."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(10.5, 7.5), dpi=110)
+    ax = fig.add_axes([0.04, 0.04, 0.68, 0.88])
+    draw_scatter(ax, coords, coloring, seed=seed)
+    ax.set_title(title, fontsize=11)
+    ax.legend(handles=legend_handles(coloring), title=coloring.column, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              fontsize=8, title_fontsize=9, frameon=False, ncol=1 if len(coloring.labels) <= 28 else 2)
+    if thumbnails is not None and max_thumbnails > 0:
+        add_thumbnails(ax, coords, thumbnails, coloring, max_n=max_thumbnails, seed=seed)
+    return fig
+
+
+def small_multiples_figure(panels: list[tuple[str, np.ndarray]], coloring: Coloring, *, title: str, seed: int = 0):
+    """One panel per stage (``(label, coords (N, 2))``, same objects in every panel), one shared legend."""
+    import matplotlib.pyplot as plt
+
+    k = len(panels)
+    ncols = min(k, 3)
+    nrows = int(np.ceil(k / ncols))
+    fig = plt.figure(figsize=(4.4 * ncols + 2.6, 4.4 * nrows + 0.7), dpi=100)
+    width = 4.4 * ncols / fig.get_figwidth()
+    for j, (label, coords) in enumerate(panels):
+        r, c = divmod(j, ncols)
+        ax = fig.add_axes([0.01 + c * width / ncols, 1 - (r + 1) * (0.93 / nrows), width / ncols * 0.96,
+                           0.93 / nrows * 0.9])
+        draw_scatter(ax, coords, coloring, seed=seed)
+        ax.set_title(label, fontsize=10)
+    fig.legend(handles=legend_handles(coloring), title=coloring.column, loc="upper left",
+               bbox_to_anchor=(0.01 + width + 0.005, 0.93), fontsize=8, title_fontsize=9, frameon=False)
+    fig.suptitle(title, fontsize=11, y=0.995)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------- plot()
+
+
+@dataclass
+class PlotResult:
+    """Files written by :func:`plot` (``{"png": path, "html": path}``) and the projections used."""
+
+    paths: dict = field(default_factory=dict)
+    projections: list[ProjectionResult] = field(default_factory=list)
+    n: int = 0
+
+
+def _resolve_layers(out, layer) -> list[str]:
+    schema = T.read_schema(out)
+    if isinstance(layer, (list, tuple)):
+        return [T.layer_column(x, schema) for x in layer]
+    text = str(layer).strip()
+    if text.lower() in ("all", "*", "stages"):
+        cols = T.embedding_columns(schema)
+        if not cols:
+            raise InputError("the objects table has no embedding (emb_*) columns")
+        return cols
+    return [T.layer_column(x, schema) for x in text.split(",") if x.strip()]
+
+
+def plot(
+    out: str | os.PathLike,
+    layer: int | str | list = 9,
+    method: str = "tsne",
+    color: str = "class_name",
+    *,
+    seed: int = 0,
+    sample: int | None = None,
+    origin: str = "all",
+    label: str = "class_name",
+    fmt: str = "png",
+    html: bool = True,
+    thumbnails: int = 0,
+    hover_thumbnails: int = 1000,
+    thumb_size: int = 64,
+    images_root: str | os.PathLike | None = None,
+    max_categories: int = 20,
+    projection: dict | None = None,
+) -> PlotResult:
+    """Scatter plot(s) of the 2-D projection of ``layer`` coloured by column ``color``.
+
+    ``layer``: ``9``, ``"coef"``, ``"9,15,21"`` or ``"all"`` (several -> small multiples, one panel per stage, the
+    same objects and seed in every panel). The projection is reused from ``OUT/projections`` when it was made
+    with the same parameters, else computed (and saved). ``fmt``: ``png`` or ``svg``; ``html``: also write a
+    self-contained bokeh HTML; ``thumbnails``: crops drawn on the static plot (0: none); ``hover_thumbnails``:
+    crops embedded for hovering in the HTML (a capped, class-stratified sample). ``projection``: extra
+    :func:`~yololens.analysis.projection.project` keyword arguments (perplexity, pca_dims, normalize, ...).
+    Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
+    """
+    import matplotlib.pyplot as plt
+
+    if method not in METHODS:
+        raise InputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if fmt not in ("png", "svg"):
+        raise InputError(f"--format must be png or svg, not {fmt!r}")
+    columns = _resolve_layers(out, layer)
+    multi = len(columns) > 1
+    kw = dict(projection or {})
+    projs = [
+        project(out, c, method, seed=seed, sample=sample, origin=origin, label=label,
+                require=[x for x in columns if x != c] if multi else None, reuse=True, **kw)
+        for c in columns
+    ]
+    ids = projs[0].object_ids
+    for p in projs[1:]:
+        if not np.array_equal(p.object_ids, ids):  # same objects by construction; guard anyway
+            raise InputError("the stage projections do not cover the same objects")
+    meta = T.read_meta(out)
+    if color not in meta.columns:
+        options = [c for c in meta.columns if c not in ("object_id",)]
+        raise InputError(f"--color {color!r} is not a column of the objects table (try: {', '.join(options)})")
+    meta = meta.set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
+    coloring = color_categories(meta[color], color, max_categories=max_categories)
+    n = len(ids)
+    suffix = "" if origin == "all" else f"_{origin}"
+    fig_dir = T.out_dir(out) / FIGURES_DIR
+    stem = ("stages" if multi else T.stage_label(columns[0])) + f"_{method}{suffix}"
+    result = PlotResult(projections=projs, n=n)
+
+    crops = None
+    if thumbnails > 0 and not multi:
+        from yololens.figures.thumbnails import CropLoader
+
+        loader = CropLoader(out, images_root, size=thumb_size)
+        pick = T.stratified_sample(meta[label] if label in meta else np.zeros(n), thumbnails * 6, seed=seed)
+        crops = [None] * n
+        for i, im in zip(pick, loader.load_many(meta.iloc[pick])):
+            crops[i] = im
+    extra = f"colour: {color}" + (f", origin {origin}" if origin != "all" else "")
+    if multi:
+        fig = small_multiples_figure(
+            [(f"{T.stage_label(p.column)} ({p.params.get('dims_in', '?')} dims)", p.coords) for p in projs],
+            coloring, seed=seed,
+            title=f"{METHOD_TITLES[method]} per stage - n={n:,} objects (same objects, seed {seed}) - {extra}",
+        )
+    else:
+        fig = scatter_figure(projs[0].coords, coloring, title=title_for(projs[0].column, method, n, extra),
+                             thumbnails=crops, max_thumbnails=thumbnails, seed=seed)
+    static = fig_dir / f"{stem}_{color}.{fmt}"
+    save_figure(fig, static, bbox_inches="tight", dpi=fig.dpi)
+    plt.close(fig)
+    result.paths[fmt] = static
+    if html:
+        from yololens.figures.scatter_html import write_scatter_html
+
+        result.paths["html"] = write_scatter_html(
+            fig_dir / f"{stem}.html", out, projs, meta, initial=color, label=label, seed=seed,
+            hover_thumbnails=hover_thumbnails, thumb_size=thumb_size, images_root=images_root,
+            max_categories=max_categories,
+        )
+    return result
