@@ -1,7 +1,59 @@
-"""CLI command module (placeholder until implemented)."""
+"""``yololens maps``: stage feature maps (tensors, channel grids, overlays, PCA-RGB, overview) per image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
+from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    app.command("maps")(maps_command)
+
+
+@cli_errors
+def maps_command(
+    source: Annotated[str, typer.Option("--source", "-s", help="Image, folder (recursive), .txt list of images, or YOLO data.yaml.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: one sub-folder per image, plus manifest.json.")] = Path("yololens-maps"),
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")] = None,
+    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5, proto for seg prototypes), or 'all'. Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21). See `yololens layers MODEL`.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Force the source format: image, folder, list, bdd, coco, yolo (default: auto-detect).")] = None,
+    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
+    batch: Annotated[int, typer.Option(help=BATCH_HELP)] = 8,
+    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    half: Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")] = False,
+    channels: Annotated[int, typer.Option(help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
+    rank: Annotated[str, typer.Option(help="Channel ranking: energy (mean of squares), variance (spatial), or index.")] = "energy",
+    shared_scale: Annotated[bool, typer.Option("--shared-scale", help="One colour scale for all tiles of a grid (default: each tile its own 1-99% range).")] = False,
+    heatmap: Annotated[str, typer.Option(help="Overlay heatmap over channels: mean or energy (mean of squares).")] = "mean",
+    dtype: Annotated[str, typer.Option(help="dtype of the saved .npy tensors: float16 or float32.")] = "float16",
+    npy: Annotated[bool, typer.Option("--npy/--no-npy", help="Save the full C×H×W tensors (.npy + .json metadata).")] = True,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Save the PNGs (grid, overlay, PCA, overview).")] = True,
+    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Save what each requested layer sees, for every image of --source, from one forward pass per batch.
+
+    Written per image to OUT/<image-stem>/ (repeated stems: <stem>_1, <stem>_2 ...), per layer:
+    L<idx>_<Module>.npy: the full C×H×W activations (letterboxed), with a .json sidecar (letterbox gain/pad, shapes, stride, ranking);
+    L<idx>_<Module>_channels.png: the top channels, padding cropped;
+    L<idx>_<Module>_overlay.png: the channel heatmap over the image, at the original size;
+    L<idx>_<Module>_pca.png: the first 3 principal components as RGB, at the original size;
+    and overview.png with one row per layer. Seg prototypes are layer 'proto' (files proto.*).
+
+    Example: yololens maps -m yolov8n-seg.pt -s bus.jpg --layers 2,4,6,9,15,18,21,proto -o maps
+    """
+    from tqdm import tqdm
+
+    from yololens.engine.maps import maps
+
+    result = maps(
+        model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, channels=channels,
+        rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures, fmt=fmt,
+        workers=workers, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
+    )
+    typer.echo(result.summary())
+    exit_for_skips(len(result.skips))
