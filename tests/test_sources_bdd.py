@@ -230,3 +230,17 @@ def test_undecodable_image_with_labels_skips_the_frame(tmp_path):
     [skip] = source.skips
     assert skip.file == "ann.json[frame bad.jpg]"
     assert skip.reason == "cannot read the image size: empty file (0 bytes)"
+
+
+@pytest.mark.reliability
+def test_two_frame_names_for_one_image(tmp_path):
+    _write_image(tmp_path / "img" / "val" / "a.jpg")
+    (tmp_path / "ann.json").write_text(json.dumps([
+        {"name": "a.jpg", "labels": []},
+        {"name": "./val/a.jpg", "labels": []},
+    ]))
+    source = open_source(tmp_path / "img", tmp_path / "ann.json")
+    assert [r.name for r in source.records] == ["val/a.jpg"]
+    [skip] = source.skips
+    assert skip.file == "ann.json[frame ./val/a.jpg]" and skip.action == "skipped"
+    assert skip.reason == "resolves to val/a.jpg, already used by an earlier entry"

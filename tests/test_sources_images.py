@@ -197,6 +197,7 @@ class TestBadImages:
     def test_missing_file(self, tmp_path):
         assert self._refused(tmp_path / "nope.jpg").reason == "file not found"
 
+    @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
     def test_too_large_is_refused_from_the_header(self, tmp_path):
         big = _png_header_only(tmp_path / "huge.png", 20000, 20000)  # 400 MP claimed, no pixel data
         self._refused(big, "too large", "megapixels")
@@ -260,6 +261,14 @@ class TestOddButValidImages:
         assert image.shape == (60, 40, 3)  # H and W swapped vs the stored pixels
         np.testing.assert_array_equal(image, cv2.imread(str(path)))
         assert read_image_size(path) == (40, 60)
+
+    def test_exif_orientation_6_tiff(self, tmp_path):
+        im = Image.fromarray(_pixels(40, 60))
+        exif = im.getexif()
+        exif[0x0112] = 6
+        im.save(tmp_path / "rot.tiff", exif=exif.tobytes())
+        assert decode_image(tmp_path / "rot.tiff").shape == (60, 40, 3)
+        assert read_image_size(tmp_path / "rot.tiff") == (40, 60)
 
     def test_one_pixel_image(self, tmp_path):
         _write(tmp_path / "one.png", 1, 1)

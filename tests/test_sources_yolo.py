@@ -96,6 +96,22 @@ def test_images_folder_without_names_uses_class_ids(tmp_path):
     assert source.class_names == ["7"]
 
 
+def test_images_folder_forced_yolo_uses_the_ultralytics_rule(dataset):
+    source = open_source(dataset / "images" / "val", fmt="yolo")
+    assert [(r.name, [x.category for x in r.labels]) for r in source.records] == [
+        ("a.jpg", ["0", "2"]),
+        ("b.png", ["1"]),
+        ("c.jpg", []),
+    ]
+
+
+def test_yaml_with_category_whitelist(dataset):
+    source = open_source(dataset / "data.yaml", categories=["dog"])
+    assert [x.category for x in source.records[0].labels] == ["dog"]
+    assert source.class_names == ["dog"]
+    assert [s.file for s in source.skips] == ["labels/val/a.txt[line 1]", "labels/val/b.txt[line 1]"]
+
+
 @pytest.mark.reliability
 def test_yolo_bad_lines(dataset):
     _write_label(

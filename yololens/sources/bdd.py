@@ -77,7 +77,8 @@ def load_bdd_frames(labels: Path, data: object = None) -> list[tuple[str, Any]]:
         files = [labels]
     pairs: list[tuple[str, Any]] = []
     for file in files:
-        pairs.extend((file.name, frame) for frame in frames_of(load_json(file), str(file)))
+        shown = file.relative_to(labels).as_posix() if labels.is_dir() else file.name
+        pairs.extend((shown, frame) for frame in frames_of(load_json(file), str(file)))
     return pairs
 
 
@@ -103,7 +104,7 @@ def read_bdd(
             continue
         first_seen[name] = file
         try:
-            path, out_name = finder.find(name)
+            path, out_name = finder.claim(name)
         except LookupError as exc:
             skips.append(Skip(where, str(exc)))
             continue

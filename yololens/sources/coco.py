@@ -96,7 +96,7 @@ def _images(raw: object, file: str, finder: ImageFinder, skips: list[Skip]) -> d
         seen_ids.add(image_id)
         seen_names.add(name)  # type: ignore[arg-type]
         try:
-            path, out_name = finder.find(name)  # type: ignore[arg-type]
+            path, out_name = finder.claim(name)  # type: ignore[arg-type]
         except LookupError as exc:
             skips.append(Skip(where, str(exc)))
             continue
@@ -131,7 +131,8 @@ def _attach_annotations(data: Mapping[str, Any], file: str, images: dict[Any, _I
         raise InputError(f"{file}: 'annotations' is not a list")
     listed = {e.get("id") for e in data["images"] if isinstance(e, Mapping) and is_scalar_id(e.get("id"))}
     for index, ann in enumerate(raw):
-        ann_label = f"annotation {ann['id']}" if isinstance(ann, Mapping) and is_scalar_id(ann.get("id")) else f"annotation #{index}"
+        has_id = isinstance(ann, Mapping) and is_scalar_id(ann.get("id"))
+        ann_label = f"annotation {ann['id']}" if has_id else f"annotation #{index}"
         if not isinstance(ann, Mapping):
             skips.append(Skip(f"{file}[{ann_label}]", "annotation is not an object"))
             continue
@@ -143,7 +144,9 @@ def _attach_annotations(data: Mapping[str, Any], file: str, images: dict[Any, _I
             skips.append(Skip(f"{file}[{ann_label}]", f"image_id {image_id!r} is not in 'images'"))
 
 
-def _image_boxes(image: _Image, id_to_name: dict[Any, str], cats: Categories, skips: list[Skip]) -> list[LabelBox] | None:
+def _image_boxes(
+    image: _Image, id_to_name: dict[Any, str], cats: Categories, skips: list[Skip]
+) -> list[LabelBox] | None:
     if not image.annotations:
         return []
     try:
@@ -152,7 +155,9 @@ def _image_boxes(image: _Image, id_to_name: dict[Any, str], cats: Categories, sk
         skips.append(Skip(image.where, f"cannot read the image size: {exc.reason}"))
         return None
     if image.declared and image.declared != size:
-        skips.append(Skip(image.where, f"declared size {image.declared[0]}x{image.declared[1]} differs from the image's {size[0]}x{size[1]}; boxes clipped to the image", "kept"))
+        declared = f"{image.declared[0]}x{image.declared[1]}"
+        why = f"declared size {declared} differs from the image's {size[0]}x{size[1]}; boxes clipped to the image"
+        skips.append(Skip(image.where, why, "kept"))
     boxes: list[LabelBox] = []
     for index, (where, ann) in enumerate(image.annotations):
         box = _annotation_box(ann, index, where, size, id_to_name, cats, skips)

@@ -105,7 +105,8 @@ def _visit(
     except OSError as exc:
         if entry.is_symlink():
             broken = exc.errno in (errno.ENOENT, errno.ENOTDIR)
-            skips.append(Skip(str(path), "broken symlink" if broken else f"symlink cannot be followed ({_os_reason(exc)})"))
+            reason = "broken symlink" if broken else f"symlink cannot be followed ({_os_reason(exc)})"
+            skips.append(Skip(str(path), reason))
         elif is_image_name(entry.name):
             skips.append(Skip(str(path), f"cannot read ({_os_reason(exc)})"))
         return
@@ -200,7 +201,7 @@ def read_image_size(path: str | Path) -> tuple[int, int]:
     _check_file(path)
     try:
         with _pil_open(path) as im:
-            width, height = im.size
+            width, height = _stored_size(im)
             orientation = _orientation(im)
     except Exception:  # noqa: BLE001 - any Pillow failure: let the full decoder give the reason
         shape = decode_image(path).shape
@@ -208,6 +209,13 @@ def read_image_size(path: str | Path) -> tuple[int, int]:
     if orientation in _ROTATED_ORIENTATIONS:
         width, height = height, width
     return int(width), int(height)
+
+
+def _stored_size(im: Image.Image) -> tuple[int, int]:
+    """Size of the stored pixels, before EXIF orientation."""
+    if im.format == "TIFF":  # recent Pillow already reports TIFF sizes rotated; the tags never are
+        return im.tag_v2.get(256, im.size[0]), im.tag_v2.get(257, im.size[1])
+    return im.size
 
 
 def _orientation(im: Image.Image) -> int:
@@ -243,7 +251,8 @@ def _header_size(path: Path, max_megapixels: float) -> tuple[int, int] | None:
     except Image.DecompressionBombError:
         limit_mp = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6  # Pillow refuses above twice its limit
         if limit_mp and limit_mp >= max_megapixels:
-            raise ImageDecodeError(path, f"image too large (over {limit_mp:.0f} megapixels; limit {max_megapixels:g})") from None
+            reason = f"image too large (over {limit_mp:.0f} megapixels; limit {max_megapixels:g})"
+            raise ImageDecodeError(path, reason) from None
         return None
     except Exception:  # noqa: BLE001 - unknown to Pillow: OpenCV may still decode it
         return None
@@ -253,7 +262,8 @@ def _check_pixels(path: Path, size: tuple[int, int], max_megapixels: float) -> N
     width, height = size
     if width * height > max_megapixels * 1e6:
         mp = width * height / 1e6
-        raise ImageDecodeError(path, f"image too large ({width}x{height} = {mp:.0f} megapixels; limit {max_megapixels:g})")
+        reason = f"image too large ({width}x{height} = {mp:.0f} megapixels; limit {max_megapixels:g})"
+        raise ImageDecodeError(path, reason)
     if width < 1 or height < 1:
         raise ImageDecodeError(path, f"image has no pixels ({width}x{height})")
 
@@ -273,7 +283,8 @@ def _pil_decode(path: Path, max_megapixels: float) -> np.ndarray:
         raise ImageDecodeError(path, f"image too large (limit {max_megapixels:g} megapixels)") from None
     except OSError as exc:
         truncated = "truncated" in str(exc) or "broken data stream" in str(exc)
-        raise ImageDecodeError(path, "truncated image data" if truncated else f"cannot be decoded ({_one_line(exc)})") from None
+        reason = "truncated image data" if truncated else f"cannot be decoded ({_one_line(exc)})"
+        raise ImageDecodeError(path, reason) from None
     except Exception as exc:  # noqa: BLE001 - Pillow plugins raise SyntaxError/ValueError/... on junk
         raise ImageDecodeError(path, f"not an image (cannot be decoded: {_one_line(exc)})") from None
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -320,6 +331,7 @@ class ImageFinder:
         self._entries = list(entries)
         self._by_name: dict[str, tuple[Path, str]] | None = None
         self._by_base: dict[str, list[tuple[Path, str]]] = {}
+        self._claimed: set[str] = set()
 
     @classmethod
     def for_folder(cls, root: Path) -> ImageFinder:
@@ -338,7 +350,7 @@ class ImageFinder:
         if self.root is not None:
             direct = self.root / name
             if direct.is_file():
-                return direct, name
+                return direct, Path(os.path.normpath(name)).as_posix()  # "./a.jpg" and "a.jpg" are one name
             if direct.is_dir():
                 raise LookupError(f"{direct} is a directory, not an image")
         index = self._index()
@@ -352,6 +364,15 @@ class ImageFinder:
             raise LookupError(f"image not found {where}")
         shown = ", ".join(n for _, n in matches[:3])
         raise LookupError(f"ambiguous: {len(matches)} images named {Path(name).name} {where} ({shown}, ...)")
+
+    def claim(self, name: str) -> tuple[Path, str]:
+        """:meth:`find`, refusing a second entry that resolves to an already claimed image
+        (``a.jpg`` and ``val/a.jpg`` would otherwise give two records of one image)."""
+        path, out_name = self.find(name)
+        if out_name in self._claimed:
+            raise LookupError(f"resolves to {out_name}, already used by an earlier entry")
+        self._claimed.add(out_name)
+        return path, out_name
 
     def _index(self) -> dict[str, tuple[Path, str]]:
         if self._by_name is None:

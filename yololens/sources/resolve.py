@@ -77,7 +77,8 @@ def detect_format(source: Path, labels: Path | None, data: object = None) -> str
         return "image"
     if source.suffix.lower() == ".json":
         raise InputError(f"{source}: a label file; pass it as --labels, with --source <images folder>")
-    raise InputError(f"{source}: not an image, folder, .txt list or data.yaml (image suffixes: {', '.join(IMAGE_SUFFIXES)})")
+    suffixes = ", ".join(IMAGE_SUFFIXES)
+    raise InputError(f"{source}: not an image, folder, .txt list or data.yaml (image suffixes: {suffixes})")
 
 
 def _sniff_labels(labels: Path, data: object) -> str:
