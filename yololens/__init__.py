@@ -1,3 +1,43 @@
-"""yololens: open up Ultralytics YOLO models and show what they learned."""
+"""yololens: open up Ultralytics YOLO models and show what they learned.
+
+The API mirrors the CLI, one function per command::
+
+    import yololens
+    res = yololens.extract("best.pt", "images/", labels="det_val.json", boxes="both", out="run1")
+    df = res.to_pandas()                     # one row per object, emb_L9 ... embeddings
+    yololens.layers("best.pt")               # the layer catalogue (list of LayerInfo)
+
+Names are imported lazily, so ``import yololens`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_API = {
+    "extract": "yololens.engine.extract",
+    "load_objects": "yololens.engine.extract",
+    "ExtractResult": "yololens.engine.extract",
+    "load_model": "yololens.model.loading",
+    "LoadedModel": "yololens.model.loading",
+    "layers": "yololens.model.catalogue",
+    "LayerInfo": "yololens.model.catalogue",
+    "Runner": "yololens.engine.runner",
+    "open_source": "yololens.sources.resolve",
+}
+_RENAMED = {"layers": "catalogue"}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module 'yololens' has no attribute {name!r}")
+    module = importlib.import_module(_API[name])
+    return getattr(module, _RENAMED.get(name, name))
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -170,3 +170,11 @@ def _guess_backbone_end(model: LoadedModel) -> int:
     """Last SPPF/C2PSA layer, for models whose yaml lacks a ``backbone`` section."""
     ends = [i for i, m in enumerate(model.layers) if type(m).__name__ in ("SPPF", "C2PSA")]
     return ends[-1] if ends else 0
+
+
+def catalogue(model=None, imgsz: int = 640, device: str | None = "cpu") -> list[LayerInfo]:
+    """The layer catalogue of ``model`` (path, yaml, ``YOLO`` or :class:`LoadedModel`), as ``yololens layers`` prints it."""
+    from yololens.model.loading import load_model
+
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
+    return build_catalogue(loaded, imgsz=imgsz)
