@@ -67,7 +67,7 @@ def test_yaml_val_split_values(dataset):
 
 def test_yaml_train_split_and_relative_path(dataset):
     config = yaml.safe_load((dataset / "data.yaml").read_text())
-    config["path"] = "."  # relative to the yaml's folder
+    config["path"] = "."  # the working folder lacks images/train, so the yaml's folder is used
     config["names"] = ["person", "car", "dog"]  # names as a list
     (dataset / "data.yaml").write_text(yaml.safe_dump(config))
     source = open_source(dataset / "data.yaml", split="train")

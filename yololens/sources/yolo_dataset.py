@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ultralytics.utils import DATASETS_DIR
 
 from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, add_box, box_from_points
@@ -58,9 +59,10 @@ def read_yolo_yaml(data_yaml: Path, split: str = "val", categories: Iterable[str
     Image names are relative to the dataset root (``path``), e.g. ``images/val/0001.jpg``.
     """
     config = _load_yaml(data_yaml)
-    root = _dataset_root(data_yaml, config)
+    values = _split_values(data_yaml, config, split)
+    root = _dataset_root(data_yaml, config, values)
     names = _yaml_names(data_yaml, config)
-    entries, skips = _split_images(data_yaml, config, root, split)
+    entries, skips = _split_images(data_yaml, root, values)
     kpt = _keypoint_columns(config.get("kpt_shape"))
     source = _read_labelled(entries, names, categories, label_path_for, root, kpt)
     source.skips[:0] = skips
@@ -211,16 +213,30 @@ def _load_yaml(data_yaml: Path) -> Mapping[str, Any]:
     return config
 
 
-def _dataset_root(data_yaml: Path, config: Mapping[str, Any]) -> Path:
-    """``path`` as Ultralytics reads it (absolute, else relative to the yaml or the cwd); default the yaml's folder."""
+def _dataset_root(data_yaml: Path, config: Mapping[str, Any], split_values: Sequence[str]) -> Path:
+    """The dataset root. ``path`` is read as Ultralytics does (absolute; else from the working
+    folder, then its datasets folder), with the yaml's folder as one more candidate; the first
+    candidate that holds the split's entries wins. No ``path``: the yaml's folder.
+    """
     raw = config.get("path")
     if not raw:
         return data_yaml.parent
     path = Path(str(raw))
-    for candidate in ([path] if path.is_absolute() else [data_yaml.parent / path, path]):
-        if candidate.is_dir():
+    candidates = [path] if path.is_absolute() else [path, data_yaml.parent / path, Path(DATASETS_DIR) / path]
+    existing = [c for c in candidates if c.is_dir()]
+    if not existing:
+        raise InputError(f"{data_yaml}: dataset 'path: {raw}' not found (tried {', '.join(map(str, candidates))})")
+    for candidate in existing:
+        if all(_split_path(candidate, value).exists() for value in split_values):
             return candidate
-    raise InputError(f"{data_yaml}: dataset 'path: {raw}' not found (relative to the yaml or the working folder)")
+    return existing[0]
+
+
+def _split_path(root: Path, value: str) -> Path:
+    path = root / value
+    if not path.exists() and value.startswith("../"):
+        path = root / value[3:]  # Ultralytics' fallback for "../" paths
+    return path
 
 
 def _yaml_names(data_yaml: Path, config: Mapping[str, Any]) -> Names:
@@ -237,17 +253,21 @@ def _keypoint_columns(kpt_shape: object) -> int | None:
     return None
 
 
-def _split_images(
-    data_yaml: Path, config: Mapping[str, Any], root: Path, split: str
-) -> tuple[list[tuple[Path, str]], list[Skip]]:
+def _split_values(data_yaml: Path, config: Mapping[str, Any], split: str) -> list[str]:
     raw = config.get(split)
     if not raw:
         available = [k for k in ("train", "val", "test") if config.get(k)]
         raise InputError(f"{data_yaml}: no '{split}' split (available: {', '.join(available) or 'none'})")
+    return [str(v) for v in (raw if isinstance(raw, list) else [raw])]
+
+
+def _split_images(
+    data_yaml: Path, root: Path, split_values: Sequence[str]
+) -> tuple[list[tuple[Path, str]], list[Skip]]:
     entries: list[tuple[Path, str]] = []
     skips: list[Skip] = []
-    for value in raw if isinstance(raw, list) else [raw]:
-        found, problems = _split_entry(data_yaml, root, str(value))
+    for value in split_values:
+        found, problems = _split_entry(data_yaml, root, value)
         entries.extend(found)
         skips.extend(problems)
     unique: dict[str, tuple[Path, str]] = {}
@@ -257,9 +277,7 @@ def _split_images(
 
 
 def _split_entry(data_yaml: Path, root: Path, value: str) -> tuple[list[tuple[Path, str]], list[Skip]]:
-    path = root / value
-    if not path.exists() and value.startswith("../"):
-        path = root / value[3:]  # Ultralytics' fallback for "../" paths
+    path = _split_path(root, value)
     if path.is_dir():
         paths, skips = list_images(path)
         return [(p, display_path(p, root)) for p in paths], skips
