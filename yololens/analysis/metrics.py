@@ -178,8 +178,13 @@ def chance_accuracy(y: np.ndarray) -> float:
     return float(counts.max() / counts.sum()) if len(counts) else float("nan")
 
 
-def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10, sample: int | None = 2000, seed: int = 0) -> float:
-    """sklearn trustworthiness (cosine in ``X`` ``(N, C)``, Euclidean in ``Y`` ``(N, 2)``) on a capped sample."""
+def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10, sample: int | None = 2000, seed: int = 0,
+                    normalize: bool = False) -> float:
+    """sklearn trustworthiness of the map ``X`` ``(N, C)`` -> ``Y`` ``(N, 2)`` on a capped random sample.
+
+    Euclidean in both spaces, as t-SNE/UMAP/PCA see the data; ``normalize``: L2-normalise ``X`` first (for
+    projections made with ``normalize=True``, i.e. cosine neighbourhoods).
+    """
     from sklearn.manifold import trustworthiness as _tw
 
     X = np.asarray(X, dtype=np.float32)
@@ -190,5 +195,4 @@ def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10, sample:
     k = min(n_neighbors, (len(X) - 1) // 2)
     if k < 1:
         return float("nan")
-    # cosine on the inputs: Euclidean ranks on unit vectors are cosine ranks
-    return float(_tw(l2_normalize(X), Y, n_neighbors=k))
+    return float(_tw(l2_normalize(X) if normalize else X, Y, n_neighbors=k))

@@ -181,7 +181,8 @@ def stages(
             Xt = T.embeddings_to_numpy(col_arr.take(pa.array(trows[ok_valid])))
             Yt = proj.coords[pick][ok][ok_valid]
             key = f"trust_{proj.method}" + ("" if proj.params.get("origin", "all") == "all" else f"_{proj.params['origin']}")
-            rec[key] = M.trustworthiness(Xt, Yt, n_neighbors=k, sample=None)
+            rec[key] = M.trustworthiness(Xt, Yt, n_neighbors=k, sample=None,
+                                         normalize=bool(proj.params.get("normalize", False)))
         if trust_method and f"trust_{trust_method}" not in rec:
             idx = T.stratified_sample(y, trust_sample, seed=seed)
             Yt = Projector(method=trust_method, seed=seed).fit_transform(X[idx])

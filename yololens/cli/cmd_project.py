@@ -1,7 +1,129 @@
-"""CLI command module (placeholder until implemented)."""
+"""``yololens project``, ``yololens plot`` and ``yololens stages``: 2-D projections, scatter plots, stage report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from yololens.cli.common import cli_errors
+
+OUT_HELP = "Output folder of `yololens extract` (holds objects.parquet)."
+LAYER_HELP = "Embedding column: 9 -> emb_L9, coef -> emb_coef; several as 9,15,21 or 'all'."
+METHOD_HELP = "tsne (openTSNE), umap (needs: pip install \"yololens\\[umap]\") or pca."
+SEED_HELP = "Random seed: the same seed gives identical coordinates and samples."
+SAMPLE_HELP = "Class-stratified sample of this many objects (deterministic with --seed; 0 = all)."
+ORIGIN_HELP = "Which objects: all, gt or pred."
+LABEL_HELP = "Class column used for stratified sampling (and for the stage metrics)."
+
+
+def _sample(n: Optional[int]) -> Optional[int]:
+    return None if n is None or n <= 0 else n
+
+
+def _layers(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to `app`."""
+    """Add ``project``, ``plot`` and ``stages`` to ``app``."""
+
+    @app.command("project")
+    @cli_errors
+    def project_cmd(
+        out: Path = typer.Argument(..., help=OUT_HELP),
+        layer: str = typer.Option("9", "--layer", "-l", help=LAYER_HELP),
+        method: str = typer.Option("tsne", "--method", "-m", help=METHOD_HELP),
+        seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+        sample: Optional[int] = typer.Option(None, "--sample", help=SAMPLE_HELP),
+        origin: str = typer.Option("all", "--origin", help=ORIGIN_HELP),
+        label: str = typer.Option("class_name", "--label", help=LABEL_HELP),
+        pca_dims: int = typer.Option(50, "--pca-dims", help="PCA pre-reduction before t-SNE/UMAP (0 = off)."),
+        normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="L2-normalise embeddings first."),
+        perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity."),
+        n_neighbors: int = typer.Option(15, "--n-neighbors", help="UMAP n_neighbors."),
+        min_dist: float = typer.Option(0.1, "--min-dist", help="UMAP min_dist."),
+        jobs: int = typer.Option(-1, "--jobs", "-j", help="Threads for t-SNE (-1 = all cores)."),
+        gradient: str = typer.Option("auto", "--gradient", help="t-SNE gradient: fft, bh or auto (bh below 10k points)."),
+        n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
+    ) -> None:
+        """Project object embeddings to 2-D; writes OUT/projections/<stage>_<method>.parquet (+ .json)."""
+        from yololens.analysis.projection import project
+        from yololens.figures.scatter import _resolve_layers
+
+        for col in _resolve_layers(out, layer):
+            res = project(
+                out, col, method, seed=seed, sample=_sample(sample), origin=origin, label=label,
+                pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_neighbors=n_neighbors,
+                min_dist=min_dist, n_jobs=jobs, gradient=gradient, n_iter=n_iter,
+            )
+            secs = sum(v for k, v in res.timings.items() if k.endswith("_s"))
+            typer.echo(f"{res.column}: {len(res):,} objects -> {res.path} ({secs:.1f} s)")
+
+    @app.command("plot")
+    @cli_errors
+    def plot_cmd(
+        out: Path = typer.Argument(..., help=OUT_HELP),
+        layer: str = typer.Option("9", "--layer", "-l", help=LAYER_HELP + " Several -> small multiples."),
+        method: str = typer.Option("tsne", "--method", "-m", help=METHOD_HELP),
+        color: str = typer.Option("class_name", "--color", "-c",
+                                  help="Colour column: class_name, status, origin, size_bin, attr_weather, score, ..."),
+        fmt: str = typer.Option("png", "--format", help="Static figure format: png or svg."),
+        html: bool = typer.Option(True, "--html/--no-html", help="Also write the interactive HTML (bokeh, offline)."),
+        thumbnails: int = typer.Option(0, "--thumbnails", help="Object crops drawn on the static plot (0 = none)."),
+        hover_thumbnails: int = typer.Option(1000, "--hover-thumbnails", help="Crops embedded for hover in the HTML."),
+        thumb_size: int = typer.Option(64, "--thumb-size", help="Thumbnail size in pixels (longest side)."),
+        images_root: Optional[Path] = typer.Option(None, "--images-root",
+                                                   help="Folder the table's relative image paths are under."),
+        seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+        sample: Optional[int] = typer.Option(None, "--sample", help=SAMPLE_HELP),
+        origin: str = typer.Option("all", "--origin", help=ORIGIN_HELP),
+        label: str = typer.Option("class_name", "--label", help=LABEL_HELP),
+        max_categories: int = typer.Option(20, "--max-categories", help="More values than this are folded into 'other'."),
+        pca_dims: int = typer.Option(50, "--pca-dims", help="PCA pre-reduction before t-SNE/UMAP (0 = off)."),
+        normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="L2-normalise embeddings first."),
+        perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity."),
+    ) -> None:
+        """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection."""
+        from yololens.figures.scatter import plot
+
+        res = plot(
+            out, layer, method, color, seed=seed, sample=_sample(sample), origin=origin, label=label, fmt=fmt,
+            html=html, thumbnails=thumbnails, hover_thumbnails=hover_thumbnails, thumb_size=thumb_size,
+            images_root=images_root, max_categories=max_categories,
+            projection=dict(pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity),
+        )
+        for kind, path in res.paths.items():
+            typer.echo(f"{kind}: {path}")
+
+    @app.command("stages")
+    @cli_errors
+    def stages_cmd(
+        out: Path = typer.Argument(..., help=OUT_HELP),
+        label: str = typer.Option("class_name", "--label", help="Class column the stages are scored on."),
+        layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only these stages (default: every emb_*)."),
+        origin: str = typer.Option("all", "--origin", help=ORIGIN_HELP),
+        sample: int = typer.Option(5000, "--sample", help="Class-stratified cap on objects per stage (0 = all)."),
+        folds: int = typer.Option(5, "--folds", help="Stratified cross-validation folds."),
+        k: int = typer.Option(10, "--k", help="Neighbours for k-NN accuracy and trustworthiness."),
+        min_class_count: Optional[int] = typer.Option(None, "--min-class-count",
+                                                      help="Drop classes with fewer objects (at least --folds)."),
+        bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% CIs."),
+        seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+        trust_sample: int = typer.Option(2000, "--trust-sample", help="Objects used for trustworthiness."),
+        trust_method: Optional[str] = typer.Option(None, "--trust-method",
+                                                   help="Also project the trust sample with tsne/umap/pca."),
+        fmt: str = typer.Option("png", "--format", help="Chart format: png or svg."),
+    ) -> None:
+        """Stage report: k-NN / linear-probe accuracy, silhouette, Davies-Bouldin per stage with 95% CIs."""
+        from yololens.analysis.stages import stages
+
+        rep = stages(
+            out, label=label, layers=_layers(layer) if layer else None, origin=origin, sample=_sample(sample),
+            n_folds=folds, k=k, min_class_count=min_class_count, n_boot=bootstrap, seed=seed,
+            trust_sample=trust_sample, trust_method=trust_method, chart_format=fmt,
+        )
+        typer.echo(rep.recommendation)
+        for kind, path in rep.paths.items():
+            typer.echo(f"{kind}: {path}")
