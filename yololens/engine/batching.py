@@ -98,7 +98,8 @@ def iter_decoded_batches(
         try:
             return record, decode(record), None
         except Exception as exc:  # one bad file must never end the run
-            reason = str(exc) or type(exc).__name__
+            # ImageDecodeError carries the bare reason; its str() repeats the path the Skip already names
+            reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             return record, None, Skip(record.name, reason.splitlines()[0])
 
     def producer() -> None:
