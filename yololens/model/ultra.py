@@ -147,6 +147,24 @@ def scale_masks(masks: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return _ops.scale_masks(masks, shape)
 
 
+def predict_memory_format(device: torch.device) -> torch.memory_format:
+    """The memory format ``AutoBackend`` gives a PyTorch model for predict.
+
+    Ultralytics converts the model to ``channels_last`` on CUDA and on x86 Linux/Windows
+    CPUs with oneDNN. Convolutions accumulate in another order in that format (~1e-5 on
+    the prototypes), which flips mask pixels at the 0 threshold; a model in the same format
+    (and run with the same torch thread count) gives bitwise the same outputs as predict.
+    """
+    import platform
+
+    from ultralytics.utils import LINUX, WINDOWS
+
+    dev = torch.device(device)
+    cpu_ok = (dev.type == "cpu" and platform.machine() in {"AMD64", "x86_64"} and (LINUX or WINDOWS)
+              and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
+    return torch.channels_last if dev.type == "cuda" or cpu_ok else torch.contiguous_format
+
+
 def imread(path: str) -> np.ndarray | None:
     """Ultralytics' image reader (cv2, EXIF orientation applied, 3-channel BGR)."""
     import cv2
