@@ -84,6 +84,7 @@ def register(app: typer.Typer) -> None:
         pca_dims: int = typer.Option(50, "--pca-dims", help="PCA pre-reduction before t-SNE/UMAP (0 = off)."),
         normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="L2-normalise embeddings first."),
         perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity."),
+        n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
     ) -> None:
         """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection."""
         from yololens.figures.scatter import plot
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
             out, layer, method, color, seed=seed, sample=_sample(sample), origin=origin, label=label, fmt=fmt,
             html=html, thumbnails=thumbnails, hover_thumbnails=hover_thumbnails, thumb_size=thumb_size,
             images_root=images_root, max_categories=max_categories,
-            projection=dict(pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity),
+            projection=dict(pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_iter=n_iter),
         )
         for kind, path in res.paths.items():
             typer.echo(f"{kind}: {path}")

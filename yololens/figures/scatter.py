@@ -327,7 +327,7 @@ def plot(
         fig = small_multiples_figure(
             [(f"{T.stage_label(p.column)} ({p.params.get('dims_in', '?')} dims)", p.coords) for p in projs],
             coloring, seed=seed,
-            title=f"{METHOD_TITLES[method]} per stage - n={n:,} objects (same objects, seed {seed}) - {extra}",
+            title=f"{METHOD_TITLES[method]} per stage - n={n:,} objects (the same objects in every panel, seed {seed}) - {extra}",
         )
     else:
         fig = scatter_figure(projs[0].coords, coloring, title=title_for(projs[0].column, method, n, extra),
