@@ -107,3 +107,20 @@ def test_matching_greedy_class_aware():
     assert m.pred_to_gt.tolist() == [0, -1, -1]  # highest score wins; car != truck
     assert m.gt_to_pred.tolist() == [0, -1]
     assert m.iou[0] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("end2end", [True, False])
+def test_yolo26_heads_equal_ultralytics(assets, end2end):
+    """YOLO26: the NMS-free one-to-one head (--end2end) and the default one-to-many + NMS path."""
+    torch.manual_seed(0)
+    yolo = YOLO("yolo26n-seg.yaml")  # untrained: scores are low, so use a tiny conf
+    model = load_model(yolo, end2end=end2end)
+    assert model.end2end is end2end and model.family == "yolo26"
+    conf = 1e-6 if end2end else 1e-4
+    im = ultra.imread(str(assets / "bus.jpg"))
+    dets = Runner(model, conf=conf, max_det=50).run([im]).images[0].detections
+    ref = yolo.predict(str(assets / "bus.jpg"), conf=conf, max_det=50, nms=False if end2end else None,
+                       verbose=False)[0].boxes
+    assert len(dets) == len(ref) > 0
+    np.testing.assert_allclose(dets.boxes, ref.xyxy.numpy(), atol=1e-2)
+    np.testing.assert_allclose(dets.scores, ref.conf.numpy(), atol=1e-4)

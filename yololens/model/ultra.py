@@ -20,6 +20,7 @@ from ultralytics.utils import ops as _ops
 
 ULTRALYTICS_TESTED = ">=8.4.150,<8.5"
 ULTRALYTICS_VERSION = ultralytics.__version__
+NMS_TIME_BUDGET_S = 3600.0  # per image; see non_max_suppression
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,11 @@ def non_max_suppression(
     Returns one ``(n, 6 + nm)`` tensor per image: letterboxed ``x1 y1 x2 y2``, score,
     class, then the mask coefficients for seg models.
     """
+    # Ultralytics stops NMS after a wall-clock budget (2 s + 50 ms per image), which makes results
+    # depend on machine load; yololens lifts the budget so the same inputs always give the same boxes.
     return _nms.non_max_suppression(
-        preds, conf, iou, classes, False, max_det=max_det, nc=nc, end2end=end2end, rotated=False
+        preds, conf, iou, classes, False, max_det=max_det, nc=nc, end2end=end2end, rotated=False,
+        max_time_img=NMS_TIME_BUDGET_S,
     )
 
 
