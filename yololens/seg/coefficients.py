@@ -1,0 +1,244 @@
+"""The ``coefficients`` job: one table row per instance with its mask coefficients.
+
+The seed's ``extract_specific_feature.py`` done right: every instance (not only the
+first), aligned with Ultralytics' ``Results`` (its empty-mask filter applied), batched,
+resumable and crash-safe (:class:`~yololens.store.table.ResumableTable`).
+
+Columns (``layout="yololens"``): ``image_name, instance, nms_index, class_id, class_name,
+score, x1, y1, x2, y2`` (box in original pixels), ``mask_area``, ``coef_<k>``.
+``mask_area`` is the pixel count of the instance's mask at *original* resolution, exactly
+``Results.masks.data[i].sum()`` with ``retina_masks=True`` (``process_mask_native``),
+whichever path aligns the rows. ``layout="seed"``: ``image_name, type, mask_1 .. mask_nm``
+(``type`` = class name, ``mask_k`` = coefficient ``k - 1``), the seed's ``mask_coefficients.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from yololens.engine.runner import Runner
+from yololens.errors import InputError
+from yololens.seg.ablation import ablation_drops
+from yololens.seg.common import ensure_suffix, open_images, parse_indices, safe_name, seg_model
+from yololens.seg.instances import original_areas
+from yololens.seg.stream import SegImage, iter_seg_windows
+from yololens.sources.records import Skip
+from yololens.store.atomic import write_json
+from yololens.store.lock import DirectoryLock
+from yololens.store.table import FORMATS, ResumableTable
+
+LAYOUTS = ("yololens", "seed")
+DEFAULT_TABLE = "mask_coefficients.csv"
+KEY = "image_name"
+MAX_PROTOTYPE_PNGS = 8  # per image; more is a job for `yololens protos`
+
+
+@dataclass
+class CoefficientsResult:
+    """What a ``coefficients`` run did. ``images``/``instances`` count this run's work only."""
+
+    table: Path | None
+    images: int = 0
+    instances: int = 0
+    resumed: int = 0
+    skips: list[Skip] = field(default_factory=list)
+    seconds: float = 0.0
+    report: Path | None = None
+
+    def summary(self) -> str:
+        resumed = f", {self.resumed} already done" if self.resumed else ""
+        return (f"coefficients: {self.images} image(s), {self.instances} instance(s), {len(self.skips)} skipped"
+                f"{resumed}, {self.seconds:.1f} s -> {self.table}")
+
+
+def table_schema(layout: str, indices: Sequence[int], mask_area: bool) -> pa.Schema:
+    """The output columns for ``layout`` and the chosen coefficient ``indices`` (0-based)."""
+    if layout == "seed":
+        return pa.schema([(KEY, pa.string()), ("type", pa.string())]
+                         + [(f"mask_{k + 1}", pa.float32()) for k in indices])
+    fields = [(KEY, pa.string()), ("instance", pa.int32()), ("nms_index", pa.int32()), ("class_id", pa.int32()),
+              ("class_name", pa.string()), ("score", pa.float32())]
+    fields += [(c, pa.float32()) for c in ("x1", "y1", "x2", "y2")]
+    fields += [("mask_area", pa.int64())] if mask_area else []
+    return pa.schema(fields + [(f"coef_{k}", pa.float32()) for k in indices])
+
+
+def instance_columns(item: SegImage, names: dict[int, str], indices: Sequence[int], layout: str,
+                     mask_area: bool) -> dict[str, np.ndarray | list]:
+    """One image's rows as columns (see :func:`table_schema`)."""
+    inst = item.instances
+    n = len(inst)
+    coefs = inst.coefs.cpu().numpy().astype(np.float32)
+    class_names = [names.get(int(c), str(int(c))) for c in inst.class_ids]
+    cols: dict[str, np.ndarray | list] = {KEY: [item.record.name] * n}
+    if layout == "seed":
+        cols["type"] = class_names
+        cols.update({f"mask_{k + 1}": coefs[:, k] for k in indices})
+        return cols
+    cols.update(instance=np.arange(n, dtype=np.int32), nms_index=inst.nms_index.astype(np.int32),
+                class_id=inst.class_ids.astype(np.int32), class_name=class_names,
+                score=inst.scores.astype(np.float32))
+    for j, c in enumerate(("x1", "y1", "x2", "y2")):
+        cols[c] = inst.boxes[:, j].astype(np.float32)
+    if mask_area:
+        cols["mask_area"] = original_areas(inst, item.result.protos)
+    cols.update({f"coef_{k}": coefs[:, k] for k in indices})
+    return cols
+
+
+def _to_table(columns: list[dict], schema: pa.Schema) -> pa.Table:
+    """Concatenate per-image column dicts into one table of ``schema``."""
+    data = {}
+    for f in schema:
+        parts = [c[f.name] for c in columns]
+        if pa.types.is_string(f.type):
+            data[f.name] = [v for part in parts for v in part]
+        else:
+            data[f.name] = np.concatenate([np.asarray(part) for part in parts]) if parts else np.zeros(0)
+    return pa.Table.from_pydict(data, schema=schema)
+
+
+def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, indices=None, fmt: str | None = None,
+                 layout: str = "yololens", retina_masks: bool = False, mask_area: bool = True, conf: float = 0.25,
+                 iou: float = 0.7, imgsz: int = 640, max_det: int = 300, batch: int = 8, device: str | None = None,
+                 workers: int = 2, save_prototype_png: bool = False, report: bool = False, overwrite: bool = False,
+                 progress: bool = True, labels=None, source_format: str | None = None) -> CoefficientsResult:
+    """Write one row per instance of every image of ``source`` to ``out/table``.
+
+    Args:
+        model: seg model (path, yaml, ``YOLO`` or :class:`LoadedModel`); a detect model is refused.
+        source: image, folder, list ... (``open_source``) or a :class:`Source`.
+        table: file name (relative to ``out``) or path; ``.csv`` or ``.parquet``.
+        indices: 0-based coefficient indices (ints or ``"3,5"`` strings); ``None`` = all ``nm``.
+        fmt: ``csv`` or ``parquet`` (default: from ``table``'s suffix, else csv); fixes the suffix.
+        layout: ``"yololens"`` (full columns) or ``"seed"`` (``image_name,type,mask_1..``).
+        retina_masks: align rows with ``predict(retina_masks=True)`` (its empty-mask filter).
+        mask_area: compute the ``mask_area`` column (original pixels, exact retina mask area).
+        save_prototype_png: also save ``out/prototypes/<image>_p<k>.png`` per chosen index.
+        report: also compute per-instance prototype ablation and write the analytics report
+            to ``out/report`` (see :mod:`yololens.seg.report`).
+        overwrite: discard earlier results in ``out`` instead of resuming.
+
+    Images already in the table (or in parts left by an interrupted run) are skipped; the
+    final file equals an uninterrupted run's. ``out`` is locked for the run.
+    """
+    if layout not in LAYOUTS:
+        raise InputError(f"--layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    t0 = time.perf_counter()
+    out = Path(out)
+    path = Path(table) if Path(table).is_absolute() else out / table
+    fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
+    if fmt not in FORMATS:
+        raise InputError(f"--format must be csv or parquet, not {fmt!r}")
+    path = ensure_suffix(path, fmt)
+    loaded = seg_model(model, "coefficients", device)
+    chosen = parse_indices(indices, loaded.nm) or list(range(loaded.nm))
+    if save_prototype_png and len(chosen) > MAX_PROTOTYPE_PNGS:
+        raise InputError(f"--save-prototype-png draws one PNG per chosen index; choose at most "
+                         f"{MAX_PROTOTYPE_PNGS} with --index (or use `yololens protos` for all prototypes)")
+    src = open_images(source, labels, source_format)
+    settings = {"model": loaded.sha256 or loaded.source, "indices": chosen, "layout": layout,
+                "retina_masks": retina_masks, "mask_area": mask_area, "conf": conf, "iou": iou, "imgsz": imgsz,
+                "max_det": max_det, "report": report}
+    schema = table_schema(layout, chosen, mask_area and layout != "seed")
+    result = CoefficientsResult(path, skips=list(src.skips))
+    with DirectoryLock(out):
+        tables = {"main": ResumableTable(path, key_column=KEY, fmt=fmt)}
+        if report:
+            tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet")
+        _check_resume(path, list(tables.values()), settings, overwrite)
+        done = tables["main"].done_keys()
+        # The ablation part of a window is written first: a crash in between leaves it ahead, and
+        # the images it already holds are not written to it again.
+        ablation_done = tables["ablation"].done_keys() if report else set()
+        todo = [r for r in src.records if r.name not in done]
+        result.resumed = len(src.records) - len(todo)
+        runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
+        names = loaded.names
+        for window in iter_seg_windows(runner, todo, batch, retina_masks, workers=workers, progress=progress,
+                                       desc="coefficients"):
+            result.skips.extend(window.skips)
+            if not window.images:
+                continue
+            keys = [item.record.name for item in window.images]
+            cols = [instance_columns(item, names, chosen, layout, mask_area) for item in window.images]
+            fresh = [item for item in window.images if item.record.name not in ablation_done]
+            if report and fresh:
+                tables["ablation"].write_part(_ablation_table(fresh, names, loaded.nm),
+                                              [item.record.name for item in fresh], window.first_index)
+            tables["main"].write_part(_to_table(cols, schema), keys, window.first_index)
+            if save_prototype_png:
+                _prototype_pngs(window.images, out / "prototypes", chosen, names)
+            result.images += len(window.images)
+            result.instances += sum(len(item.instances) for item in window.images)
+        final = tables["main"].finalize(metadata={"yololens.settings": json.dumps(settings)})
+        result.table = final
+        if report:
+            from yololens.seg.report import coef_report
+
+            ablation = tables["ablation"].finalize()
+            if final is not None:
+                result.report = coef_report(final, out / "report", ablation=ablation).out
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _ablation_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}_ablation.parquet")
+
+
+def _ablation_table(items: list[SegImage], names: dict[int, str], nm: int) -> pa.Table:
+    """Per-instance IoU drops ``drop_<k>`` (see :mod:`yololens.seg.ablation`)."""
+    schema = pa.schema([(KEY, pa.string()), ("instance", pa.int32()), ("class_name", pa.string())]
+                       + [(f"drop_{k}", pa.float32()) for k in range(nm)])
+    cols = []
+    for item in items:
+        inst = item.instances
+        drops = ablation_drops(inst, item.result.protos)
+        col = {KEY: [item.record.name] * len(inst), "instance": np.arange(len(inst), dtype=np.int32),
+               "class_name": [names.get(int(c), str(int(c))) for c in inst.class_ids]}
+        col.update({f"drop_{k}": drops[:, k] for k in range(nm)})
+        cols.append(col)
+    return _to_table(cols, schema)
+
+
+def _check_resume(path: Path, tables: list[ResumableTable], settings: dict, overwrite: bool) -> None:
+    """Refuse to mix rows made with different settings; ``overwrite`` discards old results."""
+    config = path.with_name(f".{path.name}.settings.json")
+    has_results = any(t.path.exists() or t.parts_dir.is_dir() for t in tables)
+    if overwrite:
+        for t in tables:
+            t.path.unlink(missing_ok=True)
+            shutil.rmtree(t.parts_dir, ignore_errors=True)
+    elif has_results and config.exists():
+        previous = json.loads(config.read_text())
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        if changed:
+            raise InputError(f"{path}: holds results made with different settings ({', '.join(changed)}); "
+                             "use another --out/--csv, or --overwrite to discard them")
+    write_json(config, settings)
+
+
+def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], names: dict[int, str]) -> None:
+    """The seed's per-image PNG: the chosen prototype, titled with each instance's weight for it."""
+    from yololens.figures.protos import prototype_figure
+    from yololens.seg.decompose import ProtoGrid
+    from yololens.seg.protos import save_fig
+
+    for item in items:
+        protos = item.result.protos.float().cpu().numpy()
+        grid = ProtoGrid.compute(protos.shape[1:], item.result.letterbox)
+        coefs = item.instances.coefs.cpu().numpy()
+        labels = [names.get(int(c), str(int(c))) for c in item.instances.class_ids]
+        for k in chosen:
+            weights = [(label, float(coefs[i, k])) for i, label in enumerate(labels)]
+            fig = prototype_figure(grid.unletterbox(protos[k]), k, weights, title=f"{item.record.name}: ")
+            save_fig(fig, folder / f"{safe_name(item.record.name)}_p{k}.png")

@@ -1,0 +1,74 @@
+"""What the seg commands share: a seg model prepared like Ultralytics predict, the source, names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from yololens.errors import InputError
+from yololens.model import ultra
+from yololens.model.loading import LoadedModel, load_model
+from yololens.sources.records import Source
+
+
+def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
+    """Load ``model`` (or take a :class:`LoadedModel`), refuse non-seg models, match predict's numerics.
+
+    The net gets AutoBackend's memory format (``channels_last`` on CUDA / x86 CPUs), so its
+    prototypes and coefficients are bitwise those of ``YOLO(model).predict`` run with the
+    same torch thread count.
+    """
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
+    loaded.require_segment(command)
+    loaded.net.to(memory_format=ultra.predict_memory_format(loaded.device))
+    return loaded
+
+
+def open_images(source, labels=None, fmt: str | None = None) -> Source:
+    """A :class:`Source` as given, or resolved with ``yololens.sources.resolve.open_source``."""
+    if isinstance(source, Source):
+        return source
+    if source is None:
+        raise InputError("no --source given")
+    from yololens.sources.resolve import open_source
+
+    return open_source(source, labels=labels, fmt=fmt)
+
+
+def safe_name(name: str) -> str:
+    """An image name as one file-name component: ``a/b.jpg`` -> ``a__b_jpg``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("/", "__").replace("\\", "__")).replace(".", "_")
+
+
+def parse_indices(values, nm: int | None = None) -> list[int] | None:
+    """``[3, "5,7"]`` -> ``[3, 5, 7]`` (0-based, deduplicated, order kept); ``None``/empty -> ``None``.
+
+    With ``nm``, an index outside ``0..nm-1`` raises :class:`InputError` giving the range.
+    """
+    if values is None:
+        return None
+    items = [values] if isinstance(values, (int, str)) else list(values)
+    out: list[int] = []
+    for item in items:
+        for tok in str(item).split(","):
+            tok = tok.strip()
+            if not tok:
+                continue
+            try:
+                k = int(tok)
+            except ValueError:
+                raise InputError(f"coefficient index {tok!r} is not an integer") from None
+            if k not in out:
+                out.append(k)
+    if not out:
+        return None
+    if nm is not None:
+        bad = [k for k in out if not 0 <= k < nm]
+        if bad:
+            raise InputError(f"coefficient index {bad[0]} is out of range: this model has {nm} prototypes, "
+                             f"valid indices are 0..{nm - 1}")
+    return out
+
+
+def ensure_suffix(path: Path, fmt: str) -> Path:
+    return path if path.suffix.lower() == f".{fmt}" else path.with_suffix(f".{fmt}")

@@ -1,0 +1,139 @@
+"""The ``protos`` job: per-instance decomposition figures, per-image mask figures, prototype arrays.
+
+Output, per image ``OUT/<image>/`` (``<image>`` = the image name made file-safe):
+
+* ``instance_<i>_<class>.<fmt>``: :func:`~yololens.figures.protos.instance_figure` of instance ``i``
+  (``Results`` order);
+* ``masks.<fmt>``: every final mask over the image;
+* ``protos.npy``: ``(nm, h, w)`` float32 prototypes on the full letterboxed grid (``h, w`` =
+  input / 4; ``meta.json`` gives the rows/cols covering the original image);
+* ``coefs.npy``: ``(n, nm)`` float32 coefficients, row ``i`` = instance ``i``;
+* ``meta.json``: letterbox, grid placement, and instance -> NMS index, class, score, boxes, area.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from yololens.engine.runner import Runner
+from yololens.errors import InputError
+from yololens.seg.common import open_images, safe_name, seg_model
+from yololens.seg.decompose import ProtoGrid, decompose
+from yololens.seg.stream import SegImage, iter_seg_windows
+from yololens.sources.records import Skip
+from yololens.store.atomic import save_figure, save_npy, write_json
+from yololens.store.lock import DirectoryLock
+
+FIGURE_FORMATS = ("png", "svg")
+ORDERS = ("abs", "index")
+
+
+@dataclass
+class ProtosResult:
+    """What a ``protos`` run wrote."""
+
+    out: Path
+    images: int = 0
+    instances: int = 0
+    figures: int = 0
+    skips: list[Skip] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"protos: {self.images} image(s), {self.instances} instance(s), {self.figures} figure(s), "
+                f"{len(self.skips)} skipped, {self.seconds:.1f} s -> {self.out}")
+
+
+def save_fig(fig, path: Path) -> None:
+    """Save atomically; PNGs with light compression (zlib dominates the save time otherwise)."""
+    kwargs = {"pil_kwargs": {"compress_level": 3}} if path.suffix == ".png" else {}
+    save_figure(fig, path, **kwargs)
+
+
+def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False, retina_masks: bool = False,
+           max_instances: int | None = None, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640,
+           max_det: int = 300, batch: int = 1, device: str | None = None, fmt: str = "png", workers: int = 2,
+           progress: bool = True, labels=None, source_format: str | None = None) -> ProtosResult:
+    """Draw every instance's prototype decomposition for every image of ``source`` into ``out``.
+
+    Args:
+        model: seg model (path, yaml, ``YOLO`` or :class:`LoadedModel`); a detect model is refused.
+        source: image, folder, list, ... (see ``open_source``) or a :class:`Source`.
+        order: prototypes sorted by ``|c|`` (``"abs"``) or by index (``"index"``, the seed's layout).
+        shared_scale: one colour range for all prototypes instead of one per prototype.
+        retina_masks: final masks at original resolution (Ultralytics' ``retina_masks``).
+        max_instances: at most this many instance figures per image (``Results`` order).
+        fmt: ``png`` or ``svg``.
+    """
+    if order not in ORDERS:
+        raise InputError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
+    if fmt not in FIGURE_FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FIGURE_FORMATS)}, not {fmt!r}")
+    t0 = time.perf_counter()
+    out = Path(out)
+    loaded = seg_model(model, "protos", device)
+    src = open_images(source, labels, source_format)
+    result = ProtosResult(out, skips=list(src.skips))
+    runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
+    with DirectoryLock(out):
+        for window in iter_seg_windows(runner, src.records, batch, retina_masks, workers=workers,
+                                       progress=progress, desc="protos"):
+            result.skips.extend(window.skips)
+            for item in window.images:
+                _write_image(item, out / safe_name(item.record.name), loaded, order, shared_scale,
+                             max_instances, fmt, result)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _write_image(item: SegImage, folder: Path, loaded, order: str, shared_scale: bool,
+                 max_instances: int | None, fmt: str, result: ProtosResult) -> None:
+    from yololens.figures.protos import image_masks_figure, instance_figure
+
+    inst, protos_t = item.instances, item.result.protos
+    names = loaded.names
+    labels = [f"{names.get(int(c), str(c))} {s:.2f}" for c, s in zip(inst.class_ids, inst.scores)]
+    save_npy(folder / "protos.npy", protos_t.float().cpu().numpy())
+    save_npy(folder / "coefs.npy", inst.coefs.cpu().numpy().astype(np.float32))
+    write_json(folder / "meta.json", _meta(item, loaded))
+    save_fig(image_masks_figure(item.image, [m.cpu().numpy() for m in inst.masks], list(inst.boxes), labels,
+                                inst.retina_masks, title=f"{item.record.name}: {len(inst)} instance(s)"),
+             folder / f"masks.{fmt}")
+    result.figures += 1
+    n = len(inst) if max_instances is None else min(len(inst), max_instances)
+    for i in range(n):
+        dec = decompose(inst, protos_t, i, names)
+        fig = instance_figure(dec, item.image, order=order, shared_scale=shared_scale,
+                              title=f"{item.record.name} — instance {i}: {dec.class_name} {dec.score:.2f}")
+        save_fig(fig, folder / f"instance_{i:03d}_{safe_name(dec.class_name)}.{fmt}")
+        result.figures += 1
+    result.images += 1
+    result.instances += len(inst)
+
+
+def _meta(item: SegImage, loaded) -> dict:
+    inst, res = item.instances, item.result
+    grid = ProtoGrid.compute(tuple(res.protos.shape[1:]), res.letterbox)
+    areas = inst.mask_areas()
+    return {
+        "image": item.record.name,
+        "path": str(item.record.path),
+        "model": {"source": loaded.source, "sha256": loaded.sha256, "family": loaded.family, "nm": loaded.nm},
+        "letterbox": res.letterbox.as_dict(),
+        "proto_shape": list(res.protos.shape),
+        "proto_content": {"rows": list(grid.rows), "cols": list(grid.cols)},
+        "retina_masks": inst.retina_masks,
+        "mask_shape": list(inst.masks.shape[1:]),
+        "mask_space": inst.mask_space,
+        "instances": [
+            {"instance": i, "nms_index": int(inst.nms_index[i]), "class_id": int(inst.class_ids[i]),
+             "class_name": loaded.names.get(int(inst.class_ids[i]), str(int(inst.class_ids[i]))),
+             "score": float(inst.scores[i]), "box": [float(v) for v in inst.boxes[i]],
+             "box_lb": [float(v) for v in inst.boxes_lb[i].tolist()], "mask_area": int(areas[i])}
+            for i in range(len(inst))
+        ],
+    }
