@@ -171,3 +171,18 @@ def test_seg_proto_layer_equals_the_runner_prototypes(seg_weights, images, tmp_p
     assert meta["module"] == "Proto" and meta["stride"] == 4
     for name in ("proto_channels.png", "proto_pca.png", "L21_C2f_overlay.png", "overview.png"):
         assert_not_blank(tmp_path / "bus" / name)
+
+
+def test_float16_overflow_keeps_float32():
+    from yololens.engine.maps import _as_dtype
+
+    small = np.array([[[1.5, -2.0]]], np.float32)
+    assert _as_dtype(small, "float16")[1] == "float16"
+    huge, dtype = _as_dtype(np.array([[[7e4]]], np.float32), "float16")
+    assert dtype == "float32" and huge.dtype == np.float32 and np.isfinite(huge).all()
+
+
+def test_no_channel_grid_with_zero_channels(yaml_model, images, tmp_path):
+    result = maps(yaml_model, [str(images[1])], layers="21", out=tmp_path, channels=0, npy=False, progress=False)
+    assert sorted(result.images[0].files) == ["L21_C2f_overlay.png", "L21_C2f_pca.png", "overview.png"]
+    assert_not_blank(tmp_path / "zidane" / "overview.png")

@@ -62,7 +62,7 @@ def _tile_size(h: int, w: int, cols: int, max_w: int = 1100, max_cell: int = 160
 
 def _colorbar(fig: Figure, canvas: Canvas, norm: Normalize, label: str, ticks=None) -> None:
     grid_h = canvas.height - canvas.top - canvas.bottom
-    cax = canvas.axes_at(fig, canvas.width - canvas.right + 14, canvas.top + 0.2 * grid_h, 14, 0.6 * grid_h)
+    cax = canvas.axes_at(fig, canvas.width - canvas.right + 12, canvas.top + 0.2 * grid_h, 14, 0.6 * grid_h)
     bar = fig.colorbar(ScalarMappable(norm, TILE_CMAP), cax=cax)
     if ticks is not None:
         bar.set_ticks(ticks[0], labels=ticks[1])
@@ -87,7 +87,7 @@ def channel_grid_figure(
     h, w = crop.shape[1:]
     rows, cols = _grid_shape(k, (h, w))
     cell_w, cell_h = _tile_size(h, w, cols)
-    canvas = Canvas(rows, cols, cell_w, cell_h, right=80, top=48)
+    canvas = Canvas(rows, cols, cell_w, cell_h, right=100, top=48)
     tiles = crop[channels]
     norm = Normalize(*np.percentile(tiles, [1, 99])) if shared_scale else Normalize(0, 1)
     for n, tile in enumerate(tiles):
@@ -98,7 +98,7 @@ def channel_grid_figure(
         extra = "" if shared_scale else f"  [{tile.min():.2g}, {tile.max():.2g}]"
         canvas.title(fig, n // cols, n % cols, f"c{int(channels[n])}{extra}")
     if shared_scale:
-        _colorbar(fig, canvas, norm, "activation")
+        _colorbar(fig, canvas, norm, "activation (1–99% range of all tiles)")
     else:
         _colorbar(fig, canvas, norm, "each tile: own 1–99% range", ([0, 1], ["low", "high"]))
     canvas.text(fig, canvas.width / 2, 6, f"{title}\ntop {k} of {crop.shape[0]} channels by {RANK_TEXT[rank]}; "
