@@ -138,8 +138,27 @@ def row_mask(
 
 
 def valid_embedding_mask(out: str | os.PathLike, emb_col: str) -> np.ndarray:
-    """``(N,)`` bool: rows whose ``emb_col`` is not null (e.g. ``emb_coef`` is null on gt rows)."""
-    col = pq.read_table(objects_path(out), columns=[emb_col])[emb_col]
+    """``(N,)`` bool: rows whose ``emb_col`` is not null (e.g. ``emb_coef`` is null on gt rows).
+
+    When the Parquet statistics say the column has no nulls the (large) column is not read at all.
+    """
+    path = objects_path(out)
+    pf = pq.ParquetFile(path)
+    md = pf.metadata
+    leaves = [i for i in range(md.num_columns) if md.schema.column(i).path.split(".")[0] == emb_col]
+    try:
+        no_nulls = bool(leaves) and all(
+            md.row_group(r).column(i).statistics is not None
+            and md.row_group(r).column(i).statistics.has_null_count
+            and md.row_group(r).column(i).statistics.null_count == 0
+            for r in range(md.num_row_groups)
+            for i in leaves
+        )
+    except (AttributeError, IndexError):
+        no_nulls = False
+    if no_nulls:
+        return np.ones(md.num_rows, dtype=bool)
+    col = pq.read_table(path, columns=[emb_col])[emb_col]
     return np.asarray(pc.is_valid(col))
 
 

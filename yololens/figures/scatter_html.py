@@ -142,11 +142,11 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
         r = f.scatter(f"x{j}", f"y{j}", source=source, size=size, line_width=0,
                       fill_color={"field": "code", "transform": mapper}, fill_alpha=0.8,
                       selection_fill_alpha=0.95, nonselection_fill_alpha=0.08)
-        f.add_tools(HoverTool(renderers=[r], tooltips=tooltip, formatters=formatters))
+        # a dense spot can hold thousands of points: show at most 3, those with a crop first
+        f.add_tools(HoverTool(renderers=[r], tooltips=tooltip, formatters=formatters, limit=3,
+                              sort_by=[("thumb", "descending")]))
         f.xaxis.visible = f.yaxis.visible = False
         f.grid.visible = False
-        if len(projs) > 1 and j > 0:
-            pass
         figs.append(f)
 
     legend = Div(text=legends[initial], width=230)
