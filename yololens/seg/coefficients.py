@@ -109,8 +109,9 @@ def _to_table(columns: list[dict], schema: pa.Schema) -> pa.Table:
 def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, indices=None, fmt: str | None = None,
                  layout: str = "yololens", retina_masks: bool = False, mask_area: bool = True, conf: float = 0.25,
                  iou: float = 0.7, imgsz: int = 640, max_det: int = 300, batch: int = 8, device: str | None = None,
-                 workers: int = 2, save_prototype_png: bool = False, report: bool = False, overwrite: bool = False,
-                 progress: bool = True, labels=None, source_format: str | None = None) -> CoefficientsResult:
+                 workers: int = 2, window: int | None = None, save_prototype_png: bool = False,
+                 report: bool = False, overwrite: bool = False, progress: bool = True, labels=None,
+                 source_format: str | None = None) -> CoefficientsResult:
     """Write one row per instance of every image of ``source`` to ``out/table``.
 
     Args:
@@ -126,6 +127,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         report: also compute per-instance prototype ablation and write the analytics report
             to ``out/report`` (see :mod:`yololens.seg.report`).
         overwrite: discard earlier results in ``out`` instead of resuming.
+        window: consecutive source images per durable part (default ``max(4 * batch, 16)``); an
+            interrupted run redoes at most the windows in flight.
 
     Images already in the table (or in parts left by an interrupted run) are skipped; the
     final file equals an uninterrupted run's. ``out`` is locked for the run.
@@ -163,22 +166,22 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         result.resumed = len(src.records) - len(todo)
         runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
         names = loaded.names
-        for window in iter_seg_windows(runner, todo, batch, retina_masks, workers=workers, progress=progress,
-                                       desc="coefficients"):
-            result.skips.extend(window.skips)
-            if not window.images:
+        for win in iter_seg_windows(runner, todo, batch, retina_masks, window=window, workers=workers,
+                                    progress=progress, desc="coefficients"):
+            result.skips.extend(win.skips)
+            if not win.images:
                 continue
-            keys = [item.record.name for item in window.images]
-            cols = [instance_columns(item, names, chosen, layout, mask_area) for item in window.images]
-            fresh = [item for item in window.images if item.record.name not in ablation_done]
+            keys = [item.record.name for item in win.images]
+            cols = [instance_columns(item, names, chosen, layout, mask_area) for item in win.images]
+            fresh = [item for item in win.images if item.record.name not in ablation_done]
             if report and fresh:
                 tables["ablation"].write_part(_ablation_table(fresh, names, loaded.nm),
-                                              [item.record.name for item in fresh], window.first_index)
-            tables["main"].write_part(_to_table(cols, schema), keys, window.first_index)
+                                              [item.record.name for item in fresh], win.first_index)
+            tables["main"].write_part(_to_table(cols, schema), keys, win.first_index)
             if save_prototype_png:
-                _prototype_pngs(window.images, out / "prototypes", chosen, names)
-            result.images += len(window.images)
-            result.instances += sum(len(item.instances) for item in window.images)
+                _prototype_pngs(win.images, out / "prototypes", chosen, names)
+            result.images += len(win.images)
+            result.instances += sum(len(item.instances) for item in win.images)
         final = tables["main"].finalize(metadata={"yololens.settings": json.dumps(settings)})
         result.table = final
         if report:
