@@ -31,7 +31,7 @@ from yololens.seg.common import ensure_suffix, open_images, parse_indices, safe_
 from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
-from yololens.store.atomic import write_json
+from yololens.store.atomic import atomic_path, write_json
 from yololens.store.lock import DirectoryLock
 from yololens.store.table import FORMATS, ResumableTable
 
@@ -154,7 +154,9 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     schema = table_schema(layout, chosen, mask_area and layout != "seed")
     result = CoefficientsResult(path, skips=list(src.skips))
     with DirectoryLock(out):
-        tables = {"main": ResumableTable(path, key_column=KEY, fmt=fmt)}
+        # Rows live in a Parquet store; a CSV is exported from it at the end, so a resumed CSV is
+        # byte-identical to a clean run's (ResumableTable re-reads a CSV with inferred types).
+        tables = {"main": ResumableTable(_store_path(path, fmt), key_column=KEY, fmt="parquet")}
         if report:
             tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet")
         _check_resume(path, list(tables.values()), settings, overwrite)
@@ -183,6 +185,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
             result.images += len(win.images)
             result.instances += sum(len(item.instances) for item in win.images)
         final = tables["main"].finalize(metadata={"yololens.settings": json.dumps(settings)})
+        if final is not None and fmt == "csv":
+            final = _export_csv(final, path)
         result.table = final
         if report:
             from yololens.seg.report import coef_report
@@ -192,6 +196,23 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                 result.report = coef_report(final, out / "report", ablation=ablation).out
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _store_path(path: Path, fmt: str) -> Path:
+    return path if fmt == "parquet" else path.with_name(f".{path.name}.parquet")
+
+
+def _export_csv(store: Path, path: Path) -> Path:
+    """Stream the Parquet store into ``path`` as CSV, atomically."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(store)
+    schema = pf.schema_arrow.remove_metadata()
+    with atomic_path(path) as tmp, pacsv.CSVWriter(tmp, schema) as writer:
+        for batch in pf.iter_batches():
+            writer.write_batch(batch)
+    return path
 
 
 def _ablation_path(path: Path) -> Path:
