@@ -49,8 +49,8 @@ def yaml_run(yaml_model, images, tmp_path_factory):
                 dtype="float32", progress=False)
 
 
-def _hooked(model, image_path: Path, layers) -> dict:
-    result = Runner(model, layers=layers, predict=False).run([decode_image(image_path)])
+def _hooked(model, image_path: Path, layers, imgsz: int = 640) -> dict:
+    result = Runner(model, layers=layers, imgsz=imgsz, predict=False).run([decode_image(image_path)])
     return {k: v.float().cpu().numpy() for k, v in result.images[0].features.items()}
 
 
@@ -110,9 +110,9 @@ def test_manifest_and_result(yaml_run):
 
 
 def test_float16_default_rounds_the_activations(yaml_model, images, tmp_path):
-    result = maps(yaml_model, [str(images[0])], layers="4", out=tmp_path, figures=False, progress=False)
+    result = maps(yaml_model, [str(images[0])], layers="4", out=tmp_path, figures=False, imgsz=320, progress=False)
     saved = np.load(tmp_path / "bus" / "L4_C2f.npy")
-    expected = _hooked(yaml_model, images[0], [4])[4]
+    expected = _hooked(yaml_model, images[0], [4], imgsz=320)[4]
     assert saved.dtype == np.float16
     np.testing.assert_array_equal(saved, expected.astype(np.float16))
     np.testing.assert_allclose(saved.astype(np.float32), expected, rtol=1e-3, atol=1e-4)
@@ -130,7 +130,7 @@ def test_bad_images_are_skipped_and_the_run_goes_on(yaml_model, images, tmp_path
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
     seen = []
-    result = maps(yaml_model, [str(bad), str(images[0])], layers="9", out=tmp_path / "out", channels=4,
+    result = maps(yaml_model, [str(bad), str(images[0])], layers="9", out=tmp_path / "out", channels=4, imgsz=320,
                   progress=False, on_skip=seen.append)
     assert [s.file for s in result.skips] == [str(bad)] and seen == result.skips
     assert [m.folder for m in result.images] == ["bus"]
@@ -183,6 +183,7 @@ def test_float16_overflow_keeps_float32():
 
 
 def test_no_channel_grid_with_zero_channels(yaml_model, images, tmp_path):
-    result = maps(yaml_model, [str(images[1])], layers="21", out=tmp_path, channels=0, npy=False, progress=False)
+    result = maps(yaml_model, [str(images[1])], layers="21", out=tmp_path, channels=0, npy=False, imgsz=320,
+                  progress=False)
     assert sorted(result.images[0].files) == ["L21_C2f_overlay.png", "L21_C2f_pca.png", "overview.png"]
     assert_not_blank(tmp_path / "zidane" / "overview.png")

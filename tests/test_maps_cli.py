@@ -32,7 +32,7 @@ def folder(assets, tmp_path):
 def test_cli_yaml_model_folder_with_a_bad_image(folder, tmp_path):
     out = tmp_path / "out"
     result = _invoke("--model", "yolov8n.yaml", "--source", str(folder), "--layers", "4,sppf", "--out", str(out),
-                     "--channels", "4", "--batch", "2", "--no-npy", "--rank", "variance", "--heatmap", "energy")
+                     "--channels", "4", "--batch", "2", "--imgsz", "320", "--no-npy", "--rank", "variance", "--heatmap", "energy")
     assert result.exit_code == EXIT_SKIPPED, result.output
     assert "skipped broken.jpg" in result.output
     assert "maps: 3 images, 2 layers, 22 files written, 1 skipped" in result.output
