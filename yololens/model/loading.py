@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import torch
 
 from yololens.errors import ModelError
+from yololens.model import ultra
 
 SUPPORTED_TASKS = ("detect", "segment")
 DEFAULT_MODEL = "yolov8n-seg.pt"
@@ -145,6 +147,8 @@ def load_model(model=None, device: str | None = None, half: bool = False, end2en
         net.end2end = end2end
     net = net.fuse(verbose=False).to(dev)
     net = net.half() if half else net.float()
+    # AutoBackend's memory format, so every output is bitwise what Ultralytics' predict computes.
+    net = net.to(memory_format=ultra.predict_memory_format(dev))
     net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
@@ -181,6 +185,7 @@ def _load_yolo(source: str):
         yolo = YOLO(source)
     except Exception as exc:  # Ultralytics raises many types here; the user needs one line
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = re.sub(r"^ERROR\W*", "", reason)  # Ultralytics' "ERROR ❌️ " log prefix
         if not p.exists() and not is_yaml:
             raise ModelError(
                 f"{source}: not found locally and could not be downloaded ({reason}). "
