@@ -110,6 +110,7 @@ def test_umap_missing_names_the_extra(monkeypatch):
         Projector(method="umap").fit_transform(X)
 
 
+@pytest.mark.reliability  # determinism; ~25 s of numba compilation on first use
 def test_umap_same_seed_identical():
     pytest.importorskip("umap")
     X, _ = _data(90)

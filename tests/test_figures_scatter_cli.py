@@ -93,7 +93,8 @@ def test_stages_report(app, out):
 
 
 def test_stages_label_option_and_tiny_classes(app, out):
-    code, text = run(app, "stages", out, "--label", "attr_weather", "--bootstrap", 50, "--layer", "9,15")
+    code, text = run(app, "stages", out, "--label", "attr_weather", "--bootstrap", 50, "--layer", "9,15",
+                     "--sample", 100)
     assert code == 0, text
     assert "classes of 'attr_weather'" in text
     code, text = run(app, "stages", out, "--min-class-count", 1000, "--bootstrap", 50)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -122,7 +121,7 @@ def stages(
     rows_out: list[dict] = []
     dropped: dict[str, int] = {}
     kept: dict[str, int] = {}
-    message = None
+    messages: list[str] = []
     for col in columns:
         col_arr = pq.read_table(T.objects_path(out), columns=[col])[col]
         valid = base & np.asarray(col_arr.is_valid())
@@ -135,8 +134,8 @@ def stages(
         rows = rows[np.isin(labels_all[rows], keep_classes)]
         rec: dict = {"stage": T.stage_label(col), "column": col, "n_total": int(valid.sum())}
         if len(keep_classes) < 2:
-            message = (
-                f"fewer than 2 classes of {label!r} have at least {threshold} objects "
+            messages.append(
+                f"{T.stage_label(col)}: fewer than 2 classes of {label!r} have at least {threshold} objects "
                 f"({len(keep_classes)} left{': ' + ', '.join(keep_classes) if keep_classes else ''}); "
                 "separability metrics need at least 2 classes"
             )
@@ -198,6 +197,7 @@ def stages(
         label=label, origin=origin, sample=sample, n_folds=n_folds, k=k, min_class_count=threshold,
         n_boot=n_boot, seed=seed, trust_sample=trust_sample, trust_method=trust_method,
     )
+    message = "; ".join(messages) or None
     best, text = recommend(df, params, dropped, message)
     report = StageReport(df, best, text, dropped, kept, message, {}, params)
     report.params["seconds"] = round(time.perf_counter() - t0, 2)
@@ -255,6 +255,11 @@ def recommend(df: pd.DataFrame, params: dict, dropped: dict, message: str | None
             parts.append("The linear probe and the silhouette agree.")
         elif disagree:
             parts.append("Other metrics: " + "; ".join(disagree) + (f" (the {agree[0]} agrees)" if agree else "") + ".")
+    if scored["n"].nunique() > 1:
+        parts.append(
+            "Stages were scored on different objects (an embedding can be missing on some rows, e.g. emb_coef on gt "
+            "rows): " + ", ".join(f"{r['stage']} n={int(r['n'])}" for _, r in scored.iterrows()) + "."
+        )
     if b["knn_acc_lo"] <= b["chance"] + 1e-9:
         parts.append("Caution: even the best stage is not clearly above chance.")
     if dropped:
