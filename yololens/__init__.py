@@ -26,6 +26,8 @@ _API = {
     "LayerInfo": "yololens.model.catalogue",
     "Runner": "yololens.engine.runner",
     "open_source": "yololens.sources.resolve",
+    "maps": "yololens.engine.maps",
+    "MapsResult": "yololens.engine.maps",
 }
 _RENAMED = {"layers": "catalogue"}
 
