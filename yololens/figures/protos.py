@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import matplotlib
 import numpy as np
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -55,8 +56,8 @@ def _sym_limit(values: np.ndarray) -> float:
 def _mosaic_axes(fig: Figure, ax, maps: np.ndarray, titles: list[str], cmap: str, norm, title: str,
                  colorbar: str | None) -> None:
     mosaic, origins = _mosaic(maps, COLS)
-    im = ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, norm=norm, interpolation="nearest")
-    im.cmap.set_bad("white")
+    cmap_obj = matplotlib.colormaps[cmap].with_extremes(bad="white")
+    im = ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap_obj, norm=norm, interpolation="nearest")
     for (x, y), text in zip(origins, titles):
         ax.text(x + 1, y + 1, text, fontsize=8, va="top", ha="left", color="black",
                 bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75})

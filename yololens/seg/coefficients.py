@@ -27,7 +27,7 @@ import pyarrow as pa
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
 from yololens.seg.ablation import ablation_drops
-from yololens.seg.common import ensure_suffix, open_images, parse_indices, safe_name, seg_model
+from yololens.seg.common import ensure_suffix, open_images, output_stem, parse_indices, seg_model
 from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
@@ -265,4 +265,4 @@ def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], name
         for k in chosen:
             weights = [(label, float(coefs[i, k])) for i, label in enumerate(labels)]
             fig = prototype_figure(grid.unletterbox(protos[k]), k, weights, title=f"{item.record.name}: ")
-            save_fig(fig, folder / f"{safe_name(item.record.name)}_p{k}.png")
+            save_fig(fig, folder / f"{output_stem(item.record.name)}_p{k}.png")

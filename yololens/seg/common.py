@@ -40,6 +40,26 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("/", "__").replace("\\", "__")).replace(".", "_")
 
 
+def output_stem(name: str) -> str:
+    """File-safe name for an image's outputs: relative names keep their folders
+    (``a/b.jpg`` -> ``a__b_jpg``); absolute paths keep only the file name."""
+    path = Path(name)
+    return safe_name(path.name if path.is_absolute() else name)
+
+
+class OutputNames:
+    """:func:`output_stem`, made unique within a run: repeats get ``_1``, ``_2`` ..."""
+
+    def __init__(self) -> None:
+        self._used: dict[str, int] = {}
+
+    def __call__(self, name: str) -> str:
+        base = output_stem(name)
+        n = self._used.get(base, 0)
+        self._used[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+
 def parse_indices(values, nm: int | None = None) -> list[int] | None:
     """``[3, "5,7"]`` -> ``[3, 5, 7]`` (0-based, deduplicated, order kept); ``None``/empty -> ``None``.
 

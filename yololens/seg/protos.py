@@ -2,6 +2,8 @@
 
 Output, per image ``OUT/<image>/`` (``<image>`` = the image name made file-safe):
 
+(relative names keep their folders, ``a/b.jpg`` -> ``a__b_jpg``; absolute paths keep the file name)
+
 * ``instance_<i>_<class>.<fmt>``: :func:`~yololens.figures.protos.instance_figure` of instance ``i``
   (``Results`` order);
 * ``masks.<fmt>``: every final mask over the image;
@@ -21,7 +23,7 @@ import numpy as np
 
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
-from yololens.seg.common import open_images, safe_name, seg_model
+from yololens.seg.common import OutputNames, open_images, safe_name, seg_model
 from yololens.seg.decompose import ProtoGrid, decompose
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
@@ -79,12 +81,13 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
     src = open_images(source, labels, source_format)
     result = ProtosResult(out, skips=list(src.skips))
     runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
+    folder_of = OutputNames()
     with DirectoryLock(out):
         for window in iter_seg_windows(runner, src.records, batch, retina_masks, workers=workers,
                                        progress=progress, desc="protos"):
             result.skips.extend(window.skips)
             for item in window.images:
-                _write_image(item, out / safe_name(item.record.name), loaded, order, shared_scale,
+                _write_image(item, out / folder_of(item.record.name), loaded, order, shared_scale,
                              max_instances, fmt, result)
     result.seconds = time.perf_counter() - t0
     return result
