@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -103,13 +104,27 @@ class ResumableTable:
             return self.path
         sources: list[pa.Table | Path] = []
         done: list[str] = []
+        final_done: set[str] = set()
         if self.path.exists():
             previous = self._read_final()
             sources.append(previous)
-            done.extend(sorted(self._final_done()))
-        sources.extend(parts)
+            final_done = self._final_done()
+            done.extend(sorted(final_done))
+        # A run killed after the final file was replaced but before its parts were removed leaves
+        # parts whose images the final file already holds: merging them again would duplicate rows.
+        fresh: list[pa.Table | Path] = []
         for part in parts:
-            done.extend(_read_done(part))
+            keys = _read_done(part)
+            new_keys = [k for k in keys if k not in final_done]
+            if not new_keys:
+                continue
+            if len(new_keys) < len(keys):
+                table = pq.read_table(part)
+                fresh.append(table.filter(pa.compute.is_in(table.column(self.key_column), pa.array(new_keys))))
+            else:
+                fresh.append(part)
+            done.extend(new_keys)
+        sources.extend(fresh)
         if not sources:
             return None
         schema = _unified_schema(sources)
