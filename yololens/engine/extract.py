@@ -27,7 +27,7 @@ from yololens.errors import InputError, StrictModeError
 from yololens.model.catalogue import resolve_layers
 from yololens.model.loading import LoadedModel, load_model
 from yololens.sources.records import ImageRecord, Skip, Source
-from yololens.store.atomic import write_bytes, write_json
+from yololens.store.atomic import remove_stale_temps, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
 from yololens.store.objects import ObjectRows, embedding_column
@@ -160,6 +160,7 @@ def extract(
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
         _check_resume(out, table, settings, overwrite)
+        remove_stale_temps(out)  # half-written temp files of a killed run (we hold the lock: none is live)
         done = table.done_keys()
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")

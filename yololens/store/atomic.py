@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,33 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+#: Names of :func:`atomic_path` temp files: ``.<stem>.<8 random chars from mkstemp>.tmp<suffix>``.
+_TEMP_NAME = re.compile(r"^\..*\.[a-z0-9_]{8}\.tmp(\.[^.]+)?$")
+
+
+def remove_stale_temps(directory: str | os.PathLike, recursive: bool = True) -> int:
+    """Delete temp files left by a writer that was killed inside :func:`atomic_path`.
+
+    Only call this while holding the folder's :class:`~yololens.store.lock.DirectoryLock`: a live
+    writer's temp file looks the same. Returns how many files were removed.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        return 0
+    removed = 0
+    for dirpath, _, files in os.walk(root) if recursive else [(str(root), None, os.listdir(root))]:
+        for name in files:
+            if _TEMP_NAME.match(name):
+                path = Path(dirpath) / name
+                try:
+                    if path.is_file() and not path.is_symlink():
+                        path.unlink()
+                        removed += 1
+                except OSError:
+                    pass
+    return removed
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:
