@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from yololens.errors import OutputLockedError
+from yololens.errors import InputError, OutputLockedError
 
 
 class DirectoryLock:
@@ -22,8 +22,11 @@ class DirectoryLock:
         self._fh = None
 
     def __enter__(self) -> "DirectoryLock":
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a+")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "a+")
+        except OSError as exc:  # a parent that is a file, a read-only or full file system, no permission ...
+            raise InputError(f"{self.directory}: cannot write the output folder ({_why(exc, self.directory)})") from None
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -46,3 +49,12 @@ class DirectoryLock:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+
+
+def _why(exc: OSError, directory: Path) -> str:
+    """One line naming the cause, e.g. ``/data/a.txt is a file, not a folder``."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        for parent in (directory, *directory.parents):
+            if parent.exists() and not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+    return exc.strerror or str(exc)
