@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
+from typer.exceptions import TyperException
 
 from yololens.errors import YololensError
 
@@ -22,7 +26,12 @@ F = TypeVar("F", bound=Callable)
 
 
 def cli_errors(fn: F) -> F:
-    """Turn yololens errors into a one-line message and an exit code, and Ctrl-C into 130."""
+    """Turn yololens errors into a one-line message and an exit code, and Ctrl-C into 130.
+
+    An I/O failure that escaped the command (an output path under a regular file, a full disk,
+    a read-only file system) becomes a one-line error with exit 2; any other unexpected exception
+    prints its traceback and also exits 2, so that exit 1 always means "finished, some inputs skipped".
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -34,8 +43,41 @@ def cli_errors(fn: F) -> F:
         except KeyboardInterrupt:
             typer.echo("interrupted: finished work is saved; rerun the same command to resume", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except OSError as exc:
+            typer.echo(f"error: {describe_os_error(exc)}", err=True)
+            raise typer.Exit(EXIT_FATAL) from None
+        except Exception as exc:  # a bug: keep the traceback for the report, but never exit 1
+            traceback.print_exc()
+            typer.echo(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (this is a yololens bug; "
+                       "please report it with the traceback above)", err=True)
+            raise typer.Exit(EXIT_FATAL) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def describe_os_error(exc: OSError) -> str:
+    """``path: cause`` in one line, e.g. ``out/projections: a file is in the way (a folder is needed here)``."""
+    # os.replace(temp, target) names the target second: that is the path the user knows
+    path = exc.filename2 or exc.filename
+    path = "?" if path is None else path
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: cannot write here (it is a folder, not a file)"
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        for parent in (Path(path), *Path(path).parents):
+            if parent.exists() and not parent.is_dir():
+                return f"{path}: cannot write here ({parent} is a file, not a folder)"
+    if exc.errno == errno.ENOSPC:
+        return f"{path}: no space left on the device; free some space and rerun to resume"
+    if exc.errno == errno.EROFS:
+        return f"{path}: read-only file system; choose another --out"
+    return f"{path}: {exc.strerror or _one_line(exc)}"
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def exit_for_skips(n_skipped: int) -> None:
