@@ -12,6 +12,7 @@ from yololens.cli import (
     cmd_maps,
     cmd_project,
     cmd_protos,
+    cmd_report,
 )
 
 app = typer.Typer(
@@ -23,7 +24,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_demo):
+for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_demo):
     _module.register(app)
 
 

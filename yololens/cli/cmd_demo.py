@@ -1,7 +1,8 @@
-"""``yololens demo``: yololens on the images that ship with Ultralytics."""
+"""``yololens demo``: the full report on the images that ship with Ultralytics (no data needed)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,20 +17,23 @@ def register(app: typer.Typer) -> None:
 
 @cli_errors
 def demo_command(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("yololens-demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (index.html inside).")] = Path("yololens-demo"),
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model; default $YOLOLENS_MODEL, else yolov8n-seg.pt (online), else untrained yolov8n-seg.yaml.")] = None,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress (a line per phase and the progress bars).")] = True,
 ) -> None:
-    """Extract object embeddings from Ultralytics' bus.jpg and zidane.jpg (no data needed)."""
-    from yololens.demo import demo_images, resolve_demo_model
-    from yololens.engine.extract import extract
-    from yololens.sources.records import ImageRecord, Source
+    """Run `yololens report` on Ultralytics' bus.jpg and zidane.jpg and print where index.html is.
 
-    chosen = resolve_demo_model(model, device)
-    typer.echo(chosen.note, err=chosen.untrained)
-    src = Source([ImageRecord(i, p, p.name) for i, p in enumerate(demo_images())], format="list")
-    result = extract(chosen.model, src, out=out, crops=True, conf=0.05 if chosen.untrained else 0.25, overwrite=True)
-    df = result.to_pandas(["image", "class_name", "score"]) if result.table_path else None
-    typer.echo(f"demo: {0 if df is None else len(df)} objects from {len(src)} images -> {result.table_path}")
-    if df is not None and len(df):
-        typer.echo(df.groupby("image")["class_name"].value_counts().to_string())
+    The model: --model, else $YOLOLENS_MODEL, else yolov8n-seg.pt through Ultralytics (needs internet);
+    when none can be had it says so and falls back to the untrained yolov8n-seg.yaml, and the report is
+    marked "untrained weights" throughout.
+    """
+    from yololens.cli.cmd_report import print_result
+    from yololens.demo import run_demo
+
+    result = run_demo(model, out, device=device, progress=progress,
+                      echo=lambda msg: typer.echo(msg, err=True))
+    print_result(result)
+    if result.untrained:
+        typer.echo("note: untrained weights (random); see the banner in the report", err=True)
+    sys.stdout.flush()

@@ -1,0 +1,80 @@
+"""Render the report page from ``templates/report.html.j2`` (jinja2, autoescaped)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TEMPLATE = "report.html.j2"
+TEMPLATES = Path(__file__).with_name("templates")
+NAV = {"catalogue": "Layers", "maps": "Feature maps", "projection": "Objects in 2-D", "stages": "Best stage",
+       "seg": "Masks: prototypes × coefficients"}
+
+
+def environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every value is escaped unless marked safe (bokeh's script/div, our own markup)
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["seconds"] = _seconds
+    env.filters["show"] = _show
+    return env
+
+
+def _show(value) -> str:
+    """A setting for people: lists as ``a, b``, ``None`` as a dash."""
+    if value is None or value == []:
+        return "–"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _seconds(value) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return f"{v:.1f} s" if v < 120 else f"{int(v // 60)} min {v % 60:.0f} s"
+
+
+def render_report(ctx, sections: dict, manifest: dict, *, title: str | None = None, notes: list | None = None) -> str:
+    """The page's HTML for the finished ``sections`` (see :mod:`yololens.report.sections`)."""
+    from markupsafe import Markup
+
+    lm = ctx.model
+    model = manifest["model"]
+    name = Path(model.get("path") or model.get("source") or "model").name
+    projection = sections.get("projection")
+    bokeh_head = ""
+    if projection is not None and projection.status == "ok":
+        from bokeh.resources import INLINE
+
+        bokeh_head = Markup(INLINE.render())  # inlined, so the page works offline
+        projection.data["script"] = Markup(projection.data["script"])
+        projection.data["div"] = Markup(projection.data["div"])
+    order = ["catalogue", "maps", "projection", "stages", "seg"]
+    shown = [sections[k] for k in order if k in sections and sections[k].shown
+             and not (k == "seg" and lm.task != "segment")]
+    return environment().get_template(TEMPLATE).render(
+        title=title or f"yololens report: {name}",
+        model_name=name,
+        notes=notes or [],
+        untrained=not lm.trained,
+        is_seg=lm.task == "segment",
+        model=model,
+        manifest=manifest,
+        params=manifest["params"],
+        counts=manifest["counts"],
+        timings=manifest["timings_s"],
+        versions=manifest["versions"],
+        extract=sections.get("extract"),
+        sections=sections,
+        shown=shown,
+        nav=NAV,
+        bokeh_head=bokeh_head,
+    )
