@@ -94,3 +94,13 @@ def test_object_rows_null_embeddings_and_mixed_attributes():
     table = rows.to_table()
     assert table.column("emb_coef").to_pylist() == [None, [1.0, 2.0]]
     assert table.column("attr_occluded").to_pylist() == ["True", "yes"]
+
+
+def test_atomic_outputs_get_umask_permissions(tmp_path):
+    import os
+
+    from yololens.store import atomic
+
+    write_json(tmp_path / "p.json", {})
+    assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
+    assert os.access(tmp_path / "p.json", os.R_OK)

@@ -28,6 +28,14 @@ _API = {
     "open_source": "yololens.sources.resolve",
     "maps": "yololens.engine.maps",
     "MapsResult": "yololens.engine.maps",
+    "project": "yololens.analysis",
+    "stages": "yololens.analysis",
+    "Projector": "yololens.analysis",
+    "ProjectionResult": "yololens.analysis",
+    "StageReport": "yololens.analysis",
+    "load_projection": "yololens.analysis",
+    "plot": "yololens.figures.scatter",
+    "PlotResult": "yololens.figures.scatter",
 }
 _RENAMED = {"layers": "catalogue"}
 

@@ -7,7 +7,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.cli.common import (
+    BatchOpt,
+    DeviceOpt,
+    FormatOpt,
+    HalfOpt,
+    ImgszOpt,
+    ModelOpt,
+    ProgressOpt,
+    SourceOpt,
+    WorkersOpt,
+    cli_errors,
+    exit_for_skips,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -16,30 +28,30 @@ def register(app: typer.Typer) -> None:
 
 @cli_errors
 def extract_command(
-    source: Annotated[str, typer.Option("--source", "-s", help="Image, folder (recursive), .txt list of images, or YOLO data.yaml.")],
+    source: SourceOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: objects.parquet, manifest.json, crops/.")] = Path("yololens-out"),
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")] = None,
+    model: ModelOpt = None,
     labels: Annotated[Optional[str], typer.Option(help="Labels: BDD100K/Scalabel JSON, COCO JSON, or a YOLO labels folder. Image names resolve against --source.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Force the source format: image, folder, list, bdd, coco, yolo (default: auto-detect).")] = None,
+    fmt: FormatOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5). Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21; YOLO11/26: 9,16,19,22). See `yololens layers MODEL`.")] = None,
     boxes: Annotated[str, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = "pred",
-    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
-    batch: Annotated[int, typer.Option(help=BATCH_HELP)] = 8,
+    imgsz: ImgszOpt = 640,
+    batch: BatchOpt = 8,
     conf: Annotated[float, typer.Option(help="Confidence threshold for predictions.")] = 0.25,
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
     max_det: Annotated[int, typer.Option(help="Maximum detections per image.")] = 300,
     match_iou: Annotated[float, typer.Option(help="IoU needed to match a prediction to a label box (--boxes both).")] = 0.5,
-    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
-    half: Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")] = False,
+    device: DeviceOpt = None,
+    half: HalfOpt = False,
     end2end: Annotated[Optional[bool], typer.Option("--end2end/--no-end2end", help="YOLO26: use the NMS-free one-to-one head (default: Ultralytics' predict default).")] = None,
     crops: Annotated[bool, typer.Option(help="Save object thumbnails to OUT/crops (for plots).")] = False,
     crop_size: Annotated[int, typer.Option(help="Thumbnail longest side, pixels.")] = 128,
     pool_size: Annotated[int, typer.Option(help="RoIAlign bins per side; the embedding is their mean.")] = 7,
-    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
+    workers: WorkersOpt = 2,
     window: Annotated[int, typer.Option(min=1, help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOpt = True,
 ) -> None:
     """Pool every object's features inside its box at the chosen layers and write OUT/objects.parquet.
 

@@ -7,7 +7,19 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.cli.common import (
+    BatchOpt,
+    DeviceOpt,
+    FormatOpt,
+    HalfOpt,
+    ImgszOpt,
+    ModelOpt,
+    ProgressOpt,
+    SourceOpt,
+    WorkersOpt,
+    cli_errors,
+    exit_for_skips,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -16,15 +28,15 @@ def register(app: typer.Typer) -> None:
 
 @cli_errors
 def maps_command(
-    source: Annotated[str, typer.Option("--source", "-s", help="Image, folder (recursive), .txt list of images, or YOLO data.yaml.")],
+    source: SourceOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: one sub-folder per image, plus manifest.json.")] = Path("yololens-maps"),
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")] = None,
+    model: ModelOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5, proto for seg prototypes), or 'all'. Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21). See `yololens layers MODEL`.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Force the source format: image, folder, list, bdd, coco, yolo (default: auto-detect).")] = None,
-    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
-    batch: Annotated[int, typer.Option(help=BATCH_HELP)] = 8,
-    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
-    half: Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")] = False,
+    fmt: FormatOpt = None,
+    imgsz: ImgszOpt = 640,
+    batch: BatchOpt = 8,
+    device: DeviceOpt = None,
+    half: HalfOpt = False,
     channels: Annotated[int, typer.Option(help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
     rank: Annotated[str, typer.Option(help="Channel ranking: energy (mean of squares), variance (spatial), or index.")] = "energy",
     shared_scale: Annotated[bool, typer.Option("--shared-scale", help="One colour scale for all tiles of a grid (default: each tile its own 1-99% range).")] = False,
@@ -32,8 +44,8 @@ def maps_command(
     dtype: Annotated[str, typer.Option(help="dtype of the saved .npy tensors: float16 or float32.")] = "float16",
     npy: Annotated[bool, typer.Option("--npy/--no-npy", help="Save the full C×H×W tensors (.npy + .json metadata).")] = True,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Save the PNGs (grid, overlay, PCA, overview).")] = True,
-    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    workers: WorkersOpt = 2,
+    progress: ProgressOpt = True,
 ) -> None:
     """Save what each requested layer sees, for every image of --source, from one forward pass per batch.
 

@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from typer.exceptions import TyperException
@@ -105,3 +105,16 @@ MODEL_HELP = (
 DEVICE_HELP = "Torch device: cpu, cuda, cuda:0 ... (default: cuda:0 when available, else cpu)."
 IMGSZ_HELP = "Inference size (pixels, longest side) as in Ultralytics predict."
 BATCH_HELP = "Images per forward pass."
+SOURCE_HELP = "Image, folder (recursive), .txt list of images, or YOLO data.yaml."
+FORMAT_HELP = "Force the source format: image, folder, list, bdd, coco, yolo (default: auto-detect)."
+
+# Option types shared by the commands that run a model over images (one definition, one help text).
+SourceOpt = Annotated[str, typer.Option("--source", "-s", help=SOURCE_HELP)]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")]
+FormatOpt = Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)]
+ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP)]
+BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP)]
+DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
+HalfOpt = Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")]
+WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.")]
+ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
