@@ -75,7 +75,7 @@ def test_demo_untrained_fallback(monkeypatch, tmp_path):
     monkeypatch.setattr(demo, "load_model", offline)
     notes = []
     result = demo.run_demo(out=tmp_path / "demo", progress=False, echo=notes.append, max_images=1, max_det=5,
-                           map_layers="9", seg_instances=1, hover_thumbnails=10)
+                           map_layers="9", seg_instances=1, hover_thumbnails=10, sections=FIGURE_SECTIONS)
     assert "UNTRAINED WEIGHTS" in notes[0] and "yolov8n-seg.yaml" in notes[0]
     assert result.untrained and not result.failed
     manifest = result.manifest

@@ -137,3 +137,16 @@ def test_small_n_projection_settings():
     assert kw["perplexity"] == 30.0 and note is None
     assert tsne_settings(8, "umap")[1] == {"n_neighbors": 7}
     assert tsne_settings(5, "pca") == ("pca", {}, None)
+
+
+def test_no_objects_still_completes(assets, tmp_path):
+    """Untrained weights at the usual confidence detect nothing: the object sections say why, nothing fails."""
+    res = build_report("yolov8n-seg.yaml", str(assets / "bus.jpg"), out=tmp_path / "r", max_images=1, progress=False,
+                       sections=("projection", "stages", "seg"), seg_instances=1)
+    assert res.untrained and not res.failed and res.manifest["counts"]["objects"] == 0
+    for key in ("projection", "stages"):
+        assert res.sections[key].status == "skipped" and "detected no objects" in res.sections[key].note
+    assert res.sections["seg"].status == "ok" and "no predicted objects" in res.sections["seg"].data["coef"]["note"]
+    html = res.index.read_text()
+    assert "Skipped: the model detected no objects at confidence 0.25" in html and 'id="untrained-banner"' in html
+    check_links(res.out)

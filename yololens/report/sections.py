@@ -34,7 +34,7 @@ PHASE_TEXT = {
 }
 EXTRACT_DIR, MAPS_DIR, SEG_DIR = "extract", "maps", "seg"
 LABEL = "class_name"
-MAP_CHANNELS = 16
+MAP_CHANNELS = 8
 MIN_TSNE = 10  # fewer objects than this: PCA (t-SNE needs perplexity < n and then shows nothing useful)
 THUMB_PX = 64
 PANEL_PX = 270  # bokeh panel side in the page (the standalone HTML keeps its own size)
@@ -438,7 +438,11 @@ def run_seg(ctx: Context) -> Section:
 
 
 def _coefficient_report(ctx: Context, out: Path) -> dict:
-    """The coefficient heatmap (yololens.seg.report) over every predicted object of the extract table."""
+    """The class x prototype coefficient heatmap and usage figures of ``yololens coef-report``
+    (:mod:`yololens.seg.report`), over every predicted object of the extract table (``emb_coef``).
+
+    Only those two figures are drawn (the per-coefficient histograms take longer than the rest of the
+    section); ``yololens coef-report OUT/seg/coefficients.parquet`` draws them all."""
     import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
@@ -448,7 +452,9 @@ def _coefficient_report(ctx: Context, out: Path) -> dict:
     if ctx.extract is None or ctx.n_objects == 0:
         return {"note": "no predicted objects, so no coefficients"}
     try:
-        from yololens.seg.report import coef_report
+        from yololens.figures.coef_report import class_mean_figure, usage_figure
+        from yololens.seg.protos import save_fig
+        from yololens.seg.report import CoefTable, usage_table
     except ImportError as exc:
         return {"note": f"coefficient report unavailable ({exc})"}
     schema = T.read_schema(ctx.extract_dir)
@@ -460,19 +466,24 @@ def _coefficient_report(ctx: Context, out: Path) -> dict:
         return {"note": "no predicted objects, so no coefficients"}
     tbl = tbl.filter(keep)
     X = T.embeddings_to_numpy(tbl["emb_coef"])
-    df = pd.DataFrame({"image_name": tbl["image"].to_pandas(), "class_name": tbl["class_name"].to_pandas(),
+    classes = tbl["class_name"].to_pandas().astype(str)
+    df = pd.DataFrame({"image_name": tbl["image"].to_pandas(), "class_name": classes,
                        "score": tbl["score"].to_numpy(zero_copy_only=False)})
     df = pd.concat([df, pd.DataFrame(X, columns=[f"coef_{k}" for k in range(X.shape[1])])], axis=1)
-    from yololens.store.atomic import atomic_path
+    from yololens.store.atomic import atomic_path, write_text
 
     table_path = out / "coefficients.parquet"
     with atomic_path(table_path) as tmp:
         df.to_parquet(tmp, index=False)
-    rep = coef_report(table_path, out / "coef_report")
-    files = {Path(f).name: ctx.rel(f) for f in rep.files}
-    return {"n": int(len(df)), "classes": int(df["class_name"].nunique()), "heatmap": files.get("class_mean.png"),
-            "usage": files.get("usage.png"), "histograms": files.get("histograms.png"),
-            "table": ctx.rel(table_path), "csv": files.get("class_mean.csv")}
+    table = CoefTable(classes.to_numpy(), list(range(X.shape[1])), X)
+    usage = usage_table(table)
+    folder = out / "coef_report"
+    write_text(folder / "usage.csv", usage.to_csv(index=False))
+    save_fig(class_mean_figure(usage, table.class_order()), folder / "class_mean.png")
+    save_fig(usage_figure(usage, table.class_order()), folder / "usage.png")
+    return {"n": int(len(df)), "classes": int(classes.nunique()), "heatmap": ctx.rel(folder / "class_mean.png"),
+            "usage": ctx.rel(folder / "usage.png"), "usage_csv": ctx.rel(folder / "usage.csv"),
+            "table": ctx.rel(table_path), "command": f"yololens coef-report {SEG_DIR}/coefficients.parquet"}
 
 
 def _read_json(path: Path) -> dict:
