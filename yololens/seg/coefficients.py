@@ -127,8 +127,9 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         report: also compute per-instance prototype ablation and write the analytics report
             to ``out/report`` (see :mod:`yololens.seg.report`).
         overwrite: discard earlier results in ``out`` instead of resuming.
-        window: consecutive source images per durable part (default ``max(4 * batch, 16)``); an
-            interrupted run redoes at most the windows in flight.
+        window: consecutive source images per durable part (default ``max(8 * batch, 64)``); an
+            interrupted run redoes at most the windows in flight. Batches hold one image shape
+            inside a window, so larger windows fill batches better on mixed-size folders.
 
     Images already in the table (or in parts left by an interrupted run) are skipped; the
     final file equals an uninterrupted run's. ``out`` is locked for the run.
@@ -168,7 +169,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         result.resumed = len(src.records) - len(todo)
         runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
         names = loaded.names
-        for win in iter_seg_windows(runner, todo, batch, retina_masks, window=window, workers=workers,
+        for win in iter_seg_windows(runner, todo, batch, retina_masks, window=window or max(8 * batch, 64),
+                                    workers=workers,
                                     progress=progress, desc="coefficients"):
             result.skips.extend(win.skips)
             if not win.images:
