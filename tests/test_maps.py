@@ -135,7 +135,7 @@ def test_bad_images_are_skipped_and_the_run_goes_on(yaml_model, images, tmp_path
     assert [s.file for s in result.skips] == [str(bad)] and seen == result.skips
     assert [m.folder for m in result.images] == ["bus"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["counts"]["skipped"] == 1 and manifest["skips"][0]["file"] == str(bad)
+    assert manifest["counts"]["skipped"] == 1 and manifest["skipped"][0]["file"] == str(bad)
 
 
 def test_channel_grid_figure_shared_scale_renders(tmp_path):

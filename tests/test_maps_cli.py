@@ -42,7 +42,7 @@ def test_cli_yaml_model_folder_with_a_bad_image(folder, tmp_path):
                      "L9_SPPF_overlay.png", "L9_SPPF_pca.png", "overview.png"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["options"]["rank"] == "variance" and manifest["options"]["npy"] is False
-    assert manifest["counts"]["skipped"] == 1 and manifest["skips"][0]["file"] == "broken.jpg"
+    assert manifest["counts"]["skipped"] == 1 and manifest["skipped"][0]["file"] == "broken.jpg"
 
 
 def test_cli_bad_layer_exits_2_with_one_line_listing_valid_layers(assets, tmp_path):

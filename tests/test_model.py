@@ -55,6 +55,12 @@ def test_resolve_names_and_errors(v8seg):
         resolve_layers(v8seg, "proto")
 
 
+def test_proto_on_detect_model_names_the_task():
+    det = load_model("yolov8n.yaml", device="cpu")
+    with pytest.raises(InputError, match=r"'proto' needs a segmentation model.*'detect' model"):
+        resolve_layers(det, "proto", allow_proto=True)
+
+
 def test_load_errors(tmp_path):
     bogus = tmp_path / "random.pt"
     bogus.write_bytes(b"\x00not a checkpoint" * 10)

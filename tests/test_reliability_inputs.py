@@ -49,7 +49,7 @@ def assert_fatal(res, *needles: str) -> None:
 
 
 def skip_entries(manifest: dict) -> list[dict]:
-    entries = manifest.get("skipped", manifest.get("skips"))  # maps writes "skips" (reported)
+    entries = manifest["skipped"]
     assert entries is not None, sorted(manifest)
     return entries
 
@@ -332,9 +332,7 @@ def test_stages_with_too_few_objects_explains_instead_of_failing(tables):
 
 @pytest.mark.parametrize("ultralytics_loaded", [
     False,
-    pytest.param(True, marks=pytest.mark.xfail(
-        reason="figures/thumbnails.py opens images with Ultralytics' patched PIL.Image.open, which tries to "
-               "pip-install pi-heif on any unidentifiable file (ModuleNotFoundError offline); reported")),
+    True,
 ])
 def test_plot_thumbnails_of_unreadable_images_are_left_out(tmp_path, ultralytics_loaded, monkeypatch):
     """As after `extract` in the same process (`yololens demo`, a notebook): Ultralytics has patched PIL."""

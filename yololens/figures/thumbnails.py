@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from yololens.analysis.table import image_roots, out_dir
+from yololens.model.ultra import pil_open
 
 
 class CropLoader:
@@ -48,7 +49,7 @@ class CropLoader:
         return None
 
     def _open(self, image: str):
-        from PIL import Image, ImageOps
+        from PIL import ImageOps
 
         if image in self._cache:
             self._cache.move_to_end(image)
@@ -60,7 +61,7 @@ class CropLoader:
             self._missing.add(image)
             return None
         try:
-            with Image.open(path) as im:
+            with pil_open(path) as im:
                 img = ImageOps.exif_transpose(im).convert("RGB")
         except (OSError, ValueError):
             self._missing.add(image)
@@ -72,14 +73,12 @@ class CropLoader:
 
     def load(self, row) -> "Image.Image | None":  # noqa: F821
         """``row``: mapping with ``crop`` and/or ``image``, ``x1``..``y2``. Returns an RGB PIL image or None."""
-        from PIL import Image
-
         crop = row.get("crop") if hasattr(row, "get") else None
         if isinstance(crop, str) and crop:
             p = self.out / crop
             if p.is_file():
                 try:
-                    with Image.open(p) as im:
+                    with pil_open(p) as im:
                         img = im.convert("RGB")
                     img.thumbnail((self.size, self.size))
                     return img

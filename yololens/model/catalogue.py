@@ -135,6 +135,9 @@ def resolve_layers(
                 out.append(PROTO)
             continue
         idx = _resolve_one(item, aliases)
+        if idx is None and str(item).strip().lower() == PROTO:
+            raise InputError(f"layer 'proto' needs a segmentation model, but {model.source} is a '{model.task}' "
+                             f"model; {valid_layers_text(model, allow_proto)}")
         if idx is None or (isinstance(idx, int) and not 0 <= idx < n):
             raise InputError(f"layer {item!r} does not exist in {model.source}; {valid_layers_text(model, allow_proto)}")
         if idx == PROTO and not allow_proto:

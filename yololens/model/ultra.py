@@ -175,3 +175,16 @@ def imread(path: str) -> np.ndarray | None:
     from ultralytics.utils.patches import imread as _imread
 
     return _imread(path, cv2.IMREAD_COLOR)
+
+
+def pil_open(path):
+    """``PIL.Image.open`` as Pillow ships it.
+
+    Importing Ultralytics replaces ``PIL.Image.open`` with a wrapper that tries to
+    pip-install ``pi-heif`` whenever Pillow cannot identify a file; a text file named
+    ``.png`` must be a one-line skip, not an install attempt (or, offline, an exception).
+    """
+    from PIL import Image
+    from ultralytics.utils import patches
+
+    return getattr(patches, "_image_open", Image.open)(path)

@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from ultralytics.utils import patches as _ul_patches
 from ultralytics.utils.patches import imread
 
 from yololens.errors import InputError
+from yololens.model.ultra import pil_open
 from yololens.sources.records import Skip
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -29,10 +29,8 @@ DEFAULT_MAX_MEGAPIXELS = 100.0
 _EXIF_ORIENTATION = 0x0112
 _ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
-# Ultralytics replaces PIL.Image.open with a wrapper that tries to pip-install pi-heif whenever
-# Pillow cannot identify a file; a text file named .png must not trigger an install, so keep
-# Pillow's own opener. (Ultralytics internal: would belong in model/ultra.py.)
-_pil_open = getattr(_ul_patches, "_image_open", Image.open)
+# Pillow's own opener, not Ultralytics' patched one (see ultra.pil_open).
+_pil_open = pil_open
 
 
 class ImageDecodeError(InputError):
