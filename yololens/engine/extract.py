@@ -19,10 +19,10 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
-from yololens.engine.batching import bucket_by_shape, iter_decoded_batches, plan_windows
 from yololens.engine.matching import match
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
+from yololens.engine.windows import run_windows
 from yololens.errors import InputError, StrictModeError
 from yololens.model.catalogue import resolve_layers
 from yololens.model.loading import LoadedModel, load_model
@@ -245,37 +245,27 @@ class _ExtractJob:
     def run(self, records: list[ImageRecord], done: set[str], table: ResumableTable, batch: int, workers: int,
             window: int, strict: bool, progress: bool) -> list[Skip]:
         """Process every image of ``records`` not in ``done``, window by window; one part per window."""
-        windows = [[r for r in w if r.name not in done] for w in plan_windows(records, window)]
-        windows = [w for w in windows if w]
-        plan = [(wi, b) for wi, w in enumerate(windows) for b in bucket_by_shape(w, batch)]
-        remaining = {wi: sum(len(b) for w_i, b in plan if w_i == wi) for wi in range(len(windows))}
         skips: list[Skip] = []
-        rows = {wi: None for wi in range(len(windows))}
-        keys: dict[int, list[str]] = {wi: [] for wi in range(len(windows))}
-        bar = tqdm(total=sum(len(w) for w in windows), unit="img", desc="extract", disable=not progress,
-                   dynamic_ncols=True)
-        try:
-            batches = iter_decoded_batches((b for _, b in plan), workers=workers)
-            for (wi, planned), decoded in zip(plan, batches):
-                for skip in decoded.skips:
-                    if strict:
-                        raise StrictModeError(f"--strict: {skip}")
-                    tqdm.write(f"skipped {skip}")
-                    skips.append(skip)
-                if decoded.images:
-                    result = self.runner.run(decoded.images)
-                    embeddings = self._pool(result, decoded.records)
-                    rows[wi] = rows[wi] or ObjectRows(self.dims)
-                    for record, image_result, emb in zip(decoded.records, result.images, embeddings):
-                        self._add_image(rows[wi], record, image_result, emb)
-                        keys[wi].append(record.name)
-                bar.update(len(planned))
-                remaining[wi] -= len(planned)
-                if remaining[wi] == 0:
-                    self._flush(table, rows.pop(wi), keys.pop(wi), windows[wi])
-                    bar.set_postfix(objects=self.objects, refresh=False)
-        finally:
-            bar.close()
+
+        def on_skip(skip: Skip) -> None:
+            if strict:
+                raise StrictModeError(f"--strict: {skip}")
+            tqdm.write(f"skipped {skip}")
+            skips.append(skip)
+
+        rows: ObjectRows | None = None
+        keys: list[str] = []
+        for step in run_windows(self.runner, records, done, batch=batch, window=window, workers=workers,
+                                progress=progress, desc="extract", on_skip=on_skip):
+            if step.result is not None:
+                embeddings = self._pool(step.result, step.decoded.records)
+                rows = rows or ObjectRows(self.dims)
+                for record, image_result, emb in zip(step.decoded.records, step.result.images, embeddings):
+                    self._add_image(rows, record, image_result, emb)
+                    keys.append(record.name)
+            if step.window_done:
+                self._flush(table, rows, keys, step.window_records)
+                rows, keys = None, []
         return skips
 
     def _flush(self, table: ResumableTable, rows: ObjectRows | None, keys: list[str], window: list[ImageRecord]) -> None:

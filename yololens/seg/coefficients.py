@@ -165,13 +165,11 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
         # the images it already holds are not written to it again.
         ablation_done = tables["ablation"].done_keys() if report else set()
-        todo = [r for r in src.records if r.name not in done]
-        result.resumed = len(src.records) - len(todo)
+        result.resumed = sum(r.name in done for r in src.records)
         runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
         names = loaded.names
-        for win in iter_seg_windows(runner, todo, batch, retina_masks, window=window or max(8 * batch, 64),
-                                    workers=workers,
-                                    progress=progress, desc="coefficients"):
+        for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
+                                    workers=workers, progress=progress, desc="coefficients", done=done):
             result.skips.extend(win.skips)
             if not win.images:
                 continue

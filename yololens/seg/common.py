@@ -6,21 +6,19 @@ import re
 from pathlib import Path
 
 from yololens.errors import InputError
-from yololens.model import ultra
 from yololens.model.loading import LoadedModel, load_model
 from yololens.sources.records import Source
 
 
 def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
-    """Load ``model`` (or take a :class:`LoadedModel`), refuse non-seg models, match predict's numerics.
+    """Load ``model`` (or take a :class:`LoadedModel`) and refuse non-seg models.
 
-    The net gets AutoBackend's memory format (``channels_last`` on CUDA / x86 CPUs), so its
-    prototypes and coefficients are bitwise those of ``YOLO(model).predict`` run with the
-    same torch thread count.
+    ``load_model`` already gives the net AutoBackend's memory format, so prototypes and
+    coefficients are bitwise those of ``YOLO(model).predict`` run with the same torch
+    thread count.
     """
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
     loaded.require_segment(command)
-    loaded.net.to(memory_format=ultra.predict_memory_format(loaded.device))
     return loaded
 
 

@@ -7,14 +7,12 @@ Ultralytics predict does at batch 1 and results never depend on ``--batch`` or o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
-
-from yololens.engine.batching import bucket_by_shape, iter_decoded_batches, plan_windows
 from yololens.engine.runner import ImageResult, Runner
+from yololens.engine.windows import run_windows
 from yololens.seg.instances import SegInstances, instances_of
 from yololens.sources.records import ImageRecord, Skip
 
@@ -49,34 +47,23 @@ class SegWindow:
 
 def iter_seg_windows(runner: Runner, records: Sequence[ImageRecord], batch: int, retina_masks: bool = False,
                      window: int | None = None, workers: int = 2, progress: bool = True, desc: str = "seg",
-                     on_skip: Callable[[Skip], None] | None = None) -> Iterator[SegWindow]:
+                     on_skip: Callable[[Skip], None] | None = None,
+                     done: Container[str] = ()) -> Iterator[SegWindow]:
     """Yield one :class:`SegWindow` per window of ``records`` (default window: ``4 * batch`` images).
 
-    ``records`` should already exclude images done by an earlier run; windows are still
-    planned over the given order, so parts stay contiguous in source order.
+    ``records`` is the full source; images named in ``done`` (finished by an earlier run)
+    are left out, but windows are planned over the full order (``engine.windows``), so
+    parts stay contiguous in source order and batches equal an uninterrupted run's.
     """
-    window = window or max(4 * batch, 16)
-    windows = [w for w in plan_windows(list(records), window) if w]
-    plan = [(wi, b) for wi, w in enumerate(windows) for b in bucket_by_shape(w, batch)]
-    remaining = [sum(len(b) for w_i, b in plan if w_i == wi) for wi in range(len(windows))]
-    pending: dict[int, SegWindow] = {}
-    bar = tqdm(total=len(records), unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
-    try:
-        decoded_batches = iter_decoded_batches((b for _, b in plan), workers=workers)
-        for (wi, planned), decoded in zip(plan, decoded_batches):
-            win = pending.setdefault(wi, SegWindow(windows[wi][0].index))
-            for skip in decoded.skips:
-                (on_skip or (lambda s: tqdm.write(f"skipped {s}")))(skip)
-                win.skips.append(skip)
-            if decoded.images:
-                batch_result = runner.run(decoded.images)
-                for record, res in zip(decoded.records, batch_result.images):
-                    win.images.append(SegImage(record, res, instances_of(res, retina_masks)))
-            bar.update(len(planned))
-            remaining[wi] -= len(planned)
-            if remaining[wi] == 0:
-                done = pending.pop(wi)
-                done.images.sort(key=lambda s: s.record.index)
-                yield done
-    finally:
-        bar.close()
+    pending: SegWindow | None = None
+    for step in run_windows(runner, records, done, batch=batch, window=window or max(4 * batch, 16),
+                            workers=workers, progress=progress, desc=desc, on_skip=on_skip):
+        pending = pending or SegWindow(step.window.index)
+        pending.skips.extend(step.decoded.skips)
+        if step.result is not None:
+            for record, res in zip(step.decoded.records, step.result.images):
+                pending.images.append(SegImage(record, res, instances_of(res, retina_masks)))
+        if step.window_done:
+            pending.images.sort(key=lambda s: s.record.index)
+            yield pending
+            pending = None
