@@ -430,8 +430,6 @@ def test_coefficients_over_the_image_corpus(image_corpus, seg_weights, tmp_path)
         assert_skips_match(skip_entries(json.loads((out / "manifest.json").read_text())), cases, res.output)
 
 
-@pytest.mark.xfail(reason="`coefficients` writes no manifest.json and never prints the source-listing skips "
-                          "(folder named .jpg, symlink loops, broken links): they are only counted; reported")
 def test_coefficients_lists_every_skip(image_corpus, seg_weights, tmp_path):
     root, cases = _bad_files_and_bus(*image_corpus, tmp_path)
     res = invoke(["coefficients", "-m", seg_weights, "-s", root, "-o", tmp_path / "co", *SEG_FAST])

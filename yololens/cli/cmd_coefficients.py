@@ -38,6 +38,7 @@ def coefficients_command(
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
+    window: Annotated[Optional[int], typer.Option(help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """One row per predicted instance (all of them, in Ultralytics' Results order) with its mask coefficients.
@@ -55,10 +56,12 @@ def coefficients_command(
         raise InputError("give either --index or --all, not both")
     result = coefficients(model, source, out, table=csv, indices=None if all_ else index, fmt=table_format,
                           layout=layout, retina_masks=retina_masks, mask_area=mask_area, conf=conf, iou=iou,
-                          imgsz=imgsz, batch=batch, device=device, workers=workers,
+                          imgsz=imgsz, batch=batch, device=device, workers=workers, window=window,
                           save_prototype_png=save_prototype_png, report=report, overwrite=overwrite,
                           progress=progress, source_format=source_format)
     typer.echo(result.summary() + (f"; report -> {result.report}" if result.report else ""))
+    for skip in result.skips:
+        typer.echo(f"  skipped {skip}", err=True)
     exit_for_skips(len(result.skips))
 
 

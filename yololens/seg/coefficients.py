@@ -33,6 +33,7 @@ from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import atomic_path, write_json
 from yololens.store.lock import DirectoryLock
+from yololens.store.manifest import write_manifest
 from yololens.store.table import FORMATS, ResumableTable
 
 LAYOUTS = ("yololens", "seed")
@@ -194,7 +195,14 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
             ablation = tables["ablation"].finalize()
             if final is not None:
                 result.report = coef_report(final, out / "report", ablation=ablation).out
-    result.seconds = time.perf_counter() - t0
+        result.seconds = time.perf_counter() - t0
+        counts = {"images_in_source": len(src.records), "images_resumed": result.resumed,
+                  "images_processed": result.images, "instances_written": result.instances,
+                  "skipped": len(result.skips)}
+        params = {"source": str(source), "table": str(path), "format": fmt, "batch": batch,
+                  "device": str(loaded.device), **settings}
+        write_manifest(out, "coefficients", params, loaded.describe(), counts, {"total": result.seconds},
+                       result.skips)
     return result
 
 
