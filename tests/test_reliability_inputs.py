@@ -452,8 +452,6 @@ def test_protos_over_the_image_corpus(image_corpus, seg_weights, tmp_path):
         assert_skips_match(skip_entries(json.loads((out / "manifest.json").read_text())), cases, res.output)
 
 
-@pytest.mark.skip(reason="protos on a 1x8000 image draws a figure of ~3.5M x 900 px: 160 s, then a 95 GiB "
-                         "allocation ends the whole run (reported); skipped, not xfailed, to spare CI the time")
 def test_protos_thin_image_does_not_cost_the_run(image_corpus, seg_weights, tmp_path):
     src = tmp_path / "src"
     src.mkdir()

@@ -104,6 +104,11 @@ def _overlay(ax, image_bgr: np.ndarray, masks: list[np.ndarray], boxes: list[np.
     _bare(ax)
 
 
+def _clamp_aspect(ratio: float, limit: float = 4.0) -> float:
+    """Height/width used to size a figure; extreme images (1×8000 px) must not make a 1e6-px canvas."""
+    return min(max(ratio, 1 / limit), limit)
+
+
 def _proto_box(ax, dec: MaskDecomposition) -> None:
     """Draw the box on an un-letterboxed prototype-resolution panel (cell units)."""
     x1, y1, x2, y2 = dec.grid.box_to_cells(dec.box_lb)
@@ -127,9 +132,9 @@ def instance_figure(dec: MaskDecomposition, image_bgr: np.ndarray, order: str = 
     labels = [f"#{k}  c={dec.coefficients[k]:+.2f}" for k in idx]
     h, w = protos.shape[1:]
     rows = math.ceil(len(idx) / COLS)
-    mosaic_ratio = (rows * h * (1 + GAP)) / (COLS * w * (1 + GAP))
+    mosaic_ratio = _clamp_aspect((rows * h * (1 + GAP)) / (COLS * w * (1 + GAP)))
     grid_h = WIDTH_IN * 0.9 * mosaic_ratio + 0.45  # mosaic plus its title band (inches)
-    cell_h = (WIDTH_IN / 4) * 0.75 * h / w + 0.55
+    cell_h = (WIDTH_IN / 4) * 0.75 * _clamp_aspect(h / w) + 0.55
     height = 2 * grid_h + 2 * cell_h + 1.2
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
     # Fixed margins instead of constrained layout: that layout costs seconds on 40 artists.
@@ -192,7 +197,7 @@ def image_masks_figure(image_bgr: np.ndarray, masks: list[np.ndarray], boxes: li
     n = len(full)
     cols = min(4, max(n, 1))
     rows = math.ceil(n / cols) if n else 0
-    aspect = orig_shape[0] / orig_shape[1]
+    aspect = _clamp_aspect(orig_shape[0] / orig_shape[1])
     height = 9 * aspect + rows * 3 * aspect + 1.0
     fig = Figure(figsize=(12, height), dpi=DPI)
     gs = fig.add_gridspec(1 + rows, cols, height_ratios=[3.0] + [1.0] * rows, left=0.01, right=0.99,
@@ -210,7 +215,7 @@ def image_masks_figure(image_bgr: np.ndarray, masks: list[np.ndarray], boxes: li
 def prototype_figure(prototype: np.ndarray, index: int, weights: list[tuple[str, float]], title: str = "") -> Figure:
     """One prototype (un-letterboxed ``(h, w)``) titled with each instance's weight for it (the seed's PNG)."""
     h, w = prototype.shape
-    fig = Figure(figsize=(6, 6 * h / w + 1.2), dpi=DPI, layout="constrained")  # one Axes: cheap
+    fig = Figure(figsize=(6, 6 * _clamp_aspect(h / w) + 1.2), dpi=DPI, layout="constrained")  # one Axes: cheap
     ax = fig.add_subplot()
     im = ax.imshow(prototype, cmap="viridis", interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
