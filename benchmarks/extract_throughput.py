@@ -1,7 +1,8 @@
 """Throughput and memory of `yololens extract` against Ultralytics predict, measured in one run.
 
 Baselines, on the same images and model:
-  * YOLO(...).predict(stream=True) at batch 1 and at batch 8 (Ultralytics' own pipeline);
+  * YOLO(...).predict(stream=True) at batch 1 and at batch 8 (Ultralytics' own pipeline), with the
+    same torch thread count as extract, and once as shipped (Ultralytics sets min(8, cpus-1) threads);
   * the raw fused forward on pre-letterboxed tensors (the floor: compute only).
 
 Extract runs layers 9,15,18,21 (YOLOv8) with predicted boxes, written to Parquet.
@@ -58,14 +59,22 @@ def time_extract(model: str, folder: Path, device: str, batch: int) -> tuple[flo
         return time.perf_counter() - t, res.manifest["counts"]["images_processed"]
 
 
-def time_predict(model: str, folder: Path, device: str, batch: int) -> float:
+def time_predict(model: str, folder: Path, device: str, batch: int, threads: int | None) -> float:
+    """Ultralytics predict. Its select_device sets torch to min(8, cpus - 1) threads (1 on a 2-core
+    machine); ``threads`` overrides that so both sides use the same thread count."""
+    import ultralytics.utils.torch_utils as tu
     from ultralytics import YOLO
 
-    yolo = YOLO(model)
-    t = time.perf_counter()
-    for _ in yolo.predict(str(folder), stream=True, batch=batch, device=device, verbose=False):
-        pass
-    return time.perf_counter() - t
+    shipped = tu.NUM_THREADS
+    tu.NUM_THREADS = threads or shipped
+    try:
+        yolo = YOLO(model)
+        t = time.perf_counter()
+        for _ in yolo.predict(str(folder), stream=True, batch=batch, device=device, verbose=False):
+            pass
+        return time.perf_counter() - t
+    finally:
+        tu.NUM_THREADS = shipped
 
 
 def time_raw_forward(model: str, folder: Path, device: str, batch: int) -> float:
@@ -113,16 +122,25 @@ def main() -> None:
     ap.add_argument("--rss", default="100,1000", help="image counts for the peak-RSS runs ('' to skip)")
     args = ap.parse_args()
 
+    import torch
+
+    threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_folder(args.n, Path(tmp) / "images")
         time_extract(args.model, folder, args.device, args.batch)  # warm caches (disk, allocator) once
         results = {}
         t_ext, n = time_extract(args.model, folder, args.device, args.batch)
         results["yololens extract"] = n / t_ext
-        results["ultralytics predict batch=1"] = args.n / time_predict(args.model, folder, args.device, 1)
-        results["ultralytics predict batch=8"] = args.n / time_predict(args.model, folder, args.device, 8)
+        for b in (1, 8):
+            results[f"ultralytics predict batch={b}"] = args.n / time_predict(args.model, folder, args.device, b,
+                                                                             threads)
+            torch.set_num_threads(threads)
+        results["ultralytics predict batch=8, as shipped"] = args.n / time_predict(args.model, folder, args.device,
+                                                                                  8, None)
+        torch.set_num_threads(threads)  # predict's select_device changed it
         results["raw fused forward"] = args.n / time_raw_forward(args.model, folder, args.device, args.batch)
 
+    print(f"torch threads: {threads} (Ultralytics as shipped uses {__import__('ultralytics').utils.NUM_THREADS})")
     best_predict = max(results["ultralytics predict batch=1"], results["ultralytics predict batch=8"])
     print(f"model: {args.model}\nimages: {args.n} (real frames from shared/data + ultralytics assets, cycled)")
     for name, ips in results.items():
