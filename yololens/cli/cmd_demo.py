@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import DEVICE_HELP, cli_errors
+from yololens.cli.common import DeviceOpt, cli_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder (index.html inside).")] = Path("yololens-demo"),
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model; default $YOLOLENS_MODEL, else yolov8n-seg.pt (online), else untrained yolov8n-seg.yaml.")] = None,
-    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    device: DeviceOpt = None,
     progress: Annotated[bool, typer.Option(help="Show progress (a line per phase and the progress bars).")] = True,
 ) -> None:
     """Run `yololens report` on Ultralytics' bus.jpg and zidane.jpg and print where index.html is.

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors
+from yololens.cli.common import (BatchOpt, DeviceOpt, FormatOpt, ImgszOpt, ModelOpt, SourceOpt, WorkersOpt,
+                                 cli_errors)
 
 SECTION_OPTION = {
     "catalogue": "the layer catalogue",
@@ -33,11 +34,11 @@ def print_result(result) -> None:
 
 @cli_errors
 def report_command(
-    source: Annotated[str, typer.Option("--source", "-s", help="Image, folder (recursive), .txt list of images, or YOLO data.yaml.")],
+    source: SourceOpt,
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder: index.html, report.json and the data behind every figure.")] = Path("yololens-report"),
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")] = None,
+    model: ModelOpt = None,
     labels: Annotated[Optional[str], typer.Option(help="Labels: BDD100K/Scalabel JSON, COCO JSON, or a YOLO labels folder (adds ground truth: TP/FP/FN colours, stage report on the true classes).")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="Force the source format: image, folder, list, bdd, coco, yolo (default: auto-detect).")] = None,
+    fmt: FormatOpt = None,
     max_images: Annotated[int, typer.Option("--max-images", min=1, help="Images shown as feature maps and seg decompositions (the first ones of the source).")] = 3,
     layers: Annotated[Optional[str], typer.Option(help="Embedding layers (indices or names). Default: SPPF + the neck outputs feeding the head.")] = None,
     map_layers: Annotated[Optional[str], typer.Option("--map-layers", help="Layers of the feature-map figures. Default: the last backbone layer at strides 4, 8, 16, then the embedding layers.")] = None,
@@ -50,16 +51,16 @@ def report_command(
     hover_thumbnails: Annotated[int, typer.Option("--hover-thumbnails", help="Object crops embedded for hovering.")] = 500,
     seg_instances: Annotated[int, typer.Option("--seg-instances", min=0, help="Seg models: instance decompositions per shown image.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed (samples, t-SNE).")] = 0,
-    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
-    batch: Annotated[int, typer.Option(help=BATCH_HELP)] = 8,
-    device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    imgsz: ImgszOpt = 640,
+    batch: BatchOpt = 8,
+    device: DeviceOpt = None,
     catalogue: Annotated[bool, typer.Option("--catalogue/--no-catalogue", help=f"Include {SECTION_OPTION['catalogue']}.")] = True,
     maps: Annotated[bool, typer.Option("--maps/--no-maps", help=f"Include {SECTION_OPTION['maps']}.")] = True,
     projection: Annotated[bool, typer.Option("--projection/--no-projection", help=f"Include {SECTION_OPTION['projection']}.")] = True,
     stages: Annotated[bool, typer.Option("--stages/--no-stages", help=f"Include {SECTION_OPTION['stages']}.")] = True,
     seg: Annotated[bool, typer.Option("--seg/--no-seg", help=f"Include {SECTION_OPTION['seg']} (seg models only).")] = True,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier object embeddings in --out instead of resuming them.")] = False,
-    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
+    workers: WorkersOpt = 2,
     progress: Annotated[bool, typer.Option(help="Show progress (a line per phase and the progress bars).")] = True,
 ) -> None:
     """Everything yololens can tell about a model, on your images, in one self-contained HTML page.
