@@ -35,6 +35,10 @@ _API = {
     "StageReport": "yololens.analysis",
     "load_projection": "yololens.analysis",
     "plot": "yololens.figures.scatter",
+    "protos": "yololens.seg.protos",
+    "coefficients": "yololens.seg.coefficients",
+    "coef_report": "yololens.seg.report",
+    "build_report": "yololens.report",
     "PlotResult": "yololens.figures.scatter",
 }
 _RENAMED = {"layers": "catalogue"}
