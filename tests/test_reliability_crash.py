@@ -39,8 +39,17 @@ KILLS = 5
 TIMEOUT = 180
 
 
+# The runs under test are real CLI processes. Each forward pass is made to take at least PACE_S, so that
+# on a fast (quiet) machine a run still lasts several seconds and a kill "after the k-th part" lands mid-run
+# instead of after the run already finished. Only timing changes; outputs are untouched.
+PACE_S = 0.15
+PACED = ("import sys, time; import yololens.engine.runner as r; run = r.Runner.run; "
+         f"r.Runner.run = lambda self, images: (time.sleep({PACE_S}), run(self, images))[1]; ")
+
+
 def cli(*args) -> list[str]:
-    return [sys.executable, "-m", "yololens.cli.app", *map(str, args)]
+    main = PACED + "from yololens.cli.app import main; sys.argv[0] = 'yololens'; main()"
+    return [sys.executable, "-c", main, *map(str, args)]
 
 
 def start(cmd: list[str], log: Path) -> subprocess.Popen:
@@ -200,16 +209,8 @@ def test_sigkill_at_random_points_then_resume(many, tmp_path):
 COEF_TABLE = ".mask_coefficients.csv.parquet"  # the Parquet store behind the CSV
 COEF_ARGS = ["--all", "--imgsz", "160", "--batch", "4", "--workers", "1", "--no-mask-area", "--no-progress"]
 COEF_WINDOW = 8
-# `coefficients` has no --window option (its window is max(8 * batch, 64): one part for 50 images, so a kill
-# could only ever lose everything or nothing). The real CLI runs in a real process; only the default window
-# of the library call is made smaller. Asked for: a --window option like extract's.
-COEF_MAIN = ("import functools, sys; import yololens.seg.coefficients as m; "
-             f"m.coefficients = functools.partial(m.coefficients, window={COEF_WINDOW}); "
-             "from yololens.cli.app import main; sys.argv[0] = 'yololens'; main()")
-
-
 def coef_cli(*args) -> list[str]:
-    return [sys.executable, "-c", COEF_MAIN, "coefficients", *map(str, args)]
+    return cli("coefficients", *args, "--window", COEF_WINDOW)
 
 
 def test_coefficients_all_survives_sigkill(many, seg_weights, tmp_path):
