@@ -52,6 +52,22 @@ def cli(*args) -> list[str]:
     return [sys.executable, "-c", main, *map(str, args)]
 
 
+def kill_mid_run(proc: subprocess.Popen, mode: str, parts_written, delay: float, rng: random.Random,
+                 log: Path) -> None:
+    """SIGKILL ``proc`` once ``parts_written()`` (mode "parts") or after ``delay`` s (mode "startup")."""
+    t0 = time.monotonic()
+    while proc.poll() is None and time.monotonic() - t0 < TIMEOUT:
+        if mode == "parts" and parts_written():
+            time.sleep(rng.uniform(0, 0.05))  # land inside the next window, not just after a part
+            break
+        if mode == "startup" and time.monotonic() - t0 >= delay:
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, f"run finished before the kill ({mode}): {log.read_text()[-2000:]}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def start(cmd: list[str], log: Path) -> subprocess.Popen:
     fh = open(log, "wb")
     proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -166,18 +182,7 @@ def test_sigkill_at_random_points_then_resume(many, tmp_path):
         target = before + rng.randint(1, 2)
         delay = rng.uniform(0.1, 1.5)
         assert target < n_windows, "the schedule must leave work for every kill"
-        proc = start(cmd, log)
-        t0 = time.monotonic()
-        while proc.poll() is None and time.monotonic() - t0 < TIMEOUT:
-            if mode == "parts" and len(parts_of(out)) >= target:
-                time.sleep(rng.uniform(0, 0.05))  # land inside the next window, not just after a part
-                break
-            if mode == "startup" and time.monotonic() - t0 >= delay:
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, f"run finished before the kill ({mode}): {log.read_text()[-2000:]}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_mid_run(start(cmd, log), mode, lambda: len(parts_of(out)) >= target, delay, rng, log)
         kills.append((mode, len(parts_of(out))))
         temps_seen += assert_every_file_opens(out)
         assert not (out / "objects.parquet").exists()  # the final table appears only at the very end
@@ -227,18 +232,7 @@ def test_coefficients_all_survives_sigkill(many, seg_weights, tmp_path):
     for mode in ["startup", "parts", "startup", "parts", "parts"]:  # 3 part kills leave 4 windows to do
         before = len(parts_of(out, COEF_TABLE))
         delay = rng.uniform(0.1, 1.5)
-        proc = start(cmd, log)
-        t0 = time.monotonic()
-        while proc.poll() is None and time.monotonic() - t0 < TIMEOUT:
-            if mode == "parts" and len(parts_of(out, COEF_TABLE)) > before:
-                time.sleep(rng.uniform(0, 0.05))
-                break
-            if mode == "startup" and time.monotonic() - t0 >= delay:
-                break
-            time.sleep(0.01)
-        assert proc.poll() is None, f"run finished before the kill ({mode}): {log.read_text()[-2000:]}"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_mid_run(start(cmd, log), mode, lambda: len(parts_of(out, COEF_TABLE)) > before, delay, rng, log)
         kills.append((mode, len(parts_of(out, COEF_TABLE))))
         assert_every_file_opens(out)
         assert not (out / "mask_coefficients.csv").exists()
