@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from yololens.errors import InputError
-from yololens.sources.boxes import Box, LabelProblem, add_box, as_number, box_from_points
-from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes
+from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
+from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
 
@@ -155,17 +155,8 @@ def _parse_label(
     if not isinstance(category, str) or not category:
         skips.append(Skip(where, "label has no 'category'"))
         return None
-    if not cats.allowed(category):
-        skips.append(Skip(where, f"category '{category}' is not in the requested categories"))
-        return None
-    try:
-        raw_box = label_geometry(label)
-    except LabelProblem as exc:
-        skips.append(Skip(where, str(exc)))
-        return None
-    if raw_box is None:
-        return None  # a mask-only or polyline label: not an object box
-    box = add_box(raw_box, size, where, skips)
+    # label_geometry gives None for mask-only or polyline labels: not object boxes, and no skip line
+    box = wanted_box(category, lambda: label_geometry(label), size, where, cats, skips)
     if box is None:
         return None
     cats.seen(category)

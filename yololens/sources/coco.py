@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from yololens.errors import InputError
-from yololens.sources.boxes import Box, LabelProblem, add_box, as_number, box_from_points
-from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes
+from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
+from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
 
@@ -180,15 +180,7 @@ def _annotation_box(
     if category is None:
         skips.append(Skip(where, f"category_id {category_id!r} is not in 'categories'"))
         return None
-    if not cats.allowed(category):
-        skips.append(Skip(where, f"category '{category}' is not in the requested categories"))
-        return None
-    try:
-        raw_box = annotation_geometry(ann)
-    except LabelProblem as exc:
-        skips.append(Skip(where, str(exc)))
-        return None
-    box = add_box(raw_box, size, where, skips)
+    box = wanted_box(category, lambda: annotation_geometry(ann), size, where, cats, skips)
     if box is None:
         return None
     gt_id = str(ann["id"]) if is_scalar_id(ann.get("id")) else f"#{index}"

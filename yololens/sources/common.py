@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from yololens.errors import InputError
+from yololens.sources.boxes import Box, LabelProblem, add_box
+from yololens.sources.records import Skip
 
 #: JSON scalar types kept as attributes (lists/dicts such as BDD lane attributes are dropped).
 _SCALARS = (str, int, float, bool, type(None))
@@ -75,3 +77,22 @@ def display_path(path: Path, base: Path | None) -> str:
         except ValueError:
             pass
     return str(path)
+
+
+def wanted_box(category: str, geometry: Callable[[], Box | None], size: tuple[int, int] | None, where: str,
+               cats: Categories, skips: list[Skip]) -> Box | None:
+    """The checked, clipped box of one label, or ``None`` with a skip line saying why.
+
+    In order: the category whitelist, the label's raw geometry (``geometry()`` raises
+    :class:`LabelProblem` for malformed coordinates, returns ``None`` for labels that are not
+    boxes), then the shared box check and clip (:func:`~yololens.sources.boxes.add_box`).
+    """
+    if not cats.allowed(category):
+        skips.append(Skip(where, f"category '{category}' is not in the requested categories"))
+        return None
+    try:
+        raw_box = geometry()
+    except LabelProblem as exc:
+        skips.append(Skip(where, str(exc)))
+        return None
+    return None if raw_box is None else add_box(raw_box, size, where, skips)
