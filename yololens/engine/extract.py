@@ -258,10 +258,12 @@ class _ExtractJob:
         for step in run_windows(self.runner, records, done, batch=batch, window=window, workers=workers,
                                 progress=progress, desc="extract", on_skip=on_skip):
             if step.result is not None:
-                embeddings = self._pool(step.result, step.decoded.records)
+                boxes = [self._objects_lb(r, res) for r, res in zip(step.decoded.records, step.result.images)]
+                embeddings = self._pool(step.result, [lb for _, lb in boxes])
                 rows = rows or ObjectRows(self.dims)
-                for record, image_result, emb in zip(step.decoded.records, step.result.images, embeddings):
-                    self._add_image(rows, record, image_result, emb)
+                for record, image_result, (orig, _), emb in zip(step.decoded.records, step.result.images, boxes,
+                                                                embeddings):
+                    self._add_image(rows, record, image_result, orig, emb)
                     keys.append(record.name)
             if step.window_done:
                 self._flush(table, rows, keys, step.window_records)
@@ -294,14 +296,14 @@ class _ExtractJob:
             return np.zeros((0, 4), np.float32), torch.zeros((0, 4))
         return np.concatenate(parts_orig), torch.cat(parts_lb)
 
-    def _pool(self, result, records: list[ImageRecord]) -> list[dict[str, np.ndarray]]:
-        """Per image: embedding column -> ``(n_objects, C)`` array, for every layer (one RoIAlign per layer)."""
-        boxes_lb = []
-        for record, res in zip(records, result.images):
-            _, lb = self._objects_lb(record, res)
-            boxes_lb.append(clip_to_content(lb, res.letterbox.content))
+    def _pool(self, result, objects_lb: list[torch.Tensor]) -> list[dict[str, np.ndarray]]:
+        """Per image: embedding column -> ``(n_objects, C)`` array, for every layer (one RoIAlign per layer).
+
+        ``objects_lb``: per image, its object boxes in letterboxed pixels (see :meth:`_objects_lb`).
+        """
+        boxes_lb = [clip_to_content(lb, res.letterbox.content) for lb, res in zip(objects_lb, result.images)]
         counts = [len(b) for b in boxes_lb]
-        per_image: list[dict[str, np.ndarray]] = [{} for _ in records]
+        per_image: list[dict[str, np.ndarray]] = [{} for _ in objects_lb]
         for layer in self.layer_ids:
             feats = result.features[layer]
             name = embedding_column(layer)
@@ -314,9 +316,10 @@ class _ExtractJob:
             self.dims["emb_coef"] = int(self.model.nm)
         return per_image
 
-    def _add_image(self, rows: ObjectRows, record: ImageRecord, res: ImageResult, emb: dict[str, np.ndarray]) -> None:
+    def _add_image(self, rows: ObjectRows, record: ImageRecord, res: ImageResult, boxes_orig: np.ndarray,
+                   emb: dict[str, np.ndarray]) -> None:
+        """Add the image's object rows; ``boxes_orig`` ``(n, 4)`` original pixels, in emission order."""
         h, w = res.image.shape[:2]
-        boxes_orig, _ = self._objects_lb(record, res)
         labels = record.labels if (self.boxes in ("gt", "both") and record.labels) else []
         dets = res.detections if self.boxes in ("pred", "both") else None
         n_gt, n_pred = len(labels), (len(dets) if dets is not None else 0)
