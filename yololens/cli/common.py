@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -84,17 +83,6 @@ def exit_for_skips(n_skipped: int) -> None:
     """Exit 1 when anything was skipped, so scripts can tell a partial run from a clean one."""
     if n_skipped:
         raise typer.Exit(EXIT_SKIPPED)
-
-
-def parse_layers(text: str | None) -> list[str] | None:
-    """``"9,15,sppf"`` -> ``["9", "15", "sppf"]``; resolution against the model happens later."""
-    if text is None or not text.strip():
-        return None
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def echo_err(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # Shared option declarations keep the help texts identical across commands.

@@ -27,11 +27,11 @@ from yololens.errors import InputError, StrictModeError
 from yololens.model.catalogue import resolve_layers
 from yololens.model.loading import LoadedModel, load_model
 from yololens.sources.records import ImageRecord, Skip, Source
-from yololens.store.atomic import remove_stale_temps, write_bytes, write_json
+from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
 from yololens.store.objects import ObjectRows, embedding_column
-from yololens.store.table import ResumableTable
+from yololens.store.table import ResumableTable, guard_settings
 
 BOX_MODES = ("pred", "gt", "both")
 TABLE_NAME = "objects.parquet"
@@ -159,7 +159,9 @@ def extract(
             end2end=loaded.end2end, crops=crops, crop_size=crop_size,
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
-        _check_resume(out, table, settings, overwrite)
+        guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out)
+        if overwrite:
+            shutil.rmtree(out / "crops", ignore_errors=True)
         remove_stale_temps(out)  # half-written temp files of a killed run (we hold the lock: none is live)
         done = table.done_keys()
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
@@ -201,26 +203,6 @@ def _open(source, labels, fmt) -> Source:
     from yololens.sources.resolve import open_source
 
     return open_source(source, labels=labels, fmt=fmt)
-
-
-def _check_resume(out: Path, table: ResumableTable, settings: ExtractSettings, overwrite: bool) -> None:
-    """Refuse to mix rows made with different settings; ``overwrite`` clears old results."""
-    config_path = out / RUN_CONFIG
-    has_results = table.path.exists() or bool(table._parts())
-    if overwrite:
-        if table.path.exists():
-            table.path.unlink()
-        shutil.rmtree(table.parts_dir, ignore_errors=True)
-        shutil.rmtree(out / "crops", ignore_errors=True)
-    elif has_results and config_path.exists():
-        previous = json.loads(config_path.read_text())
-        if previous != settings.__dict__:
-            changed = sorted(k for k in settings.__dict__ if previous.get(k) != settings.__dict__[k])
-            raise InputError(
-                f"{out}: holds results made with different settings ({', '.join(changed)}); "
-                "use another --out, or --overwrite to discard them"
-            )
-    write_json(config_path, settings.__dict__)
 
 
 def _layer_info(runner: Runner, job: "_ExtractJob") -> list[dict]:

@@ -399,7 +399,6 @@ def run_seg(ctx: Context) -> Section:
     if not ctx.is_seg:
         return Section("seg", TITLES["seg"], status="skipped", note=f"{ctx.model.task} model: no mask prototypes")
     try:
-        from yololens.seg.common import safe_name
         from yololens.seg.protos import protos
     except ImportError as exc:  # the seg commands are optional building blocks
         return Section("seg", TITLES["seg"], status="skipped", note=f"seg figures unavailable ({exc})")
@@ -410,8 +409,8 @@ def run_seg(ctx: Context) -> Section:
                  imgsz=o.imgsz, max_det=o.max_det, batch=1, progress=o.progress, workers=o.workers)
     images = []
     for record in src.records:
-        folder = out / "protos" / safe_name(record.name)
-        if not folder.is_dir():
+        folder = res.folders.get(record.name)  # the folder protos actually wrote (names made unique there)
+        if folder is None or not folder.is_dir():
             continue
         meta = _read_json(folder / "meta.json")
         inst_meta = {m["instance"]: m for m in meta.get("instances", [])}

@@ -15,7 +15,6 @@ whichever path aligns the rows. ``layout="seed"``: ``image_name, type, mask_1 ..
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,10 +30,10 @@ from yololens.seg.common import ensure_suffix, open_images, output_stem, parse_i
 from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
-from yololens.store.atomic import atomic_path, write_json
+from yololens.store.atomic import atomic_path
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
-from yololens.store.table import FORMATS, ResumableTable
+from yololens.store.table import FORMATS, ResumableTable, guard_settings
 
 LAYOUTS = ("yololens", "seed")
 DEFAULT_TABLE = "mask_coefficients.csv"
@@ -161,7 +160,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         tables = {"main": ResumableTable(_store_path(path, fmt), key_column=KEY, fmt="parquet")}
         if report:
             tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet")
-        _check_resume(path, list(tables.values()), settings, overwrite)
+        guard_settings(path.with_name(f".{path.name}.settings.json"), list(tables.values()), settings, overwrite,
+                       where=path, hint="--out/--csv")
         done = tables["main"].done_keys()
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
         # the images it already holds are not written to it again.
@@ -240,23 +240,6 @@ def _ablation_table(items: list[SegImage], names: dict[int, str], nm: int) -> pa
         col.update({f"drop_{k}": drops[:, k] for k in range(nm)})
         cols.append(col)
     return _to_table(cols, schema)
-
-
-def _check_resume(path: Path, tables: list[ResumableTable], settings: dict, overwrite: bool) -> None:
-    """Refuse to mix rows made with different settings; ``overwrite`` discards old results."""
-    config = path.with_name(f".{path.name}.settings.json")
-    has_results = any(t.path.exists() or t.parts_dir.is_dir() for t in tables)
-    if overwrite:
-        for t in tables:
-            t.path.unlink(missing_ok=True)
-            shutil.rmtree(t.parts_dir, ignore_errors=True)
-    elif has_results and config.exists():
-        previous = json.loads(config.read_text())
-        changed = sorted(k for k in settings if previous.get(k) != settings[k])
-        if changed:
-            raise InputError(f"{path}: holds results made with different settings ({', '.join(changed)}); "
-                             "use another --out/--csv, or --overwrite to discard them")
-    write_json(config, settings)
 
 
 def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], names: dict[int, str]) -> None:

@@ -44,6 +44,7 @@ class ProtosResult:
     figures: int = 0
     skips: list[Skip] = field(default_factory=list)
     seconds: float = 0.0
+    folders: dict[str, Path] = field(default_factory=dict)  # image name -> its output folder
 
     def summary(self) -> str:
         return (f"protos: {self.images} image(s), {self.instances} instance(s), {self.figures} figure(s), "
@@ -87,7 +88,8 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
                                        progress=progress, desc="protos"):
             result.skips.extend(window.skips)
             for item in window.images:
-                _write_image(item, out / folder_of(item.record.name), loaded, order, shared_scale,
+                folder = result.folders[item.record.name] = out / folder_of(item.record.name)
+                _write_image(item, folder, loaded, order, shared_scale,
                              max_instances, fmt, result)
     result.seconds = time.perf_counter() - t0
     return result

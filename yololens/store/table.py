@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from yololens.store.atomic import atomic_path
+from yololens.store.atomic import atomic_path, write_json
 
 DONE_KEY = b"yololens.done"
 FORMATS = ("parquet", "csv")
@@ -228,3 +229,25 @@ def _remove_empty_dirs(directory: Path, stop: Path) -> None:
         except OSError:
             return
         directory = directory.parent
+
+
+def guard_settings(config: Path, tables: Sequence[ResumableTable], settings: dict, overwrite: bool,
+                   where: Path, hint: str = "--out") -> None:
+    """Refuse to resume ``tables`` with rows made under other ``settings``; ``overwrite`` discards them.
+
+    ``config`` (a JSON file) records the settings of the run that wrote the rows; it is
+    rewritten for this run. ``where`` and ``hint`` name the output in the error message.
+    """
+    if overwrite:
+        for t in tables:
+            t.path.unlink(missing_ok=True)
+            shutil.rmtree(t.parts_dir, ignore_errors=True)
+    elif config.exists() and any(t.path.exists() or t.parts_dir.is_dir() for t in tables):
+        previous = json.loads(config.read_text())
+        changed = sorted(k for k in settings if previous.get(k) != settings[k])
+        if changed:
+            from yololens.errors import InputError
+
+            raise InputError(f"{where}: holds results made with different settings ({', '.join(changed)}); "
+                             f"use another {hint}, or --overwrite to discard them")
+    write_json(config, settings)
