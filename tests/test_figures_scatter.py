@@ -38,18 +38,9 @@ def bokeh_sources(html: str) -> list[dict]:
             return np.frombuffer(raw, dtype=np.dtype(v["dtype"]).newbyteorder("<" if v.get("order", "little") == "little" else ">"))
         return v
 
-    def walk(o):
-        if isinstance(o, dict):
-            if o.get("name") == "ColumnDataSource" and "attributes" in o:
-                data = o["attributes"]["data"]
-                found.append({k: decode(v) for k, v in data["entries"]})
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-
-    walk(doc)
+    for o in _dicts(doc):
+        if o.get("name") == "ColumnDataSource" and "attributes" in o:
+            found.append({k: decode(v) for k, v in o["attributes"]["data"]["entries"]})
     return found
 
 
@@ -59,23 +50,25 @@ def hover_lookups(html: str) -> dict[str, list[str]]:
     doc = json.loads(m.group(1))
     found: dict[str, list[str]] = {}
 
-    def walk(o):
-        if isinstance(o, dict):
-            if o.get("type") == "map" and o.get("entries") and all(
-                isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in o["entries"]
-            ):
-                for key, val in o["entries"]:
-                    if key.startswith("@h__") and isinstance(val, dict) and val.get("name") == "CustomJSHover":
-                        args = dict(val["attributes"]["args"]["entries"])
-                        found[key[1:]] = args["names"]
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-
-    walk(doc)
+    for o in _dicts(doc):
+        if o.get("type") == "map" and o.get("entries") and all(
+            isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in o["entries"]
+        ):
+            for key, val in o["entries"]:
+                if key.startswith("@h__") and isinstance(val, dict) and val.get("name") == "CustomJSHover":
+                    found[key[1:]] = dict(val["attributes"]["args"]["entries"])["names"]
     return found
+
+
+def _dicts(o):
+    """Every dict nested anywhere in a JSON document, depth first."""
+    if isinstance(o, dict):
+        yield o
+        for v in o.values():
+            yield from _dicts(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from _dicts(v)
 
 
 def image_stats(path):
