@@ -62,7 +62,7 @@ def test_demo_writes_the_full_report(demo_report):
 def test_demo_untrained_fallback(monkeypatch, tmp_path):
     """Offline without $YOLOLENS_MODEL: the demo says so, uses yolov8n-seg.yaml, marks the header and every
     figure section "untrained weights", and still completes."""
-    import yololens.demo as demo
+    import yololens.report.demo as demo
 
     real = demo.load_model
 

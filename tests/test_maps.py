@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from yololens.engine.maps import maps
+from yololens.jobs.maps import maps
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
 from yololens.figures.featuremaps import OverviewRow, channel_grid_figure, overview_figure
@@ -174,7 +174,7 @@ def test_seg_proto_layer_equals_the_runner_prototypes(seg_weights, images, tmp_p
 
 
 def test_float16_overflow_keeps_float32():
-    from yololens.engine.maps import _as_dtype
+    from yololens.jobs.maps import _as_dtype
 
     small = np.array([[[1.5, -2.0]]], np.float32)
     assert _as_dtype(small, "float16")[1] == "float16"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from yololens.engine.maps import image_folders
-from yololens.figures._mapmath import (channel_heatmap, content_cells, crop_content, pca_rgb, rank_channels,
+from yololens.jobs.maps import image_folders
+from yololens.engine.mapmath import (channel_heatmap, content_cells, crop_content, pca_rgb, rank_channels,
                                        robust_unit, to_original)
 from yololens.model import ultra
 from yololens.model.ultra import LetterboxInfo

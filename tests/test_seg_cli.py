@@ -116,7 +116,7 @@ def test_coefficients_cli_errors_and_skips(seg_weights, det_weights, folder, tmp
 
 def test_protos_result_names_the_folders_it_wrote(seg_weights, assets, tmp_path):
     """Callers (the report) find each image's figures through ``ProtosResult.folders``, not by re-deriving names."""
-    from yololens.seg.protos import protos
+    from yololens.jobs.protos import protos
 
     image = str((assets / "bus.jpg").resolve())  # an absolute path: its folder keeps only the file name
     res = protos(str(seg_weights), image, tmp_path / "p", max_instances=1, imgsz=320, progress=False)

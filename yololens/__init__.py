@@ -15,6 +15,8 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
+#: The Ultralytics versions yololens is tested against (pyproject pins the same range).
+ULTRALYTICS_TESTED = ">=8.4.150,<8.5"
 
 _API = {
     "extract": "yololens.engine.extract",
@@ -26,8 +28,8 @@ _API = {
     "LayerInfo": "yololens.model.catalogue",
     "Runner": "yololens.engine.runner",
     "open_source": "yololens.sources.resolve",
-    "maps": "yololens.engine.maps",
-    "MapsResult": "yololens.engine.maps",
+    "maps": "yololens.jobs.maps",
+    "MapsResult": "yololens.jobs.maps",
     "project": "yololens.analysis",
     "stages": "yololens.analysis",
     "Projector": "yololens.analysis",
@@ -35,9 +37,9 @@ _API = {
     "StageReport": "yololens.analysis",
     "load_projection": "yololens.analysis",
     "plot": "yololens.figures.scatter",
-    "protos": "yololens.seg.protos",
+    "protos": "yololens.jobs.protos",
     "coefficients": "yololens.seg.coefficients",
-    "coef_report": "yololens.seg.report",
+    "coef_report": "yololens.jobs.coef_report",
     "build_report": "yololens.report",
     "PlotResult": "yololens.figures.scatter",
 }

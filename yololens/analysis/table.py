@@ -88,6 +88,24 @@ def layer_column(layer: int | str, schema: pa.Schema | None = None) -> str:
     return col
 
 
+def resolve_columns(out: str | os.PathLike, layer) -> list[str]:
+    """The embedding columns a ``--layer`` value names in the objects table under ``out``.
+
+    ``layer``: one value (``9``, ``"coef"``), a comma list (``"9,15,21"``), a list of values, or ``"all"``
+    (every ``emb_*`` column, in :func:`embedding_columns` order). Each must exist (see :func:`layer_column`).
+    """
+    schema = read_schema(out)
+    if isinstance(layer, (list, tuple)):
+        return [layer_column(x, schema) for x in layer]
+    text = str(layer).strip()
+    if text.lower() in ("all", "*", "stages"):
+        cols = embedding_columns(schema)
+        if not cols:
+            raise InputError("the objects table has no embedding (emb_*) columns")
+        return cols
+    return [layer_column(x, schema) for x in text.split(",") if x.strip()]
+
+
 def scalar_columns(schema: pa.Schema) -> list[str]:
     """All columns except the embeddings (cheap to read even for millions of rows)."""
     return [f.name for f in schema if not f.name.startswith(EMB_PREFIX)]

@@ -74,7 +74,7 @@ def coef_report_command(
 ) -> None:
     """Coefficient analytics from an existing table: per-class histograms, class x prototype mean
     heatmap, prototype usage (mean |c|, sign share), and prototype ablation when available."""
-    from yololens.seg.report import coef_report
+    from yololens.jobs.coef_report import coef_report
 
     if not table.exists():
         raise InputError(f"{table}: table not found")

@@ -29,7 +29,7 @@ def demo_command(
     marked "untrained weights" throughout.
     """
     from yololens.cli.cmd_report import print_result
-    from yololens.demo import run_demo
+    from yololens.report.demo import run_demo
 
     result = run_demo(model, out, device=device, progress=progress,
                       echo=lambda msg: typer.echo(msg, err=True))

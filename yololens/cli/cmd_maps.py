@@ -60,7 +60,7 @@ def maps_command(
     """
     from tqdm import tqdm
 
-    from yololens.engine.maps import maps
+    from yololens.jobs.maps import maps
 
     result = maps(
         model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, channels=channels,

@@ -50,9 +50,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Project object embeddings to 2-D; writes OUT/projections/<stage>_<method>.parquet (+ .json)."""
         from yololens.analysis.projection import project
-        from yololens.figures.scatter import _resolve_layers
+        from yololens.analysis.table import resolve_columns
 
-        for col in _resolve_layers(out, layer):
+        for col in resolve_columns(out, layer):
             res = project(
                 out, col, method, seed=seed, sample=_sample(sample), origin=origin, label=label,
                 pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_neighbors=n_neighbors,

@@ -45,7 +45,7 @@ def protos_command(
     """
     from tqdm import tqdm
 
-    from yololens.seg.protos import protos
+    from yololens.jobs.protos import protos
 
     result = protos(model, source, out, order=order, shared_scale=shared_scale, retina_masks=retina_masks,
                     max_instances=max_instances, conf=conf, iou=iou, imgsz=imgsz, batch=batch, device=device,

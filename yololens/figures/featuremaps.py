@@ -18,7 +18,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from yololens.figures._canvas import DPI, Canvas
-from yololens.figures._mapmath import robust_unit
+from yololens.engine.mapmath import robust_unit
 
 TILE_CMAP = "viridis"  # perceptually uniform: tiles compare honestly
 HEAT_CMAP = "turbo"  # high contrast over a photo

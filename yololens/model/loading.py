@@ -127,8 +127,7 @@ def load_model(model=None, device: str | None = None, half: bool = False, end2en
         end2end: YOLO26 only: ``True`` runs the NMS-free one-to-one head; ``None`` keeps
             Ultralytics' predict default (one-to-many head plus NMS in 8.4).
     """
-    from ultralytics import YOLO
-
+    YOLO = ultra.yolo_class()
     dev = select_device(device)
     if half and dev.type != "cuda":
         raise ModelError("--half needs a CUDA device (fp16 convolutions are not supported on CPU)")
@@ -171,8 +170,7 @@ def _ckpt_path(value) -> Path | None:
 
 
 def _load_yolo(source: str):
-    from ultralytics import YOLO
-
+    YOLO = ultra.yolo_class()
     p = Path(source)
     is_yaml = p.suffix.lower() in (".yaml", ".yml")
     if p.suffix.lower() not in (".pt", ".yaml", ".yml"):

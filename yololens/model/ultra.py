@@ -9,6 +9,7 @@ in 2026 (upsample first, then crop), and the exactness tests pin that behaviour.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,7 +19,6 @@ from ultralytics.data.augment import LetterBox
 from ultralytics.utils import nms as _nms
 from ultralytics.utils import ops as _ops
 
-ULTRALYTICS_TESTED = ">=8.4.150,<8.5"
 ULTRALYTICS_VERSION = ultralytics.__version__
 NMS_TIME_BUDGET_S = 3600.0  # per image; see non_max_suppression
 
@@ -188,3 +188,24 @@ def pil_open(path):
     from ultralytics.utils import patches
 
     return getattr(patches, "_image_open", Image.open)(path)
+
+
+def yolo_class() -> type:
+    """``ultralytics.YOLO`` (the model wrapper yololens loads checkpoints and yamls with)."""
+    from ultralytics import YOLO
+
+    return YOLO
+
+
+def assets_dir() -> Path:
+    """The folder of sample images that ships with Ultralytics (``bus.jpg``, ``zidane.jpg``)."""
+    from ultralytics.utils import ASSETS
+
+    return Path(ASSETS)
+
+
+def datasets_dir() -> Path:
+    """Ultralytics' ``DATASETS_DIR`` setting: where a ``data.yaml``'s relative ``path`` may point."""
+    from ultralytics.utils import DATASETS_DIR
+
+    return Path(DATASETS_DIR)

@@ -209,7 +209,7 @@ def _map_layers(ctx: Context) -> list:
 
 
 def run_maps(ctx: Context) -> Section:
-    from yololens.engine.maps import maps
+    from yololens.jobs.maps import maps
 
     o = ctx.opts
     src = _first_images(ctx)
@@ -285,7 +285,8 @@ def tsne_settings(n: int, method: str) -> tuple[str, dict, str | None]:
 def run_projection(ctx: Context) -> Section:
     from yololens.analysis import table as T
     from yololens.analysis.projection import select_rows
-    from yololens.figures.scatter import METHOD_TITLES, plot
+    from yololens.figures.coloring import METHOD_TITLES
+    from yololens.figures.scatter import plot
 
     skip = _no_objects(ctx, "projection")
     if skip:
@@ -321,7 +322,7 @@ def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
     from bokeh.models import Plot
 
     from yololens.analysis import table as T
-    from yololens.figures.scatter import METHOD_TITLES
+    from yololens.figures.coloring import METHOD_TITLES
     from yololens.figures.scatter_html import build_layout, hover_thumbnail_uris
 
     o = ctx.opts
@@ -399,7 +400,7 @@ def run_seg(ctx: Context) -> Section:
     if not ctx.is_seg:
         return Section("seg", TITLES["seg"], status="skipped", note=f"{ctx.model.task} model: no mask prototypes")
     try:
-        from yololens.seg.protos import protos
+        from yololens.jobs.protos import protos
     except ImportError as exc:  # the seg commands are optional building blocks
         return Section("seg", TITLES["seg"], status="skipped", note=f"seg figures unavailable ({exc})")
     o = ctx.opts
@@ -438,7 +439,7 @@ def run_seg(ctx: Context) -> Section:
 
 def _coefficient_report(ctx: Context, out: Path) -> dict:
     """The class x prototype coefficient heatmap and usage figures of ``yololens coef-report``
-    (:mod:`yololens.seg.report`), over every predicted object of the extract table (``emb_coef``).
+    (:mod:`yololens.jobs.coef_report`), over every predicted object of the extract table (``emb_coef``).
 
     Only those two figures are drawn (the per-coefficient histograms take longer than the rest of the
     section); ``yololens coef-report OUT/seg/coefficients.parquet`` draws them all."""
@@ -451,9 +452,9 @@ def _coefficient_report(ctx: Context, out: Path) -> dict:
     if ctx.extract is None or ctx.n_objects == 0:
         return {"note": "no predicted objects, so no coefficients"}
     try:
-        from yololens.figures.coef_report import class_mean_figure, usage_figure
-        from yololens.seg.protos import save_fig
-        from yololens.seg.report import CoefTable, usage_table
+        from yololens.figures.coef_figures import class_mean_figure, usage_figure
+        from yololens.store.atomic import save_fig
+        from yololens.analysis.coef_stats import CoefTable, usage_table
     except ImportError as exc:
         return {"note": f"coefficient report unavailable ({exc})"}
     schema = T.read_schema(ctx.extract_dir)

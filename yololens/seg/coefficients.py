@@ -125,7 +125,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         mask_area: compute the ``mask_area`` column (original pixels, exact retina mask area).
         save_prototype_png: also save ``out/prototypes/<image>_p<k>.png`` per chosen index.
         report: also compute per-instance prototype ablation and write the analytics report
-            to ``out/report`` (see :mod:`yololens.seg.report`).
+            to ``out/report`` (see :mod:`yololens.jobs.coef_report`).
         overwrite: discard earlier results in ``out`` instead of resuming.
         window: consecutive source images per durable part (default ``max(8 * batch, 64)``); an
             interrupted run redoes at most the windows in flight. Batches hold one image shape
@@ -190,7 +190,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
             final = _export_csv(final, path)
         result.table = final
         if report:
-            from yololens.seg.report import coef_report
+            from yololens.jobs.coef_report import coef_report
 
             ablation = tables["ablation"].finalize()
             if final is not None:
@@ -246,7 +246,7 @@ def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], name
     """The seed's per-image PNG: the chosen prototype, titled with each instance's weight for it."""
     from yololens.figures.protos import prototype_figure
     from yololens.seg.decompose import ProtoGrid
-    from yololens.seg.protos import save_fig
+    from yololens.store.atomic import save_fig
 
     for item in items:
         protos = item.result.protos.float().cpu().numpy()

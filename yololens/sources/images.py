@@ -16,10 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
-from ultralytics.utils.patches import imread
 
 from yololens.errors import InputError
-from yololens.model.ultra import pil_open
+from yololens.model.ultra import imread, pil_open
 from yololens.sources.records import Skip
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -177,7 +176,7 @@ def decode_image(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXEL
     if header is not None:
         _check_pixels(path, header, max_megapixels)
     try:
-        image = imread(str(path), cv2.IMREAD_COLOR)
+        image = imread(str(path))
     except cv2.error:  # OpenCV asserts on some corrupt data instead of returning None
         image = None
     if image is None:

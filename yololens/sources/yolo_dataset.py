@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ultralytics.utils import DATASETS_DIR
 
 from yololens.errors import InputError
+from yololens.model.ultra import datasets_dir
 from yololens.sources.boxes import Box, LabelProblem, add_box, box_from_points
 from yololens.sources.common import Categories, display_path
 from yololens.sources.images import (
@@ -222,7 +222,7 @@ def _dataset_root(data_yaml: Path, config: Mapping[str, Any], split_values: Sequ
     if not raw:
         return data_yaml.parent
     path = Path(str(raw))
-    candidates = [path] if path.is_absolute() else [path, data_yaml.parent / path, Path(DATASETS_DIR) / path]
+    candidates = [path] if path.is_absolute() else [path, data_yaml.parent / path, datasets_dir() / path]
     existing = [c for c in candidates if c.is_dir()]
     if not existing:
         raise InputError(f"{data_yaml}: dataset 'path: {raw}' not found (tried {', '.join(map(str, candidates))})")

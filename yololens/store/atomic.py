@@ -97,6 +97,12 @@ def save_figure(fig, target: str | os.PathLike, **kwargs) -> None:
         fig.savefig(tmp, format=target.suffix.lstrip(".") or "png", **kwargs)
 
 
+def save_fig(fig, target: str | os.PathLike) -> None:
+    """:func:`save_figure` with light PNG compression (zlib dominates the save time otherwise)."""
+    kwargs = {"pil_kwargs": {"compress_level": 3}} if Path(target).suffix == ".png" else {}
+    save_figure(fig, target, **kwargs)
+
+
 def _json_default(obj: Any) -> Any:
     import numpy as np
 

@@ -5,25 +5,36 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
+from typing import Protocol
 
-from yololens.sources.records import Skip
 from yololens.store.atomic import write_json
 
 
+class SkipLike(Protocol):
+    """A skipped input (:class:`yololens.sources.records.Skip` has these fields)."""
+
+    file: str
+    reason: str
+    action: str
+
+
 def versions() -> dict[str, str]:
+    """Versions of yololens and the libraries whose numbers it reproduces (package metadata: no imports of
+    Ultralytics here, so the store stays below the model layer's one Ultralytics module)."""
     import numpy
     import pyarrow
     import torch
     import torchvision
 
     import yololens
-    from yololens.model.ultra import ULTRALYTICS_TESTED, ULTRALYTICS_VERSION
 
     return {
         "yololens": yololens.__version__,
-        "ultralytics": ULTRALYTICS_VERSION,
-        "ultralytics_tested": ULTRALYTICS_TESTED,
+        "ultralytics": version("ultralytics"),
+        "ultralytics_tested": yololens.ULTRALYTICS_TESTED,
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": numpy.__version__,
@@ -34,7 +45,7 @@ def versions() -> dict[str, str]:
 
 
 def write_manifest(out_dir: Path, command: str, params: dict, model: dict | None, counts: dict,
-                   timings: dict, skips: list[Skip], extra: dict | None = None) -> Path:
+                   timings: dict, skips: Sequence[SkipLike], extra: dict | None = None) -> Path:
     """Write ``out_dir/manifest.json`` atomically and return its path."""
     manifest = {
         "command": command,

@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from yololens.seg.report import ALL, CoefTable
+from yololens.analysis.coef_stats import ALL, CoefTable
 
 DPI = 100
 MAX_ROWS = 30  # classes shown in a heatmap (most frequent first)

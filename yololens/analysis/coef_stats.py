@@ -1,27 +1,18 @@
-"""Coefficient analytics over a ``coefficients`` table (either layout).
-
-Writes to ``OUT``:
-
-* ``histograms.png``: one panel per coefficient, per-class histograms (the seed's view);
-* ``class_mean.png`` + ``class_mean.csv``: class x prototype mean coefficient;
-* ``usage.png`` + ``usage.csv``: per class and prototype, mean ``|c|`` and the share of
-  instances with a positive vs negative coefficient;
-* ``ablation.png`` + ``ablation.csv`` (when the per-instance ablation table exists): mean
-  mask-IoU drop when one coefficient is zeroed, per class and prototype (prototype
-  resolution, inside the box; see :mod:`yololens.seg.ablation`).
+"""Coefficient analytics: a ``coefficients`` table (either layout) read back as a :class:`CoefTable`, and the
+per-class and per-prototype statistics (usage, ablation drop) that :mod:`yololens.jobs.coef_report` draws
+and writes. Arrays and frames only: no figures, no files written.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from yololens.errors import InputError
-from yololens.store.atomic import write_text
 from yololens.store.table import read_table
 
 ALL = "(all)"
@@ -63,12 +54,6 @@ class CoefTable:
         return [str(names[i]) for i in np.argsort(-counts, kind="stable")]
 
 
-@dataclass
-class ReportResult:
-    out: Path
-    files: list[Path] = field(default_factory=list)
-
-
 def usage_table(table: CoefTable) -> pd.DataFrame:
     """Per class (and ``(all)``) and prototype: ``n, mean, mean_abs, pos_share, neg_share``."""
     rows = []
@@ -92,42 +77,3 @@ def ablation_table(path: str | Path) -> pd.DataFrame:
         for k, col in drop_cols:
             rows.append({"class_name": name, "prototype": k, "n": len(g), "mean_iou_drop": float(g[col].mean())})
     return pd.DataFrame(rows)
-
-
-def coef_report(table_path: str | Path, out: str | Path, ablation: str | Path | None = None,
-                max_classes: int = 8) -> ReportResult:
-    """Write the analytics for ``table_path`` into ``out`` (see the module docstring).
-
-    ``ablation`` defaults to ``<table stem>_ablation.parquet`` beside the table, if present.
-    ``max_classes``: classes drawn separately in the histograms (the rest are pooled).
-    """
-    from yololens.figures.coef_report import ablation_figure, class_mean_figure, histograms_figure, usage_figure
-    from yololens.seg.protos import save_fig
-
-    table_path, out = Path(table_path), Path(out)
-    table = CoefTable.read(table_path)
-    if len(table.classes) == 0:
-        raise InputError(f"{table_path}: no instances to report on")
-    result = ReportResult(out)
-
-    def save_csv(df: pd.DataFrame, name: str) -> None:
-        write_text(out / name, df.to_csv(index=False))
-        result.files.append(out / name)
-
-    def save(fig, name: str) -> None:
-        save_fig(fig, out / name)
-        result.files.append(out / name)
-
-    save(histograms_figure(table, max_classes), "histograms.png")
-    usage = usage_table(table)
-    mean = usage.pivot(index="class_name", columns="prototype", values="mean")
-    save_csv(mean.reset_index(), "class_mean.csv")
-    save(class_mean_figure(usage, table.class_order()), "class_mean.png")
-    save_csv(usage, "usage.csv")
-    save(usage_figure(usage, table.class_order()), "usage.png")
-    abl_path = Path(ablation) if ablation else table_path.with_name(f"{table_path.stem}_ablation.parquet")
-    if abl_path.exists():
-        abl = ablation_table(abl_path)
-        save_csv(abl, "ablation.csv")
-        save(ablation_figure(abl, table.class_order()), "ablation.png")
-    return result

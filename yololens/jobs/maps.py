@@ -32,8 +32,8 @@ from yololens.engine.batching import iter_decoded_batches
 from yololens.engine.runner import ImageResult, Runner
 from yololens.errors import InputError
 from yololens.figures import featuremaps as figs
-from yololens.figures._mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heatmap, content_cells, crop_content,
-                                       pca_rgb, rank_channels, robust_unit, to_original)
+from yololens.engine.mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heatmap, content_cells, crop_content,
+                                     pca_rgb, rank_channels, robust_unit, to_original)
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
 from yololens.model.loading import LoadedModel, load_model
@@ -320,7 +320,6 @@ def _open(source, labels, fmt) -> Source:
 def _manifest(lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions, src: Source,
               result: MapsResult) -> dict:
     import sklearn
-    import ultralytics
 
     return {
         "command": "maps",
@@ -338,7 +337,7 @@ def _manifest(lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, 
                    "skipped": len(result.skips)},
         "seconds": round(result.seconds, 3),
         "skipped": [{"file": s.file, "reason": s.reason, "action": s.action} for s in result.skips],
-        "versions": {"yololens": __version__, "ultralytics": ultralytics.__version__, "torch": torch.__version__,
+        "versions": {"yololens": __version__, "ultralytics": ultra.ULTRALYTICS_VERSION, "torch": torch.__version__,
                      "numpy": np.__version__, "scikit-learn": sklearn.__version__,
                      "python": platform.python_version()},
     }

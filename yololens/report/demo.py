@@ -49,9 +49,9 @@ def resolve_demo_model(model: str | None = None, device: str | None = None) -> D
 
 
 def demo_images() -> list[Path]:
-    from ultralytics.utils import ASSETS
+    from yololens.model.ultra import assets_dir
 
-    return [Path(ASSETS) / "bus.jpg", Path(ASSETS) / "zidane.jpg"]
+    return [assets_dir() / "bus.jpg", assets_dir() / "zidane.jpg"]
 
 
 def demo_source(images: list[Path]):

@@ -27,7 +27,7 @@ from yololens.seg.common import OutputNames, open_images, safe_name, seg_model
 from yololens.seg.decompose import ProtoGrid, decompose
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
-from yololens.store.atomic import save_figure, save_npy, write_json
+from yololens.store.atomic import save_fig, save_npy, write_json
 from yololens.store.lock import DirectoryLock
 
 FIGURE_FORMATS = ("png", "svg")
@@ -49,12 +49,6 @@ class ProtosResult:
     def summary(self) -> str:
         return (f"protos: {self.images} image(s), {self.instances} instance(s), {self.figures} figure(s), "
                 f"{len(self.skips)} skipped, {self.seconds:.1f} s -> {self.out}")
-
-
-def save_fig(fig, path: Path) -> None:
-    """Save atomically; PNGs with light compression (zlib dominates the save time otherwise)."""
-    kwargs = {"pil_kwargs": {"compress_level": 3}} if path.suffix == ".png" else {}
-    save_figure(fig, path, **kwargs)
 
 
 def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False, retina_masks: bool = False,
