@@ -2,7 +2,7 @@
 
 Everything yololens claims to reproduce (letterbox, NMS, box mapping, masks) goes through
 these thin wrappers, so a change in Ultralytics breaks in one file. Tested against
-``ULTRALYTICS_TESTED``; Ultralytics changed the crop/upsample order of ``process_mask``
+``yololens.ULTRALYTICS_TESTED``; Ultralytics changed the crop/upsample order of ``process_mask``
 in 2026 (upsample first, then crop), and the exactness tests pin that behaviour.
 """
 

@@ -1,0 +1,1 @@
+"""Core types shared by every layer: the options as ``StrEnum`` s and :class:`LayerId`."""
