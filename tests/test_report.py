@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from yololens.cli.app import app
 from yololens.report import SECTIONS, build_report
-from yololens.report.sections import MIN_TSNE, tsne_settings
+from yololens.report.sections.projection import MIN_TSNE, tsne_settings
 
 
 class _Links(HTMLParser):

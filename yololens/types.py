@@ -1,1 +1,107 @@
-"""Core types shared by every layer: the options as ``StrEnum`` s and :class:`LayerId`."""
+"""Core types shared by every layer: the options as ``StrEnum`` s, and :class:`LayerId`.
+
+A ``StrEnum`` member equals its string (``BoxMode.BOTH == "both"``), so code and files that use the plain
+strings keep working; Typer takes these enums as choices, so a bad value gets Typer's own error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Task(StrEnum):
+    """The Ultralytics tasks yololens opens."""
+
+    DETECT = "detect"
+    SEGMENT = "segment"
+
+
+class BoxMode(StrEnum):
+    """Which boxes ``extract`` pools: predictions, label boxes, or both matched (TP/FP/FN)."""
+
+    PRED = "pred"
+    GT = "gt"
+    BOTH = "both"
+
+
+class ReportBoxMode(StrEnum):
+    """``report --boxes``: :class:`BoxMode` plus ``auto`` (``both`` with labels, else ``pred``)."""
+
+    AUTO = "auto"
+    PRED = "pred"
+    GT = "gt"
+    BOTH = "both"
+
+
+class Origin(StrEnum):
+    """Where an object row comes from; ``ALL`` selects both in the analysis commands."""
+
+    ALL = "all"
+    GT = "gt"
+    PRED = "pred"
+
+
+class Method(StrEnum):
+    """2-D projection method."""
+
+    TSNE = "tsne"
+    UMAP = "umap"
+    PCA = "pca"
+
+
+class CoefLayout(StrEnum):
+    """``coefficients --layout``: yololens columns, or the seed's ``mask_coefficients.csv`` header."""
+
+    YOLOLENS = "yololens"
+    SEED = "seed"
+
+
+class SectionStatus(StrEnum):
+    """A report section: ran (``ok``), switched off, not applicable / nothing to show, or failed."""
+
+    OK = "ok"
+    OFF = "off"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+PROTO = "proto"  # the seg head's prototype tensor, addressable like a layer
+
+
+@dataclass(frozen=True, order=True)
+class LayerId:
+    """A layer: an index into the model's layer list, or the seg prototypes (``proto``).
+
+    Printed the same way everywhere: ``L9`` for index 9, ``proto`` for the prototypes; :attr:`value` is what
+    the rest of the code keys on (the int, or ``"proto"``).
+    """
+
+    index: int | None = None  # None: the prototypes
+
+    @classmethod
+    def of(cls, value: int | str | LayerId) -> LayerId:
+        """``9``, ``"9"``, ``"L9"`` -> index 9; ``"proto"`` -> the prototypes."""
+        if isinstance(value, LayerId):
+            return value
+        if isinstance(value, str):
+            text = value.strip()
+            if text.lower() == PROTO:
+                return cls(None)
+            text = text[1:] if text[:1] in ("L", "l") else text
+            return cls(int(text))
+        return cls(int(value))
+
+    @property
+    def is_proto(self) -> bool:
+        return self.index is None
+
+    @property
+    def value(self) -> int | str:
+        return PROTO if self.index is None else self.index
+
+    def __str__(self) -> str:
+        return PROTO if self.index is None else f"L{self.index}"
+
+
+__all__ = ["PROTO", "BoxMode", "CoefLayout", "LayerId", "Method", "Origin", "ReportBoxMode", "SectionStatus", "Task"]

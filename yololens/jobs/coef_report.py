@@ -30,20 +30,27 @@ class CoefReportResult:
 
     out: Path
     files: list[Path] = field(default_factory=list)
+    n_instances: int = 0
+    n_classes: int = 0
+
+    def file(self, name: str) -> Path | None:
+        """The written file called ``name`` (``usage.png``), or None."""
+        return next((f for f in self.files if f.name == name), None)
 
 
 def coef_report(table_path: str | Path, out: str | Path, ablation: str | Path | None = None,
-                max_classes: int = 8) -> CoefReportResult:
+                max_classes: int = 8, histograms: bool = True) -> CoefReportResult:
     """Write the coefficient analytics of ``table_path`` into ``out`` (see the module docstring).
 
     ``ablation`` defaults to ``<table stem>_ablation.parquet`` beside the table, if present.
-    ``max_classes``: classes drawn separately in the histograms (the rest are pooled).
+    ``max_classes``: classes drawn separately in the histograms (the rest are pooled); ``histograms=False``
+    skips that figure (the slowest one; the HTML report shows only the heatmaps).
     """
     table_path, out = Path(table_path), Path(out)
     table = CoefTable.read(table_path)
     if len(table.classes) == 0:
         raise InputError(f"{table_path}: no instances to report on")
-    result = CoefReportResult(out)
+    result = CoefReportResult(out, n_instances=len(table.classes), n_classes=len(table.class_order()))
 
     def save_csv(df: pd.DataFrame, name: str) -> None:
         write_text(out / name, df.to_csv(index=False))
@@ -53,7 +60,8 @@ def coef_report(table_path: str | Path, out: str | Path, ablation: str | Path | 
         save_fig(fig, out / name)
         result.files.append(out / name)
 
-    save(histograms_figure(table, max_classes), "histograms.png")
+    if histograms:
+        save(histograms_figure(table, max_classes), "histograms.png")
     usage = usage_table(table)
     mean = usage.pivot(index="class_name", columns="prototype", values="mean")
     save_csv(mean.reset_index(), "class_mean.csv")

@@ -35,6 +35,26 @@ ORDERS = ("abs", "index")
 
 
 @dataclass
+class InstanceFigure:
+    """One instance's decomposition figure: ``instance`` is its ``Results`` index."""
+
+    instance: int
+    class_name: str
+    score: float
+    path: Path
+
+
+@dataclass
+class ProtosPage:
+    """What protos wrote for one image: the all-masks figure and the instance figures (``Results`` order)."""
+
+    folder: Path
+    masks: Path
+    n_instances: int
+    instances: list[InstanceFigure] = field(default_factory=list)
+
+
+@dataclass
 class ProtosResult:
     """What a ``protos`` run wrote."""
 
@@ -45,6 +65,7 @@ class ProtosResult:
     skips: list[Skip] = field(default_factory=list)
     seconds: float = 0.0
     folders: dict[str, Path] = field(default_factory=dict)  # image name -> its output folder
+    pages: dict[str, ProtosPage] = field(default_factory=dict)  # image name -> the figures written for it
 
     def summary(self) -> str:
         return (f"protos: {self.images} image(s), {self.instances} instance(s), {self.figures} figure(s), "
@@ -99,16 +120,19 @@ def _write_image(item: SegImage, folder: Path, loaded, order: str, shared_scale:
     save_npy(folder / "protos.npy", protos_t.float().cpu().numpy())
     save_npy(folder / "coefs.npy", inst.coefs.cpu().numpy().astype(np.float32))
     write_json(folder / "meta.json", _meta(item, loaded))
+    page = result.pages[item.record.name] = ProtosPage(folder, folder / f"masks.{fmt}", len(inst))
     save_fig(image_masks_figure(item.image, [m.cpu().numpy() for m in inst.masks], list(inst.boxes), labels,
                                 inst.retina_masks, title=f"{item.record.name}: {len(inst)} instance(s)"),
-             folder / f"masks.{fmt}")
+             page.masks)
     result.figures += 1
     n = len(inst) if max_instances is None else min(len(inst), max_instances)
     for i in range(n):
         dec = decompose(inst, protos_t, i, names)
         fig = instance_figure(dec, item.image, order=order, shared_scale=shared_scale,
                               title=f"{item.record.name} — instance {i}: {dec.class_name} {dec.score:.2f}")
-        save_fig(fig, folder / f"instance_{i:03d}_{safe_name(dec.class_name)}.{fmt}")
+        page.instances.append(InstanceFigure(i, dec.class_name, float(dec.score),
+                                             folder / f"instance_{i:03d}_{safe_name(dec.class_name)}.{fmt}"))
+        save_fig(fig, page.instances[-1].path)
         result.figures += 1
     result.images += 1
     result.instances += len(inst)

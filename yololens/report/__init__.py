@@ -8,6 +8,7 @@ bokeh inlined, so it opens offline from a copy).
 
 from __future__ import annotations
 
-from yololens.report.build import SECTIONS, ReportResult, build_report
+from yololens.report.build import ReportResult, build_report
+from yololens.report.sections import SECTIONS
 
 __all__ = ["SECTIONS", "ReportResult", "build_report"]

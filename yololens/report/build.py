@@ -19,77 +19,16 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from yololens.errors import InputError, OutputLockedError
+from yololens.report.context import Context, ReportOptions, Section, load, model_line, open_source
+from yololens.report.sections import EXTRACT, SECTIONS, SPECS, SectionSpec
+from yololens.types import ReportBoxMode, SectionStatus
 
-SECTIONS = ("catalogue", "maps", "projection", "stages", "seg")
-BOX_CHOICES = ("auto", "pred", "gt", "both")
 REPORT_JSON = "report.json"
 INDEX = "index.html"
-
-
-@dataclass
-class ReportOptions:
-    """Every setting of one report (see :func:`build_report` for their meaning)."""
-
-    layers: object = None
-    map_layers: object = None
-    max_images: int = 3
-    boxes: str = "auto"
-    conf: float = 0.25
-    iou: float = 0.7
-    max_det: int = 300
-    imgsz: int = 640
-    batch: int = 8
-    method: str = "tsne"
-    sample: int | None = 2000
-    seed: int = 0
-    hover_thumbnails: int = 500
-    seg_instances: int = 2
-    sections: tuple[str, ...] = SECTIONS
-    overwrite: bool = False
-    progress: bool = True
-    workers: int = 2
-
-    def check(self) -> None:
-        if self.boxes not in BOX_CHOICES:
-            raise InputError(f"--boxes must be one of {', '.join(BOX_CHOICES)}, not {self.boxes!r}")
-        if self.max_images < 1:
-            raise InputError(f"--max-images must be at least 1, not {self.max_images}")
-        if self.method not in ("tsne", "umap", "pca"):
-            raise InputError(f"--method must be tsne, umap or pca, not {self.method!r}")
-        if self.seg_instances < 0:
-            raise InputError(f"--seg-instances must be >= 0, not {self.seg_instances}")
-        unknown = [s for s in self.sections if s not in SECTIONS]
-        if unknown:
-            raise InputError(f"unknown report section(s) {', '.join(unknown)}; sections: {', '.join(SECTIONS)}")
-
-
-@dataclass
-class Section:
-    """One part of the report.
-
-    status: ``ok``, ``off`` (switched off), ``skipped`` (not applicable or nothing to show; ``note``
-    says why) or ``failed`` (``note`` holds the error). ``data``: what the template shows.
-    """
-
-    key: str
-    title: str
-    status: str = "ok"
-    note: str | None = None
-    data: dict = field(default_factory=dict)
-    seconds: float = 0.0
-    command: str | None = None
-
-    @property
-    def shown(self) -> bool:
-        return self.status in ("ok", "skipped", "failed")
-
-    def summary(self) -> dict:
-        return {"status": self.status, "note": self.note, "seconds": round(self.seconds, 3), "command": self.command}
 
 
 @dataclass
@@ -103,7 +42,7 @@ class ReportResult:
 
     out: Path
     index: Path
-    sections: dict
+    sections: dict[str, Section]
     manifest: dict
     skips: list = field(default_factory=list)
     untrained: bool = False
@@ -111,7 +50,7 @@ class ReportResult:
 
     @property
     def failed(self) -> list[str]:
-        return [k for k, s in self.sections.items() if s.status == "failed"]
+        return [k for k, s in self.sections.items() if s.status == SectionStatus.FAILED]
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -160,7 +99,7 @@ def build_report(
     layers=None,
     map_layers=None,
     max_images: int = 3,
-    boxes: str = "auto",
+    boxes: ReportBoxMode | str = ReportBoxMode.AUTO,
     conf: float = 0.25,
     iou: float = 0.7,
     max_det: int = 300,
@@ -202,9 +141,9 @@ def build_report(
 
     Returns a :class:`ReportResult`; ``result.index`` is the page.
     """
-    from yololens.report import sections as S
+    from yololens.report.manifest import manifest as report_manifest
     from yololens.report.render import render_report
-    from yololens.store.atomic import write_json
+    from yololens.store.atomic import write_json, write_text
     from yololens.store.lock import DirectoryLock
 
     t_start = time.perf_counter()
@@ -214,48 +153,47 @@ def build_report(
                          sample=sample if sample and sample > 0 else None, seed=seed,
                          hover_thumbnails=hover_thumbnails, seg_instances=seg_instances, sections=wanted,
                          overwrite=overwrite, progress=progress, workers=workers)
-    opts.check()
+    opts.check(SECTIONS)
     out = Path(out)
     phases = 2 + 1 + sum(1 for s in SECTIONS if s in wanted) + 1  # model, source+extract, sections, html
     plog = PhaseLog(phases, enabled=progress)
     plog.write(f"yololens report -> {out}/{INDEX}")
     with DirectoryLock(out):
         t0 = plog.start("model", _model_text(model))
-        lm = S.load(model, device)
-        ctx = S.Context(out=out, model=lm, opts=opts, log=plog.write, device=device)
-        timings = {"model": plog.end("model", t0, S.model_line(lm))}
+        lm = load(model, device)
+        ctx = Context(out=out, model=lm, opts=opts, log=plog.write, device=device)
+        timings = {"model": plog.end("model", t0, model_line(lm))}
 
         t0 = plog.start("source", f"opening {source if not hasattr(source, 'records') else 'the given images'}")
-        ctx.source = S.open_source(source, labels, fmt)
+        ctx.source = open_source(source, labels, fmt)
         ctx.labels = labels
         ctx.source_arg = str(source) if isinstance(source, (str, Path)) else None
         timings["source"] = plog.end("source", t0, f"{len(ctx.source)} images"
                                      + (f", {len(ctx.source.skips)} skipped" if ctx.source.skips else ""))
 
-        t0 = plog.start("extract", "object embeddings (yololens extract)")
-        extract_section = _run(S.run_extract, ctx, fatal=(InputError,))
-        timings["extract"] = plog.end("extract", t0, extract_section.note or "done")
+        t0 = plog.start(EXTRACT.key, EXTRACT.phase)
+        extract_section = _run(EXTRACT, ctx, fatal=(InputError,))
+        timings["extract"] = plog.end(EXTRACT.key, t0, extract_section.note or "done")
 
         results: dict[str, Section] = {}
-        for key in SECTIONS:
-            if key not in wanted:
-                results[key] = Section(key, S.TITLES[key], status="off", note="switched off")
+        for spec in SPECS:
+            if spec.key not in wanted:
+                results[spec.key] = Section(spec.key, spec.title, status=SectionStatus.OFF, note="switched off")
                 continue
-            t0 = plog.start(key, S.PHASE_TEXT[key])
-            section = _run(getattr(S, f"run_{key}"), ctx)
-            section.seconds = plog.end(key, t0, section.note if section.status != "ok" else section.data.get("summary", "done"))
-            timings[key] = section.seconds
-            results[key] = section
+            t0 = plog.start(spec.key, spec.phase)
+            section = _run(spec, ctx)
+            ok = section.status == SectionStatus.OK
+            section.seconds = plog.end(spec.key, t0, section.data.get("summary", "done") if ok else section.note)
+            timings[spec.key] = section.seconds
+            results[spec.key] = section
         results["extract"] = extract_section
         extract_section.seconds = timings["extract"]
 
         t0 = plog.start("html", f"writing {out / INDEX}")
         timings["total"] = time.perf_counter() - t_start
-        manifest = S.manifest(ctx, results, timings, title, list(notes))
+        manifest = report_manifest(ctx, results, timings, title, list(notes))
         write_json(out / REPORT_JSON, manifest)
         html = render_report(ctx, results, manifest, title=title, notes=list(notes))
-        from yololens.store.atomic import write_text
-
         write_text(out / INDEX, html)
         plog.end("html", t0, f"{len(html) / 1e6:.1f} MB")
     seconds = time.perf_counter() - t_start
@@ -282,23 +220,20 @@ def _model_text(model) -> str:
     return f"loading {model if model is not None else 'the default model'}"
 
 
-def _run(fn: Callable, ctx, fatal: tuple = ()) -> Section:
-    """Run one section; a failure becomes a ``failed`` section (message + traceback in the manifest).
+def _run(spec: SectionSpec, ctx: Context, fatal: tuple = ()) -> Section:
+    """Run one section; a failure becomes a ``failed`` section (one line in the page, the traceback in
+    ``report.json``).
 
     ``fatal``: exception types that stop the report instead (a bad option is the user's to fix)."""
     try:
-        return fn(ctx)
+        section = spec.run(ctx)
     except (KeyboardInterrupt, OutputLockedError, *fatal):
         raise
     except Exception as exc:  # one broken section must not cost the user the rest of the report
-        key = getattr(fn, "__name__", "section").removeprefix("run_")
-        from yololens.report.sections import TITLES
-
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        section = Section(key, TITLES.get(key, key), status="failed", note=f"{type(exc).__name__}: {msg}")
-        section.data["traceback"] = traceback.format_exc(limit=8)
-        ctx.log(f"      {key}: FAILED: {section.note}")
-        return section
+        section = Section.failed(exc, traceback.format_exc(limit=8))
+        ctx.log(f"      {spec.key}: FAILED: {section.note}")
+    section.key, section.title = spec.key, spec.title
+    return section
 
 
 __all__ = ["SECTIONS", "ReportOptions", "ReportResult", "Section", "build_report"]

@@ -1,13 +1,15 @@
-"""Render the report page from ``templates/report.html.j2`` (jinja2, autoescaped)."""
+"""Render the report page from ``templates/report.html.j2`` (jinja2, autoescaped): the overview, then each
+shown section's block (``templates/sections/<key>.html.j2``, named by its spec), then the manifest."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from yololens.report.sections import BY_KEY, SPECS
+from yololens.types import SectionStatus, Task
+
 TEMPLATE = "report.html.j2"
 TEMPLATES = Path(__file__).with_name("templates")
-NAV = {"catalogue": "Layers", "maps": "Feature maps", "projection": "Objects in 2-D", "stages": "Best stage",
-       "seg": "Masks: prototypes × coefficients"}
 
 
 def environment():
@@ -51,21 +53,21 @@ def render_report(ctx, sections: dict, manifest: dict, *, title: str | None = No
     name = Path(model.get("path") or model.get("source") or "model").name
     projection = sections.get("projection")
     bokeh_head = ""
-    if projection is not None and projection.status == "ok":
+    if projection is not None and projection.status == SectionStatus.OK:
         from bokeh.resources import INLINE
 
         bokeh_head = Markup(INLINE.render())  # inlined, so the page works offline
         projection.data["script"] = Markup(projection.data["script"])
         projection.data["div"] = Markup(projection.data["div"])
-    order = ["catalogue", "maps", "projection", "stages", "seg"]
-    shown = [sections[k] for k in order if k in sections and sections[k].shown
-             and not (k == "seg" and lm.task != "segment")]
+    is_seg = lm.task == Task.SEGMENT
+    shown = [sections[spec.key] for spec in SPECS if spec.key in sections and sections[spec.key].shown
+             and not (spec.key == "seg" and not is_seg)]
     return environment().get_template(TEMPLATE).render(
         title=title or f"yololens report: {name}",
         model_name=name,
         notes=notes or [],
         untrained=not lm.trained,
-        is_seg=lm.task == "segment",
+        is_seg=is_seg,
         model=model,
         manifest=manifest,
         params=manifest["params"],
@@ -75,6 +77,7 @@ def render_report(ctx, sections: dict, manifest: dict, *, title: str | None = No
         extract=sections.get("extract"),
         sections=sections,
         shown=shown,
-        nav=NAV,
+        nav={spec.key: spec.nav for spec in SPECS},
+        specs=BY_KEY,
         bokeh_head=bokeh_head,
     )

@@ -1,0 +1,105 @@
+"""Objects in 2-D, per stage (``yololens plot``): t-SNE small multiples with settings that suit small sets."""
+
+from __future__ import annotations
+
+from yololens.report.context import EXTRACT_DIR, LABEL, Context, Section
+from yololens.types import Method, Origin, SectionStatus
+
+MIN_TSNE = 10  # fewer objects than this: PCA (t-SNE needs perplexity < n and then shows nothing useful)
+THUMB_PX = 64
+PANEL_PX = 270  # bokeh panel side in the page (the standalone HTML keeps its own size)
+SINGLE_THREAD_TSNE = 5000  # openTSNE's thread pool costs more than it gains below this many points
+
+
+def _projection_columns(ctx: Context) -> list[str]:
+    """Embedding columns for the small multiples: every ``emb_L*``, plus ``emb_coef`` when every object has
+    one (seg models, predictions only), so that all panels show the same objects."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from yololens.analysis import table as T
+
+    cols = T.embedding_columns(T.read_schema(ctx.extract_dir))
+    keep = []
+    for c in cols:
+        arr = pq.read_table(T.objects_path(ctx.extract_dir), columns=[c])[c]
+        if c.startswith("emb_L") or pc.all(pc.is_valid(arr)).as_py():
+            keep.append(c)
+    return keep
+
+
+def tsne_settings(n: int, method: str) -> tuple[Method, dict, str | None]:
+    """Method and projection keyword arguments for ``n`` objects, and a note when they differ from the defaults.
+
+    t-SNE needs perplexity < n (perplexity = max(2, min(30, (n - 1) / 3))); below :data:`MIN_TSNE` objects
+    the report uses PCA. openTSNE runs single-threaded below :data:`SINGLE_THREAD_TSNE` points (faster there).
+    """
+    note = None
+    method = Method(method)
+    if method == Method.TSNE and n < MIN_TSNE:
+        return Method.PCA, {}, f"PCA instead of t-SNE: only {n} objects (t-SNE needs at least {MIN_TSNE} to mean anything)"
+    kw: dict = {}
+    if method == Method.TSNE:
+        perplexity = max(2.0, min(30.0, (n - 1) / 3.0))
+        kw = {"perplexity": round(perplexity, 2), "n_jobs": 1 if n <= SINGLE_THREAD_TSNE else -1}
+        if perplexity < 30:
+            note = f"t-SNE perplexity {perplexity:.1f} (the usual 30 needs more than 91 objects; here n = {n})"
+    elif method == Method.UMAP:
+        kw = {"n_neighbors": int(max(2, min(15, n - 1)))}
+    return method, kw, note
+
+
+def run_projection(ctx: Context) -> Section:
+    from yololens.analysis import table as T
+    from yololens.analysis.projection import select_rows
+    from yololens.figures.coloring import METHOD_TITLES
+    from yololens.figures.scatter import plot
+
+    skip = ctx.no_objects()
+    if skip:
+        return skip
+    o = ctx.opts
+    cols = _projection_columns(ctx)
+    rows, _ = select_rows(ctx.extract_dir, cols[0], origin=Origin.ALL, sample=o.sample, seed=o.seed, label=LABEL,
+                          require=cols[1:])
+    n = len(rows)
+    if n < 3:
+        return Section(status=SectionStatus.SKIPPED,
+                       note=f"only {n} objects: a 2-D map needs at least 3")
+    method, kw, note = tsne_settings(n, o.method)
+    res = plot(ctx.extract_dir, cols, method, LABEL, seed=o.seed, sample=o.sample, origin=Origin.ALL, label=LABEL,
+               html=True, hover_thumbnails=o.hover_thumbnails, thumb_size=THUMB_PX, projection=kw)
+    script, div = _embed(ctx, res, method)
+    stages = [T.stage_label(c) for c in cols]
+    extra = f" --perplexity {kw['perplexity']:g}" if "perplexity" in kw else ""
+    cmd = (f"yololens plot {EXTRACT_DIR} --layer {','.join(stages)} --method {method}{extra}"
+           + (f" --sample {o.sample}" if o.sample else ""))
+    summary = f"{METHOD_TITLES[method]} of {len(stages)} stages, {n} objects"
+    return Section(command=cmd, data={
+        "script": script, "div": div, "n": n, "method": METHOD_TITLES[method], "stages": stages, "note": note,
+        "summary": summary, "png": ctx.rel(res.paths[next(k for k in res.paths if k != "html")]),
+        "html": ctx.rel(res.paths["html"]) if "html" in res.paths else None,
+        "n_total": ctx.n_objects, "sampled": n < ctx.n_objects, "has_gt": ctx.boxes != "pred",
+        "hover": min(o.hover_thumbnails, n)})
+
+
+def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
+    """The same bokeh layout as the standalone HTML (yololens.figures.scatter_html), sized for the page."""
+    from bokeh.embed import components
+    from bokeh.models import Plot
+
+    from yololens.analysis import table as T
+    from yololens.figures.coloring import METHOD_TITLES
+    from yololens.figures.scatter_html import build_layout, hover_thumbnail_uris
+
+    o = ctx.opts
+    ids = res.projections[0].object_ids
+    meta = T.read_meta(ctx.extract_dir).set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
+    thumbs = hover_thumbnail_uris(ctx.extract_dir, meta, LABEL, o.hover_thumbnails, THUMB_PX, o.seed)
+    stages = ", ".join(T.stage_label(p.column) for p in res.projections)
+    title = f"{METHOD_TITLES[method]} of {stages}: {len(meta):,} objects"
+    layout = build_layout(res.projections, meta, initial=LABEL, label=LABEL, thumbs=thumbs, seed=o.seed, title=title,
+                          selection_name="report_selection.csv")
+    for fig in layout.select({"type": Plot}):
+        fig.width = fig.height = PANEL_PX if len(res.projections) > 1 else 2 * PANEL_PX
+    return components(layout)

@@ -1,0 +1,58 @@
+"""Which stage separates the classes best? (``yololens stages``), shown as a table with CIs and the chart."""
+
+from __future__ import annotations
+
+from yololens.report.context import EXTRACT_DIR, LABEL, Context, Section
+from yololens.types import BoxMode, Origin
+
+
+def run_stages(ctx: Context) -> Section:
+    import numpy as np
+    import pandas as pd
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from yololens.analysis import table as T
+    from yololens.analysis.stages import CI_NOTE, METRICS, stages
+
+    skip = ctx.no_objects()
+    if skip:
+        return skip
+    o = ctx.opts
+    schema = T.read_schema(ctx.extract_dir)
+    origin = Origin.GT if ctx.boxes in (BoxMode.GT, BoxMode.BOTH) else Origin.ALL
+    cols = T.embedding_columns(schema)
+    if origin == Origin.GT:  # label classes are the truth; gt rows have no mask coefficients
+        org = pq.read_table(T.objects_path(ctx.extract_dir), columns=["origin", *cols])
+        is_gt = pc.equal(org["origin"], "gt")
+        cols = [c for c in cols if pc.any(pc.and_(is_gt, pc.is_valid(org[c]))).as_py()]
+    rep = stages(ctx.extract_dir, label=LABEL, layers=cols, origin=origin, seed=o.seed)
+    df = rep.table
+
+    def ci(r, m, digits=3):
+        v = r.get(m)
+        if v is None or pd.isna(v):
+            return None
+        return {"value": f"{v:.{digits}f}", "ci": f"{r[m + '_lo']:.{digits}f}–{r[m + '_hi']:.{digits}f}"}
+
+    trust_cols = [c for c in df.columns if c.startswith("trust_")]
+    rows = []
+    for _, r in df.iterrows():
+        rows.append({
+            "stage": r["stage"], "dims": "" if pd.isna(r.get("dims")) else int(r["dims"]),
+            "n": "" if pd.isna(r.get("n")) else int(r["n"]),
+            "classes": "" if pd.isna(r.get("n_classes")) else int(r["n_classes"]),
+            "chance": None if pd.isna(r.get("chance", np.nan)) else f"{r['chance']:.3f}",
+            "metrics": [ci(r, m) for m, _, _ in METRICS],
+            "trust": [None if pd.isna(r.get(c)) else f"{r[c]:.3f}" for c in trust_cols],
+            "best": r["stage"] == rep.best,
+        })
+    chart = rep.paths.get("chart")
+    summary = f"best stage {rep.best}" if rep.best else "no recommendation (too few objects per class)"
+    return Section(command=f"yololens stages {EXTRACT_DIR} --origin {origin}", data={
+        "rows": rows, "metrics": [t for _, t, _ in METRICS], "trust": [c.removeprefix("trust_") for c in trust_cols],
+        "best": rep.best, "recommendation": rep.recommendation.replace(CI_NOTE, "").strip(),
+        "ci_note": CI_NOTE if CI_NOTE in rep.recommendation else None, "message": rep.message,
+        "dropped": rep.dropped_classes, "kept": rep.kept_classes, "threshold": rep.params.get("min_class_count"),
+        "origin": origin, "chart": ctx.rel(chart) if chart else None,
+        "csv": ctx.rel(rep.paths["csv"]) if "csv" in rep.paths else None, "summary": summary})
