@@ -48,7 +48,7 @@ def test_cli_yaml_model_folder_with_a_bad_image(folder, tmp_path):
 def test_cli_bad_layer_exits_2_with_one_line_listing_valid_layers(assets, tmp_path):
     result = _invoke("--model", "yolov8n.yaml", "--source", str(assets / "bus.jpg"), "--layers", "2,42",
                      "--out", str(tmp_path / "out"))
-    assert result.exit_code == EXIT_FATAL
+    assert result.exit_code == EXIT_FATAL, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: layer '42' does not exist")
     assert "valid layers: 0..21" in lines[0] and "sppf" in lines[0]

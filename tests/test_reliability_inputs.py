@@ -25,7 +25,7 @@ from reliability_corpus import (
     build_yolo_corpus,
 )
 from yololens.cli.app import app
-from yololens.cli.common import EXIT_FATAL, EXIT_OK, EXIT_SKIPPED
+from yololens.cli.common import EXIT_BUG, EXIT_FATAL, EXIT_OK, EXIT_SKIPPED
 
 pytestmark = pytest.mark.reliability
 
@@ -376,7 +376,8 @@ def test_unexpected_errors_never_exit_1(monkeypatch, tmp_path, assets, det_weigh
     assert res.exit_code == EXIT_OK  # pred boxes without labels never call match
     monkeypatch.setattr(ex, "pool_boxes", boom)
     res = invoke(["extract", "-m", det_weights, "-s", assets / "bus.jpg", "-o", tmp_path / "2", *FAST])
-    assert res.exit_code == EXIT_FATAL and "unexpected ValueError: simulated bug" in res.output, res.output
+    assert res.exit_code == EXIT_BUG and "unexpected ValueError: simulated bug" in res.output, res.output
+    assert "Traceback (most recent call last)" in res.output and "yololens bug" in res.output
 
 
 def test_disk_full_is_one_line(monkeypatch, tmp_path, assets, det_weights):

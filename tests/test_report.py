@@ -15,6 +15,7 @@ from test_demo import demo_report  # noqa: F401  (session fixture: the full demo
 from typer.testing import CliRunner
 
 from yololens.cli.app import app
+from yololens.errors import InputError
 from yololens.report import SECTIONS, build_report
 from yololens.report.sections.projection import MIN_TSNE, tsne_settings
 
@@ -117,10 +118,13 @@ def test_report_options_and_errors(seg_weights, assets, tmp_path):
         assert opt in help_text, opt
     bad = runner.invoke(app, ["report", "--model", str(seg_weights), "--source", str(assets), "--boxes", "all",
                               "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "--boxes must be one of" in bad.output
+    # Typer's own error for a value outside the choices (BoxMode); the API refuses it with the same message
+    assert bad.exit_code == 2 and "Invalid value for '--boxes'" in bad.output and "'all' is not one of" in bad.output
+    with pytest.raises(InputError, match="--boxes must be one of auto, pred, gt, both, not 'all'"):
+        build_report(str(seg_weights), str(assets), out=tmp_path / "api", boxes="all", progress=False)
     missing = runner.invoke(app, ["report", "--model", str(seg_weights), "--source", str(tmp_path / "nope"),
                                   "--out", str(tmp_path / "y")])
-    assert missing.exit_code == 2
+    assert missing.exit_code == 2 and "nope: source not found" in missing.output
     nolabels = runner.invoke(app, ["report", "--model", str(seg_weights), "--source", str(assets), "--boxes", "gt",
                                    "--out", str(tmp_path / "z")])
     assert nolabels.exit_code == 2 and "needs labels" in nolabels.output

@@ -101,7 +101,7 @@ def test_coefficients_cli_errors_and_skips(seg_weights, det_weights, folder, tmp
     assert bad.exit_code == 2 and "0..31" in bad.output
     both = runner.invoke(app, ["coefficients", "-m", str(seg_weights), "-s", str(folder), "-o", str(tmp_path),
                                "--index", "1", "--all"])
-    assert both.exit_code == 2
+    assert both.exit_code == 2 and "error: give either --index or --all, not both" in both.output
     det = runner.invoke(app, ["coefficients", "-m", str(det_weights), "-s", str(folder), "-o", str(tmp_path)])
     assert det.exit_code == 2 and "task is 'detect'" in det.output
     broken = tmp_path / "broken"

@@ -37,15 +37,17 @@ def loaded(seg_weights):
     return seg_model(str(seg_weights), "test", device="cpu")
 
 
-def _ours(loaded, path, retina, conf=0.25, imgsz=640):
-    runner = Runner(loaded, imgsz=imgsz, conf=conf)
+def _ours(loaded, path, retina, conf=0.25, imgsz=640, max_det=300):
+    runner = Runner(loaded, imgsz=imgsz, conf=conf, max_det=max_det)
     res = runner.run([ultra.imread(str(path))]).images[0]
     return res, instances_of(res, retina)
 
 
-def _assert_same(inst, ref) -> None:
+def _assert_same(inst, ref, allow_empty: bool = False) -> None:
+    """Same instances, masks (bitwise), boxes, classes and scores; zero instances only where ``allow_empty``."""
     assert len(inst) == len(ref), (len(inst), len(ref))
     if len(ref) == 0:
+        assert allow_empty, "no instances: the comparison below would check nothing"
         return
     assert inst.masks.dtype == ref.masks.data.dtype
     assert torch.equal(inst.masks, ref.masks.data)
@@ -86,15 +88,22 @@ def test_empty_mask_filter_alignment(yolo, loaded, predict_threads, seed_coco_im
 @pytest.mark.parametrize("yaml_name", ["yolo11n-seg.yaml", "yolo26n-seg.yaml"])
 @pytest.mark.parametrize("retina", [False, True])
 def test_yaml_models_agree(predict_threads, assets, yaml_name, retina):
-    """Untrained YOLO11/YOLO26 seg models run the whole path and agree with Ultralytics (even if empty)."""
+    """Untrained YOLO11/YOLO26 seg models run the whole path and agree with Ultralytics. Untrained heads score
+    every box near the class-bias prior (~1.6e-4), so conf 1e-4 with the top 20 boxes gives YOLO26 20 instances to
+    compare; untrained YOLO11's masks are all empty, so Results drops every NMS detection, and so must we."""
     from ultralytics import YOLO
 
     torch.manual_seed(0)
     y = YOLO(yaml_name)
-    ref = y.predict(str(assets / "bus.jpg"), retina_masks=retina, conf=0.001, imgsz=320, verbose=False)[0]
+    ref = y.predict(str(assets / "bus.jpg"), retina_masks=retina, conf=1e-4, max_det=20, imgsz=320, verbose=False)[0]
     lm = seg_model(y, "test", device="cpu")
-    _, inst = _ours(lm, assets / "bus.jpg", retina, conf=0.001, imgsz=320)
-    _assert_same(inst, ref)
+    res, inst = _ours(lm, assets / "bus.jpg", retina, conf=1e-4, imgsz=320, max_det=20)
+    empty = yaml_name.startswith("yolo11")
+    if empty:  # the empty-mask filter ran on real detections
+        assert len(res.detections.boxes) > 0 and len(ref) == 0
+    else:
+        assert len(ref) == 20
+    _assert_same(inst, ref, allow_empty=empty)
 
 
 def test_decomposition_is_consistent(loaded, assets):

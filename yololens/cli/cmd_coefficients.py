@@ -9,6 +9,7 @@ import typer
 
 from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
 from yololens.errors import InputError
+from yololens.types import CoefLayout
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +26,7 @@ def coefficients_command(
     index: Annotated[Optional[list[str]], typer.Option("--index", "--coefficient_index", help="0-based coefficient index; repeat it or give a comma list (3,7). Default: all.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="All nm coefficients (the default when no --index is given).")] = False,
     table_format: Annotated[Optional[str], typer.Option("--format", help="csv or parquet (default: from the --csv suffix, else csv).")] = None,
-    layout: Annotated[str, typer.Option(help="yololens (image_name, instance, nms_index, class, score, box, mask_area, coef_<k>) or seed (image_name,type,mask_1..mask_32: the seed's mask_coefficients.csv).")] = "yololens",
+    layout: Annotated[CoefLayout, typer.Option(help="yololens (image_name, instance, nms_index, class, score, box, mask_area, coef_<k>) or seed (image_name,type,mask_1..mask_32: the seed's mask_coefficients.csv).")] = CoefLayout.YOLOLENS,
     retina_masks: Annotated[bool, typer.Option("--retina-masks", help="Align rows with predict(retina_masks=True) instead of the default predict.")] = False,
     mask_area: Annotated[bool, typer.Option("--mask-area/--no-mask-area", help="mask_area column: pixels of the instance's mask at the original resolution (exactly Ultralytics' retina mask).")] = True,
     save_prototype_png: Annotated[bool, typer.Option("--save-prototype-png", help="Also save prototypes/<image>_p<k>.png per chosen index, titled with each instance's weight.")] = False,

@@ -20,6 +20,7 @@ from yololens.cli.common import (
     cli_errors,
     exit_for_skips,
 )
+from yololens.types import BoxMode
 
 
 def register(app: typer.Typer) -> None:
@@ -34,7 +35,7 @@ def extract_command(
     labels: Annotated[Optional[str], typer.Option(help="Labels: BDD100K/Scalabel JSON, COCO JSON, or a YOLO labels folder. Image names resolve against --source.")] = None,
     fmt: FormatOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5). Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21; YOLO11/26: 9,16,19,22). See `yololens layers MODEL`.")] = None,
-    boxes: Annotated[str, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = "pred",
+    boxes: Annotated[BoxMode, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = BoxMode.PRED,
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,
     conf: Annotated[float, typer.Option(help="Confidence threshold for predictions.")] = 0.25,

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from yololens.cli.common import cli_errors
+from yololens.types import Method, Origin
 
 OUT_HELP = "Output folder of `yololens extract` (holds objects.parquet)."
 LAYER_HELP = "Embedding column: 9 -> emb_L9, coef -> emb_coef; several as 9,15,21 or 'all'."
@@ -34,10 +35,10 @@ def register(app: typer.Typer) -> None:
     def project_cmd(
         out: Path = typer.Argument(..., help=OUT_HELP),
         layer: str = typer.Option("9", "--layer", "-l", help=LAYER_HELP),
-        method: str = typer.Option("tsne", "--method", "-m", help=METHOD_HELP),
+        method: Method = typer.Option(Method.TSNE, "--method", "-m", help=METHOD_HELP),
         seed: int = typer.Option(0, "--seed", help=SEED_HELP),
         sample: Optional[int] = typer.Option(None, "--sample", help=SAMPLE_HELP),
-        origin: str = typer.Option("all", "--origin", help=ORIGIN_HELP),
+        origin: Origin = typer.Option(Origin.ALL, "--origin", help=ORIGIN_HELP),
         label: str = typer.Option("class_name", "--label", help=LABEL_HELP),
         pca_dims: int = typer.Option(50, "--pca-dims", help="PCA pre-reduction before t-SNE/UMAP (0 = off)."),
         normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="L2-normalise embeddings first."),
@@ -66,7 +67,7 @@ def register(app: typer.Typer) -> None:
     def plot_cmd(
         out: Path = typer.Argument(..., help=OUT_HELP),
         layer: str = typer.Option("9", "--layer", "-l", help=LAYER_HELP + " Several -> small multiples."),
-        method: str = typer.Option("tsne", "--method", "-m", help=METHOD_HELP),
+        method: Method = typer.Option(Method.TSNE, "--method", "-m", help=METHOD_HELP),
         color: str = typer.Option("class_name", "--color", "-c",
                                   help="Colour column: class_name, status, origin, size_bin, attr_weather, score, ..."),
         fmt: str = typer.Option("png", "--format", help="Static figure format: png or svg."),
@@ -78,7 +79,7 @@ def register(app: typer.Typer) -> None:
                                                    help="Folder the table's relative image paths are under."),
         seed: int = typer.Option(0, "--seed", help=SEED_HELP),
         sample: Optional[int] = typer.Option(None, "--sample", help=SAMPLE_HELP),
-        origin: str = typer.Option("all", "--origin", help=ORIGIN_HELP),
+        origin: Origin = typer.Option(Origin.ALL, "--origin", help=ORIGIN_HELP),
         label: str = typer.Option("class_name", "--label", help=LABEL_HELP),
         max_categories: int = typer.Option(20, "--max-categories", help="More values than this are folded into 'other'."),
         pca_dims: int = typer.Option(50, "--pca-dims", help="PCA pre-reduction before t-SNE/UMAP (0 = off)."),
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help=OUT_HELP),
         label: str = typer.Option("class_name", "--label", help="Class column the stages are scored on."),
         layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only these stages (default: every emb_*)."),
-        origin: str = typer.Option("all", "--origin", help=ORIGIN_HELP),
+        origin: Origin = typer.Option(Origin.ALL, "--origin", help=ORIGIN_HELP),
         sample: int = typer.Option(5000, "--sample", help="Class-stratified cap on objects per stage (0 = all)."),
         folds: int = typer.Option(5, "--folds", help="Stratified cross-validation folds."),
         k: int = typer.Option(10, "--k", help="Neighbours for k-NN accuracy and trustworthiness."),

@@ -9,6 +9,7 @@ import typer
 
 from yololens.cli.common import (BatchOpt, DeviceOpt, FormatOpt, ImgszOpt, ModelOpt, SourceOpt, WorkersOpt,
                                  cli_errors)
+from yololens.types import Method, ReportBoxMode
 
 SECTION_OPTION = {
     "catalogue": "the layer catalogue",
@@ -42,11 +43,11 @@ def report_command(
     max_images: Annotated[int, typer.Option("--max-images", min=1, help="Images shown as feature maps and seg decompositions (the first ones of the source).")] = 3,
     layers: Annotated[Optional[str], typer.Option(help="Embedding layers (indices or names). Default: SPPF + the neck outputs feeding the head.")] = None,
     map_layers: Annotated[Optional[str], typer.Option("--map-layers", help="Layers of the feature-map figures. Default: the last backbone layer at strides 4, 8, 16, then the embedding layers.")] = None,
-    boxes: Annotated[str, typer.Option(help="auto (both with --labels, else pred), pred, gt or both.")] = "auto",
+    boxes: Annotated[ReportBoxMode, typer.Option(help="auto (both with --labels, else pred), pred, gt or both.")] = ReportBoxMode.AUTO,
     conf: Annotated[float, typer.Option(help="Confidence threshold for predictions.")] = 0.25,
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
     max_det: Annotated[int, typer.Option("--max-det", help="Maximum detections per image.")] = 300,
-    method: Annotated[str, typer.Option(help="2-D map: tsne, umap (needs yololens[umap]) or pca. Below 10 objects PCA is used.")] = "tsne",
+    method: Annotated[Method, typer.Option(help="2-D map: tsne, umap (needs yololens[umap]) or pca. Below 10 objects PCA is used.")] = Method.TSNE,
     sample: Annotated[int, typer.Option(help="Class-stratified cap on the objects in the 2-D maps (0 = all).")] = 2000,
     hover_thumbnails: Annotated[int, typer.Option("--hover-thumbnails", help="Object crops embedded for hovering.")] = 500,
     seg_instances: Annotated[int, typer.Option("--seg-instances", min=0, help="Seg models: instance decompositions per shown image.")] = 2,

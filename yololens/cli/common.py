@@ -20,6 +20,7 @@ EXIT_SKIPPED = 1  # finished, but some inputs were skipped (see the summary / ma
 EXIT_FATAL = 2  # could not run: bad model, bad option, empty source, ...
 EXIT_LOCKED = 3  # another run holds the output directory
 EXIT_INTERRUPTED = 130  # Ctrl-C; rerun the same command to resume
+EXIT_BUG = 70  # an unexpected exception (a yololens bug; the traceback is printed): sysexits' EX_SOFTWARE
 
 F = TypeVar("F", bound=Callable)
 
@@ -29,7 +30,8 @@ def cli_errors(fn: F) -> F:
 
     An I/O failure that escaped the command (an output path under a regular file, a full disk,
     a read-only file system) becomes a one-line error with exit 2; any other unexpected exception
-    prints its traceback and also exits 2, so that exit 1 always means "finished, some inputs skipped".
+    prints its traceback and exits 70 (:data:`EXIT_BUG`), so that neither 1 ("finished, some inputs skipped")
+    nor 2 ("could not run", the user's to fix) ever hides a crash.
     """
 
     @functools.wraps(fn)
@@ -51,7 +53,7 @@ def cli_errors(fn: F) -> F:
             traceback.print_exc()
             typer.echo(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (this is a yololens bug; "
                        "please report it with the traceback above)", err=True)
-            raise typer.Exit(EXIT_FATAL) from None
+            raise typer.Exit(EXIT_BUG) from None
 
     return wrapper  # type: ignore[return-value]
 
