@@ -100,5 +100,9 @@ def test_layers_cli_table_and_json():
     data = json.loads(res.output)
     row9 = next(r for r in data["layers"] if r["index"] == 9)
     assert (row9["channels"], row9["height"], row9["stride"]) == (256, 10, 32)
+    assert all(isinstance(r["index"], int) for r in data["layers"]) and data["proto"] is None  # detect: no protos
+    seg = json.loads(runner.invoke(app, ["layers", "yolov8n-seg.yaml", "--json", "--imgsz", "320"]).output)
+    assert [r["index"] for r in seg["layers"]] == list(range(23)) and seg["proto"]["module"] == "Proto"
+    assert seg["proto"]["channels"] == 32 and "index" not in seg["proto"] and seg["proto"]["aliases"] == ["proto"]
     res = runner.invoke(app, ["layers", "nope.pt"])
     assert res.exit_code == 2 and "nope.pt: model file not found" in res.output

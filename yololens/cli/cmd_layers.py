@@ -27,12 +27,16 @@ def layers_command(
     (sppf, p3, p4, p5, proto for seg models).
     """
     from yololens.model.catalogue import build_catalogue
+    from yololens.types import PROTO
     from yololens.model.loading import load_model
 
     loaded = load_model(model, device=device)
     rows = build_catalogue(loaded, imgsz=imgsz)
     if as_json:
-        typer.echo(json.dumps({"model": loaded.describe(), "imgsz": imgsz, "layers": [r.as_dict() for r in rows]},
+        # "index" is always an integer; the seg prototypes (no index of their own) are the "proto" field
+        layers = [r.as_dict() for r in rows if r.index != PROTO]
+        proto = next(({k: v for k, v in r.as_dict().items() if k != "index"} for r in rows if r.index == PROTO), None)
+        typer.echo(json.dumps({"model": loaded.describe(), "imgsz": imgsz, "layers": layers, "proto": proto},
                               indent=2))
         return
     typer.echo(f"{loaded.source}  task={loaded.task}  family={loaded.family}  imgsz={imgsz}"

@@ -16,7 +16,6 @@ stays flat however many images or layers are asked for.
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,22 +23,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from yololens import __version__
 from yololens.engine.batching import iter_decoded_batches
+from yololens.engine.mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heatmap, content_cells, crop_content,
+                                     pca_rgb, rank_channels, robust_unit, to_original)
 from yololens.engine.runner import ImageResult, Runner
 from yololens.errors import InputError
 from yololens.figures import featuremaps as figs
-from yololens.engine.mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heatmap, content_cells, crop_content,
-                                     pca_rgb, rank_channels, robust_unit, to_original)
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
 from yololens.model.loading import LoadedModel, load_model
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
+from yololens.store.manifest import versions, write_manifest
 
 DTYPES = ("float16", "float32")
 FP16_MAX = float(np.finfo(np.float16).max)
@@ -196,7 +194,7 @@ def maps(
         done.sort(key=lambda m: m.index)  # batches are grouped by image shape, so restore source order
         n_files = sum(len(m.files) for m in done) + 1
         result = MapsResult(out, requested, done, skips, n_files, time.perf_counter() - start)
-        write_json(out / "manifest.json", _manifest(lm, stages, imgsz, batch, opts, src, result))
+        _write_manifest(out, lm, stages, imgsz, batch, opts, src, result)
     return result
 
 
@@ -317,27 +315,22 @@ def _open(source, labels, fmt) -> Source:
     return open_source(source, labels=labels, fmt=fmt)
 
 
-def _manifest(lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions, src: Source,
-              result: MapsResult) -> dict:
+def _write_manifest(out: Path, lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions,
+                    src: Source, result: MapsResult) -> Path:
+    """``OUT/manifest.json`` through the one manifest writer (store/manifest.py), with the maps-specific keys."""
     import sklearn
 
-    return {
-        "command": "maps",
-        "model": lm.describe(),
+    params = {"imgsz": imgsz, "batch": batch, "device": str(lm.device), "half": lm.half}
+    counts = {"images": len(result.images), "layers": len(stages), "files": result.files_written,
+              "skipped": len(result.skips)}
+    extra = {
+        **params,
         "layers": [{"layer": s.layer, "files": s.stem, **(s.info.as_dict() if s.info else {})} for s in stages],
-        "imgsz": imgsz,
-        "batch": batch,
-        "device": str(lm.device),
-        "half": lm.half,
         "options": {"channels": opts.channels, "rank": opts.rank, "shared_scale": opts.shared_scale,
                     "heatmap": opts.heatmap, "dtype": opts.dtype, "npy": opts.npy, "figures": opts.figures},
         "source": {"format": src.format, "images": len(src.records)},
         "images": [{"image": m.name, "folder": m.folder, "files": len(m.files)} for m in result.images],
-        "counts": {"images": len(result.images), "layers": len(stages), "files": result.files_written,
-                   "skipped": len(result.skips)},
         "seconds": round(result.seconds, 3),
-        "skipped": [{"file": s.file, "reason": s.reason, "action": s.action} for s in result.skips],
-        "versions": {"yololens": __version__, "ultralytics": ultra.ULTRALYTICS_VERSION, "torch": torch.__version__,
-                     "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-                     "python": platform.python_version()},
+        "versions": {**versions(), "scikit-learn": sklearn.__version__},
     }
+    return write_manifest(out, "maps", params, lm.describe(), counts, {"total": result.seconds}, result.skips, extra)

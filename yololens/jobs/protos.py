@@ -29,6 +29,7 @@ from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import save_fig, save_npy, write_json
 from yololens.store.lock import DirectoryLock
+from yololens.store.manifest import write_manifest
 
 FIGURE_FORMATS = ("png", "svg")
 ORDERS = ("abs", "index")
@@ -106,7 +107,15 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
                 folder = result.folders[item.record.name] = out / folder_of(item.record.name)
                 _write_image(item, folder, loaded, order, shared_scale,
                              max_instances, fmt, result)
-    result.seconds = time.perf_counter() - t0
+        result.seconds = time.perf_counter() - t0
+        params = {"source": str(source) if isinstance(source, (str, Path)) else f"{len(src)} images",
+                  "order": order, "shared_scale": shared_scale, "retina_masks": retina_masks,
+                  "max_instances": max_instances, "conf": conf, "iou": iou, "imgsz": imgsz, "max_det": max_det,
+                  "batch": batch, "format": fmt}
+        counts = {"images": result.images, "instances": result.instances, "figures": result.figures,
+                  "skipped": len(result.skips)}
+        write_manifest(out, "protos", params, loaded.describe(), counts, {"total": result.seconds}, result.skips,
+                       extra={"images": {name: str(f.relative_to(out)) for name, f in result.folders.items()}})
     return result
 
 

@@ -10,8 +10,8 @@ import torch
 from yololens.errors import InputError
 from yololens.model.hooks import FeatureCapture
 from yololens.model.loading import LoadedModel
+from yololens.types import PROTO  # the seg head's prototype tensor, addressable like a layer
 
-PROTO = "proto"  # the seg head's prototype tensor, addressable like a layer
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from yololens.report.context import EXTRACT_DIR, Context, Section
-from yololens.types import BoxMode, ReportBoxMode
+from yololens.types import BoxMode, LayerId, ReportBoxMode
 
 
 def run_extract(ctx: Context) -> Section:
@@ -21,7 +21,7 @@ def run_extract(ctx: Context) -> Section:
     ctx.skips.extend(str(s) for s in res.skips)
     counts = res.manifest.get("counts", {})
     ctx.n_objects = int(counts.get("objects_total") or 0) if res.table_path else 0
-    layers = ", ".join(f"L{x}" for x in ctx.layer_ids)
+    layers = ", ".join(str(LayerId.of(x)) for x in ctx.layer_ids)
     cmd = (f"yololens extract --model {ctx.model_arg()} {ctx.source_args()} --boxes {ctx.boxes} "
            f"--layers {','.join(map(str, ctx.layer_ids))} --conf {o.conf:g} --crops --out {EXTRACT_DIR}")
     note = f"{ctx.n_objects} objects from {counts.get('images_in_source', len(ctx.source))} images at {layers}"

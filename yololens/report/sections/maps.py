@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from yololens.report.context import MAPS_DIR, Context, Section
+from yololens.types import LayerId
 
 MAP_CHANNELS = 8
 
@@ -41,7 +42,7 @@ def run_maps(ctx: Context) -> Section:
             stem, info = stems.get(layer, (f"L{layer}", None))
             links = [(kind, ctx.rel(folder / f"{stem}_{suffix}.png")) for kind, suffix in
                      (("channels", "channels"), ("heatmap", "overlay"), ("PCA", "pca")) if f"{stem}_{suffix}.png" in files]
-            per_layer.append({"label": f"L{layer} {info.module}" if info else str(layer),
+            per_layer.append({"label": f"{LayerId.of(layer)} {info.module}" if info else str(LayerId.of(layer)),
                               "shape": info.shape_text if info else "", "stride": info.stride if info else "",
                               "links": links})
         images.append({"name": im.name, "overview": ctx.rel(folder / "overview.png") if "overview.png" in files else None,
@@ -49,5 +50,5 @@ def run_maps(ctx: Context) -> Section:
     layer_text = ",".join(map(str, layers))
     summary = f"{len(images)} images × {len(layers)} layers"
     return Section(command=f"yololens maps --model {ctx.model_arg()} --source IMAGE --layers {layer_text} --out {MAPS_DIR}",
-                   data={"images": images, "layers": [f"L{x}" for x in layers], "summary": summary,
+                   data={"images": images, "layers": [str(LayerId.of(x)) for x in layers], "summary": summary,
                          "manifest": ctx.rel(ctx.out / MAPS_DIR / "manifest.json")})
