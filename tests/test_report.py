@@ -154,3 +154,31 @@ def test_no_objects_still_completes(assets, tmp_path):
     html = res.index.read_text()
     assert "Skipped: the model detected no objects at confidence 0.25" in html and 'id="untrained-banner"' in html
     check_links(res.out)
+
+
+def test_failed_section_is_one_line_in_the_page(assets, tmp_path, monkeypatch):
+    """A section that raises is one short line in the page; the full message and traceback are in report.json."""
+    import dataclasses
+
+    import yololens.report.build as build
+
+    long_line = "x" * 5000
+
+    def boom(ctx):
+        raise RuntimeError(f"catalogue broke {long_line}\nsecond line of the message")
+
+    specs = tuple(dataclasses.replace(s, run=boom) if s.key == "catalogue" else s for s in build.SPECS)
+    monkeypatch.setattr(build, "SPECS", specs)
+    res = build_report("yolov8n.yaml", str(assets / "bus.jpg"), out=tmp_path / "r", max_images=1, progress=False,
+                       sections=("catalogue",))
+    assert res.failed == ["catalogue"]
+    note = res.sections["catalogue"].note
+    assert note.startswith("RuntimeError: catalogue broke xxx") and note.endswith("…") and len(note) < 220
+    html = res.index.read_text()
+    body = html.split('<section class="card" id="manifest">')[0]
+    assert f"This section failed: {note}." in body
+    assert "Traceback" not in html and "second line" not in html and long_line not in html
+    manifest = json.loads((res.out / "report.json").read_text())
+    tb = manifest["sections"]["catalogue"]["traceback"]
+    assert tb.startswith("Traceback (most recent call last)") and "second line of the message" in tb
+    assert manifest["sections"]["catalogue"]["status"] == "failed"
