@@ -33,8 +33,9 @@ from yololens.errors import InputError
 from yololens.figures import featuremaps as figs
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
-from yololens.model.loading import LoadedModel, load_model
+from yololens.model.loading import LoadedModel, as_model
 from yololens.sources.records import ImageRecord, Skip, Source
+from yololens.sources.resolve import as_source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import versions, write_manifest
@@ -165,11 +166,11 @@ def maps(
     opts.check()
     if batch < 1:
         raise InputError(f"--batch must be >= 1, not {batch}")
-    lm = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half)
+    lm = as_model(model, device=device, half=half)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
     stages = [Stage.of(layer, catalogue) for layer in requested]
-    src = _open(source, labels, fmt)
+    src = as_source(source, labels, fmt)
     folders = image_folders(src.records)
     out = Path(out)
     skips: list[Skip] = list(src.skips)
@@ -303,16 +304,6 @@ def image_folders(records: Sequence[ImageRecord]) -> dict[int, str]:
         used.add(name.lower())
         out[record.index] = name
     return out
-
-
-def _open(source, labels, fmt) -> Source:
-    if isinstance(source, Source):
-        return source
-    if isinstance(source, (list, tuple)):
-        return Source([ImageRecord(i, Path(p), str(p)) for i, p in enumerate(source)], format="list")
-    from yololens.sources.resolve import open_source
-
-    return open_source(source, labels=labels, fmt=fmt)
 
 
 def _write_manifest(out: Path, lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions,

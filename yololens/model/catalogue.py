@@ -9,7 +9,7 @@ import torch
 
 from yololens.errors import InputError
 from yololens.model.hooks import FeatureCapture
-from yololens.model.loading import LoadedModel
+from yololens.model.loading import LoadedModel, as_model
 from yololens.types import PROTO  # the seg head's prototype tensor, addressable like a layer
 
 
@@ -177,7 +177,5 @@ def _guess_backbone_end(model: LoadedModel) -> int:
 
 def catalogue(model=None, imgsz: int = 640, device: str | None = "cpu") -> list[LayerInfo]:
     """The layer catalogue of ``model`` (path, yaml, ``YOLO`` or :class:`LoadedModel`), as ``yololens layers`` prints it."""
-    from yololens.model.loading import load_model
-
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
+    loaded = as_model(model, device=device)
     return build_catalogue(loaded, imgsz=imgsz)

@@ -14,8 +14,9 @@ import torch
 
 from yololens.errors import ModelError
 from yololens.model import ultra
+from yololens.types import Task
 
-SUPPORTED_TASKS = ("detect", "segment")
+SUPPORTED_TASKS = tuple(Task)
 DEFAULT_MODEL = "yolov8n-seg.pt"
 
 
@@ -37,7 +38,7 @@ class LoadedModel:
     """
 
     net: torch.nn.Module
-    task: str
+    task: Task
     family: str
     names: dict[int, str]
     source: str
@@ -65,7 +66,7 @@ class LoadedModel:
     @property
     def nm(self) -> int | None:
         """Number of prototype masks (seg models), else ``None``."""
-        return getattr(self.head, "nm", None) if self.task == "segment" else None
+        return getattr(self.head, "nm", None) if self.task == Task.SEGMENT else None
 
     @property
     def nc(self) -> int:
@@ -97,11 +98,16 @@ class LoadedModel:
 
     def require_segment(self, command: str) -> None:
         """Refuse seg-only commands on a detect model, naming the model's task."""
-        if self.task != "segment":
+        if self.task != Task.SEGMENT:
             raise ModelError(
                 f"{self.source}: '{command}' needs a segmentation model (e.g. yolov8n-seg.pt), "
                 f"but this model's task is '{self.task}'"
             )
+
+
+def as_model(model, device: str | None = None, half: bool = False, end2end: bool | None = None) -> LoadedModel:
+    """The one model opener of every job: a :class:`LoadedModel` as given, anything else through :func:`load_model`."""
+    return model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half, end2end=end2end)
 
 
 def select_device(device: str | None) -> torch.device:
@@ -153,7 +159,7 @@ def load_model(model=None, device: str | None = None, half: bool = False, end2en
         p.requires_grad_(False)
     return LoadedModel(
         net=net,
-        task=task,
+        task=Task(task),
         family=_family(net),
         names=dict(net.names),
         source=source,

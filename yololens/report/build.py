@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yololens.errors import InputError, OutputLockedError
-from yololens.report.context import Context, ReportOptions, Section, load, model_line, open_source
+from yololens.model.loading import as_model
+from yololens.report.context import Context, ReportOptions, Section, model_line
+from yololens.sources.resolve import as_source
 from yololens.report.sections import EXTRACT, SECTIONS, SPECS, SectionSpec
 from yololens.types import ReportBoxMode, SectionStatus
 
@@ -160,12 +162,12 @@ def build_report(
     plog.write(f"yololens report -> {out}/{INDEX}")
     with DirectoryLock(out):
         t0 = plog.start("model", _model_text(model))
-        lm = load(model, device)
+        lm = as_model(model, device)
         ctx = Context(out=out, model=lm, opts=opts, log=plog.write, device=device)
         timings = {"model": plog.end("model", t0, model_line(lm))}
 
         t0 = plog.start("source", f"opening {source if not hasattr(source, 'records') else 'the given images'}")
-        ctx.source = open_source(source, labels, fmt)
+        ctx.source = as_source(source, labels, fmt)
         ctx.labels = labels
         ctx.source_arg = str(source) if isinstance(source, (str, Path)) else None
         timings["source"] = plog.end("source", t0, f"{len(ctx.source)} images"

@@ -172,26 +172,6 @@ class Context:
         return None
 
 
-def load(model, device) -> LoadedModel:
-    from yololens.model.loading import LoadedModel, load_model
-
-    return model if isinstance(model, LoadedModel) else load_model(model, device=device)
-
-
 def model_line(lm: LoadedModel) -> str:
     weights = "trained weights" if lm.trained else "UNTRAINED weights (random)"
     return f"{lm.source}: {lm.task}, {lm.family}, {lm.nc} classes, {weights}, on {lm.device}"
-
-
-def open_source(source, labels, fmt) -> Source:
-    from yololens.sources.records import ImageRecord, Source
-
-    if isinstance(source, Source):
-        return source
-    if isinstance(source, (list, tuple)):
-        return Source([ImageRecord(i, Path(p), Path(p).name) for i, p in enumerate(source)], format="list")
-    if source is None:
-        raise InputError("no --source given")
-    from yololens.sources.resolve import open_source as _open
-
-    return _open(source, labels=labels, fmt=fmt)

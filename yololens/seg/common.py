@@ -6,31 +6,27 @@ import re
 from pathlib import Path
 
 from yololens.errors import InputError
-from yololens.model.loading import LoadedModel, load_model
+from yololens.model.loading import LoadedModel, as_model
 from yololens.sources.records import Source
 
 
 def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
     """Load ``model`` (or take a :class:`LoadedModel`) and refuse non-seg models.
 
-    ``load_model`` already gives the net AutoBackend's memory format, so prototypes and
+    ``as_model`` (``load_model``) already gives the net AutoBackend's memory format, so prototypes and
     coefficients are bitwise those of ``YOLO(model).predict`` run with the same torch
     thread count.
     """
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device)
+    loaded = as_model(model, device=device)
     loaded.require_segment(command)
     return loaded
 
 
 def open_images(source, labels=None, fmt: str | None = None) -> Source:
-    """A :class:`Source` as given, or resolved with ``yololens.sources.resolve.open_source``."""
-    if isinstance(source, Source):
-        return source
-    if source is None:
-        raise InputError("no --source given")
-    from yololens.sources.resolve import open_source
+    """The source of a seg command (see :func:`yololens.sources.resolve.as_source`)."""
+    from yololens.sources.resolve import as_source
 
-    return open_source(source, labels=labels, fmt=fmt)
+    return as_source(source, labels=labels, fmt=fmt)
 
 
 def safe_name(name: str) -> str:

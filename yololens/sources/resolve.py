@@ -153,3 +153,16 @@ def _empty_message(given: str, labels: Path | None, source: Source) -> str:
     if labels is not None and source.format in ("bdd", "coco"):
         return f"{labels}: no labelled frame matches an image under {given}{first}"
     return f"{given}: no images found (looked for {', '.join(IMAGE_SUFFIXES)}){first}"
+
+
+def as_source(source, labels: str | Path | None = None, fmt: str | None = None) -> Source:
+    """The one source opener of every job: a :class:`Source` as given; a list of image paths in that order,
+    each named as passed (``str(path)``, like the ``image`` column of the objects table); anything else
+    through :func:`open_source`."""
+    if isinstance(source, Source):
+        return source
+    if source is None:
+        raise InputError("no --source given")
+    if isinstance(source, (list, tuple)):
+        return Source([ImageRecord(i, Path(p), str(p)) for i, p in enumerate(source)], format="list")
+    return open_source(source, labels=labels, fmt=fmt)
