@@ -25,13 +25,8 @@ class BoxMode(StrEnum):
     BOTH = "both"
 
 
-class ReportBoxMode(StrEnum):
-    """``report --boxes``: :class:`BoxMode` plus ``auto`` (``both`` with labels, else ``pred``)."""
-
-    AUTO = "auto"
-    PRED = "pred"
-    GT = "gt"
-    BOTH = "both"
+#: ``report --boxes``: :class:`BoxMode` plus ``auto`` (``both`` with labels, else ``pred``).
+ReportBoxMode = StrEnum("ReportBoxMode", {"AUTO": "auto", **{m.name: m.value for m in BoxMode}}, module=__name__)
 
 
 class Origin(StrEnum):

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
