@@ -10,7 +10,7 @@ import torch
 from yololens.errors import InputError
 from yololens.model.hooks import FeatureCapture
 from yololens.model.loading import LoadedModel, as_model
-from yololens.types import PROTO  # the seg head's prototype tensor, addressable like a layer
+from yololens.types import PROTO, Task  # PROTO: the seg head's prototype tensor, addressable like a layer
 
 
 
@@ -75,7 +75,7 @@ def build_catalogue(model: LoadedModel, imgsz: int = 640) -> list[LayerInfo]:
         else:
             rows.append(LayerInfo(i, type(module).__name__, None, None, None, None, None, role, module.f,
                                   tuple(sorted(by_index.get(i, [])))))
-    if model.task == "segment":
+    if model.task == Task.SEGMENT:
         from yololens.model.ultra import split_head_output
 
         _, protos = split_head_output(output, model.task)
@@ -97,7 +97,7 @@ def layer_aliases(model: LoadedModel) -> dict[str, int | str]:
     for level, idx in zip(range(3, 3 + len(head_from)), head_from):
         names[f"p{level}"] = idx
     names["head"] = len(model.layers) - 1
-    if model.task == "segment":
+    if model.task == Task.SEGMENT:
         names[PROTO] = PROTO
     return names
 
@@ -131,7 +131,7 @@ def resolve_layers(
     for item in items:
         if isinstance(item, str) and item.lower() == "all":
             out.extend(range(n - 1))
-            if allow_proto and model.task == "segment":
+            if allow_proto and model.task == Task.SEGMENT:
                 out.append(PROTO)
             continue
         idx = _resolve_one(item, aliases)

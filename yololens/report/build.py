@@ -25,9 +25,9 @@ from pathlib import Path
 from yololens.errors import InputError, OutputLockedError
 from yololens.model.loading import as_model
 from yololens.report.context import Context, ReportOptions, Section, model_line
-from yololens.sources.resolve import as_source
 from yololens.report.sections import EXTRACT, SECTIONS, SPECS, SectionSpec
-from yololens.types import ReportBoxMode, SectionStatus
+from yololens.sources.resolve import as_source
+from yololens.types import Method, ReportBoxMode, SectionStatus
 
 REPORT_JSON = "report.json"
 INDEX = "index.html"
@@ -108,7 +108,7 @@ def build_report(
     imgsz: int = 640,
     batch: int = 8,
     device: str | None = None,
-    method: str = "tsne",
+    method: Method | str = Method.TSNE,
     sample: int | None = 2000,
     seed: int = 0,
     hover_thumbnails: int = 500,
