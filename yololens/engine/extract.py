@@ -19,7 +19,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
-from yololens.engine.matching import match
+from yololens.engine.matching import ClassMap, load_class_map, match, matched_pairs
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
 from yololens.engine.windows import run_windows
@@ -30,7 +30,7 @@ from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
-from yololens.store.objects import ObjectRows, embedding_column
+from yololens.store.objects import VIDEO_COLUMNS, ObjectRows, embedding_column
 from yololens.store.table import ResumableTable, guard_settings
 
 BOX_MODES = ("pred", "gt", "both")
@@ -87,6 +87,7 @@ class ExtractSettings:
     end2end: bool
     crops: bool
     crop_size: int
+    class_map: dict
 
 
 def extract(
@@ -107,6 +108,7 @@ def extract(
     half: bool = False,
     end2end: bool | None = None,
     match_iou: float = 0.5,
+    class_map: str | Path | ClassMap | None = None,
     pool_size: int = DEFAULT_POOL_SIZE,
     crops: bool = False,
     crop_size: int = 128,
@@ -126,6 +128,8 @@ def extract(
             outputs feeding the head.
         boxes: ``"pred"`` (detections), ``"gt"`` (label boxes) or ``"both"`` (with
             predictions matched to ground truth at ``match_iou``: TP/FP/FN).
+        class_map: which label class matches which model class: a YAML/JSON file (label name -> model
+            name) or a :class:`ClassMap`; default: the shipped BDD100K -> COCO map.
         imgsz, batch, conf, iou, max_det, device, half: as in Ultralytics predict.
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
         pool_size: RoIAlign bins per side; the embedding is their mean.
@@ -141,6 +145,7 @@ def extract(
     """
     if boxes not in BOX_MODES:
         raise InputError(f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
+    check_pool_size(pool_size)
     out = Path(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -152,11 +157,13 @@ def extract(
         if strict and src.skips:
             raise StrictModeError(f"--strict: {src.skips[0]}")
         if boxes != "pred" and not src.has_labels:
-            raise InputError(f"{source}: --boxes {boxes} needs labels; pass --labels FILE_OR_DIR")
+            raise InputError(f"{_given(source, labels)[0]}: --boxes {boxes} needs labels; pass --labels FILE_OR_DIR")
+        cmap = class_map if isinstance(class_map, ClassMap) else load_class_map(
+            class_map, loaded.names.values(), src.class_names or None)
         settings = ExtractSettings(
             model=loaded.sha256 or loaded.source, layers=[str(x) for x in layer_ids], boxes=boxes, imgsz=imgsz,
             conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, half=half,
-            end2end=loaded.end2end, crops=crops, crop_size=crop_size,
+            end2end=loaded.end2end, crops=crops, crop_size=crop_size, class_map=cmap.describe(),
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
         guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out)
@@ -166,7 +173,7 @@ def extract(
         done = table.done_keys()
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")
-        job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size)
+        job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
         skips = list(src.skips)
@@ -186,13 +193,42 @@ def extract(
             import pyarrow.parquet as pq
 
             counts["objects_total"] = pq.read_metadata(final).num_rows
-        params = {"source": str(source), "labels": str(labels) if labels else None, "format": src.format,
+        given_source, given_labels = _given(source, labels)
+        params = {"source": given_source, "labels": given_labels, "format": src.format,
                   "out": str(out), "batch": batch, "device": str(loaded.device), **settings.__dict__}
         manifest_layers = _layer_info(runner, job)
-        path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips,
-                              extra={"layers": manifest_layers})
+        extra = {"layers": manifest_layers}
+        if final is not None and src.has_labels and boxes == "both":
+            extra["class_map"] = {**cmap.describe(), "matched": _matched_pairs(final)}
+        path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips, extra=extra)
         manifest = json.loads(path.read_text())
     return ExtractResult(out, final, manifest, skips, n_images, job.objects)
+
+
+def check_pool_size(pool_size: object) -> None:
+    """Refuse a ``--pool-size`` that cannot give a vector (RoIAlign needs at least one bin per side)."""
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise InputError(f"--pool-size must be a whole number of RoIAlign bins >= 1, not {pool_size!r}")
+
+
+def _given(source, labels) -> tuple[str | None, str | None]:
+    """``(source, labels)`` as the user gave them, as text; an opened Source reports the paths it was opened
+    from (never its repr, which later steps would read as a path)."""
+    if isinstance(source, Source):
+        return source.given
+    return (None if source is None else str(source)), (None if labels is None else str(labels))
+
+
+def _matched_pairs(table_path: Path) -> dict[str, int]:
+    """``{"pedestrian -> person": n}`` over the whole (resumed) table: each TP prediction and its gt's class."""
+    import pyarrow.parquet as pq
+
+    df = pq.read_table(table_path, columns=["image", "origin", "gt_id", "class_name", "status"]).to_pandas()
+    tp = df[df["status"] == "TP"]
+    gt = tp[tp["origin"] == "gt"][["image", "gt_id", "class_name"]]
+    pred = tp[tp["origin"] == "pred"][["image", "gt_id", "class_name"]]
+    pairs = pred.merge(gt, on=["image", "gt_id"], suffixes=("_pred", "_gt"))
+    return matched_pairs(pairs["class_name_gt"], pairs["class_name_pred"])
 
 
 def _open(source, labels, fmt) -> Source:
@@ -214,9 +250,10 @@ class _ExtractJob:
     """Turns batches of :class:`ImageResult` into object rows, chunk by chunk."""
 
     def __init__(self, model: LoadedModel, runner: Runner, layer_ids: list, src: Source, out: Path, boxes: str,
-                 match_iou: float, pool_size: int, crops: bool, crop_size: int):
+                 match_iou: float, pool_size: int, crops: bool, crop_size: int, class_map: ClassMap):
         self.model, self.runner, self.layer_ids, self.src, self.out = model, runner, layer_ids, src, out
-        self.boxes, self.match_iou, self.pool_size = boxes, match_iou, pool_size
+        self.boxes, self.match_iou, self.pool_size, self.class_map = boxes, match_iou, pool_size, class_map
+        self.extra_columns = tuple(c for c in VIDEO_COLUMNS if (src.has_tracks if c == "track_id" else src.has_video))
         self.crops, self.crop_size = crops, crop_size
         self.class_index = {name: i for i, name in enumerate(src.class_names)}
         self.dims: dict[str, int] = {}
@@ -242,7 +279,7 @@ class _ExtractJob:
             if step.result is not None:
                 boxes = [self._objects_lb(r, res) for r, res in zip(step.decoded.records, step.result.images)]
                 embeddings = self._pool(step.result, [lb for _, lb in boxes])
-                rows = rows or ObjectRows(self.dims)
+                rows = rows or ObjectRows(self.dims, self.extra_columns)
                 for record, image_result, (orig, _), emb in zip(step.decoded.records, step.result.images, boxes,
                                                                 embeddings):
                     self._add_image(rows, record, image_result, orig, emb)
@@ -256,7 +293,7 @@ class _ExtractJob:
         """Write one window's rows, in source order, as a durable part."""
         if not keys:
             return
-        part = (rows.to_table() if rows is not None else ObjectRows(self.dims).to_table())
+        part = (rows.to_table() if rows is not None else ObjectRows(self.dims, self.extra_columns).to_table())
         part = part.sort_by([("image_index", "ascending"), ("object", "ascending")])
         order = {r.name: r.index for r in window}
         table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index)
@@ -310,20 +347,21 @@ class _ExtractJob:
         if record.labels is not None and dets is not None:
             gt_all = np.array([lab.box for lab in record.labels], dtype=np.float64).reshape(-1, 4)
             matched = match(dets.boxes, dets.scores, pred_names, gt_all, [lab.category for lab in record.labels],
-                            self.match_iou)
+                            self.match_iou, self.class_map)
         coefs = dets.coefs.float().cpu().numpy() if (n_pred and dets.coefs is not None) else None
         for k in range(n_gt + n_pred):
             x1, y1, x2, y2 = (float(v) for v in boxes_orig[k])
             row = {"image": record.name, "image_index": record.index, "image_w": w, "image_h": h, "object": k,
                    "object_id": f"{record.name}#{k}", "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                   "box_area": max(x2 - x1, 0.0) * max(y2 - y1, 0.0)}
+                   "box_area": max(x2 - x1, 0.0) * max(y2 - y1, 0.0), "video": record.video,
+                   "frame_index": record.frame_index}
             attributes = dict(record.attributes)
             embeddings = {name: values[k] for name, values in emb.items()}
             if k < n_gt:
                 lab = labels[k]
                 j = matched.gt_to_pred[k] if matched is not None else -1
                 row.update(origin="gt", class_id=self.class_index.get(lab.category), class_name=lab.category,
-                           gt_id=lab.gt_id)
+                           gt_id=lab.gt_id, track_id=lab.track_id)
                 if matched is not None:
                     row.update(status="TP" if j >= 0 else "FN", match_iou=matched.iou[j] if j >= 0 else None)
                 attributes.update(lab.attributes)
@@ -334,7 +372,8 @@ class _ExtractJob:
                 if matched is not None:
                     j = matched.pred_to_gt[p]
                     row.update(status="TP" if j >= 0 else "FP", match_iou=matched.iou[p] if j >= 0 else None,
-                               gt_id=record.labels[j].gt_id if j >= 0 else None)
+                               gt_id=record.labels[j].gt_id if j >= 0 else None,
+                               track_id=record.labels[j].track_id if j >= 0 else None)
                 if coefs is not None:
                     embeddings["emb_coef"] = coefs[p]
             if self.crops:
