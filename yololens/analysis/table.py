@@ -181,6 +181,28 @@ def embeddings_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return flat.reshape(-1, width).astype(np.float32, copy=False)
 
 
+def finite_rows(col: pa.ChunkedArray | pa.Array, chunk: int = 65536) -> np.ndarray:
+    """``(N,)`` bool: rows whose vector has only finite values (null rows count as finite: they are filtered
+    elsewhere). Works in chunks, so a large column is never copied whole."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    for arr in chunks:
+        if not pa.types.is_fixed_size_list(arr.type):
+            out.append(np.ones(len(arr), dtype=bool))
+            continue
+        width = arr.type.list_size
+        values = np.asarray(arr.values, dtype=np.float32)  # the child buffer: null rows hold zeros or junk
+        start = arr.offset * width
+        for lo in range(0, len(arr), chunk):
+            n = min(chunk, len(arr) - lo)
+            block = values[start + lo * width : start + (lo + n) * width].reshape(n, width)
+            out.append(np.isfinite(block).all(axis=1))
+    result = np.concatenate(out) if out else np.zeros(0, dtype=bool)
+    if col.null_count:
+        result |= ~np.asarray(pc.is_valid(col))
+    return result
+
+
 def read_embeddings(out: str | os.PathLike, emb_col: str, rows: np.ndarray | None = None) -> np.ndarray:
     """``(len(rows), C)`` float32 embeddings of ``emb_col`` at table row indices ``rows`` (all rows if None).
 

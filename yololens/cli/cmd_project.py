@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from yololens.cli.common import cli_errors
+from yololens.cli.common import cli_errors, exit_for_skips
 
 OUT_HELP = "Output folder of `yololens extract` (holds objects.parquet)."
 LAYER_HELP = "Embedding column: 9 -> emb_L9, coef -> emb_coef; several as 9,15,21 or 'all'."
@@ -15,6 +15,13 @@ METHOD_HELP = "tsne (openTSNE), umap (needs: pip install \"yololens\\[umap]\") o
 SEED_HELP = "Random seed: the same seed gives identical coordinates and samples."
 SAMPLE_HELP = "Class-stratified sample of this many objects (deterministic with --seed; 0 = all)."
 ORIGIN_HELP = "Which objects: all, gt or pred."
+STAGES_ORIGIN_HELP = ("Which objects' classes are scored: auto (default: gt, the label classes, when the table has "
+                      "ground truth, else all), gt, pred, or all (mixes label and model vocabularies on --boxes both "
+                      "tables; said in the report).")
+GROUP_BY_HELP = ("Keep objects sharing this column's value on one side of every fold (and resample those groups in "
+                 "the bootstrap): auto (default: video when the table has one, else image), image, video, track_id, "
+                 "any other column, or none.")
+STRICT_HELP = "Refuse rows whose embedding holds NaN/inf instead of leaving them out with a line (exit 1)."
 LABEL_HELP = "Class column used for stratified sampling (and for the stage metrics)."
 
 
@@ -104,9 +111,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help=OUT_HELP),
         label: str = typer.Option("class_name", "--label", help="Class column the stages are scored on."),
         layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only these stages (default: every emb_*)."),
-        origin: str = typer.Option("all", "--origin", help=ORIGIN_HELP),
+        origin: str = typer.Option("auto", "--origin", help=STAGES_ORIGIN_HELP),
+        group_by: str = typer.Option("auto", "--group-by", help=GROUP_BY_HELP),
         sample: int = typer.Option(5000, "--sample", help="Class-stratified cap on objects per stage (0 = all)."),
-        folds: int = typer.Option(5, "--folds", help="Stratified cross-validation folds."),
+        folds: int = typer.Option(5, "--folds", help="Stratified (grouped) cross-validation folds."),
         k: int = typer.Option(10, "--k", help="Neighbours for k-NN accuracy and trustworthiness."),
         min_class_count: Optional[int] = typer.Option(None, "--min-class-count",
                                                       help="Drop classes with fewer objects (at least --folds)."),
@@ -116,15 +124,23 @@ def register(app: typer.Typer) -> None:
         trust_method: Optional[str] = typer.Option(None, "--trust-method",
                                                    help="Also project the trust sample with tsne/umap/pca."),
         fmt: str = typer.Option("png", "--format", help="Chart format: png or svg."),
+        strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     ) -> None:
-        """Stage report: k-NN / linear-probe accuracy, silhouette, Davies-Bouldin per stage with 95% CIs."""
+        """Stage report: k-NN / linear-probe accuracy, silhouette, Davies-Bouldin per stage with 95% CIs.
+
+        Folds are grouped (by video, else image) and the ground-truth classes are scored when the table has
+        ground truth; the report says which grouping, vocabulary and class map were used.
+        """
         from yololens.analysis.stages import stages
 
         rep = stages(
-            out, label=label, layers=_layers(layer) if layer else None, origin=origin, sample=_sample(sample),
-            n_folds=folds, k=k, min_class_count=min_class_count, n_boot=bootstrap, seed=seed,
-            trust_sample=trust_sample, trust_method=trust_method, chart_format=fmt,
+            out, label=label, layers=_layers(layer) if layer else None, origin=origin, group_by=group_by,
+            sample=_sample(sample), n_folds=folds, k=k, min_class_count=min_class_count, n_boot=bootstrap, seed=seed,
+            trust_sample=trust_sample, trust_method=trust_method, chart_format=fmt, strict=strict,
         )
         typer.echo(rep.recommendation)
         for kind, path in rep.paths.items():
             typer.echo(f"{kind}: {path}")
+        for line in rep.skips:
+            typer.echo(f"skipped {line}", err=True)
+        exit_for_skips(len(rep.skips))
