@@ -147,7 +147,7 @@ def stages(
         valid = base & np.asarray(col_arr.is_valid())
         bad = valid & ~T.finite_rows(col_arr)
         if bad.any():
-            line = f"{T.objects_path(out)}: {col}: {int(bad.sum())} row(s) with NaN/inf values left out"
+            line = T.nonfinite_line(out, col, int(bad.sum()))
             if strict:
                 raise StrictModeError(f"--strict: {line}")
             skips.append(line)

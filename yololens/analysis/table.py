@@ -203,6 +203,29 @@ def finite_rows(col: pa.ChunkedArray | pa.Array, chunk: int = 65536) -> np.ndarr
     return result
 
 
+def nonfinite_line(out: str | os.PathLike, column: str, n_bad: int) -> str:
+    """The one line that names a column's NaN/inf rows (stages, project and plot use the same words)."""
+    return f"{objects_path(out)}: {column}: {n_bad} row(s) with NaN/inf values left out"
+
+
+def drop_nonfinite(out: str | os.PathLike, columns: Sequence[str], mask: np.ndarray, skips: list[str],
+                   strict: bool = False) -> np.ndarray:
+    """``mask`` without the rows whose vector in any of ``columns`` holds NaN/inf; one line per column in
+    ``skips``. ``strict``: raise :class:`~yololens.errors.StrictModeError` instead."""
+    from yololens.errors import StrictModeError
+
+    mask = mask.copy()
+    for c in columns:
+        bad = mask & ~finite_rows(pq.read_table(objects_path(out), columns=[c])[c])
+        if bad.any():
+            line = nonfinite_line(out, c, int(bad.sum()))
+            if strict:
+                raise StrictModeError(f"--strict: {line}")
+            skips.append(line)
+            mask &= ~bad
+    return mask
+
+
 def read_embeddings(out: str | os.PathLike, emb_col: str, rows: np.ndarray | None = None) -> np.ndarray:
     """``(len(rows), C)`` float32 embeddings of ``emb_col`` at table row indices ``rows`` (all rows if None).
 

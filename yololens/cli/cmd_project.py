@@ -54,19 +54,25 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(-1, "--jobs", "-j", help="Threads for t-SNE (-1 = all cores)."),
         gradient: str = typer.Option("auto", "--gradient", help="t-SNE gradient: fft, bh or auto (bh below 10k points)."),
         n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
+        strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     ) -> None:
         """Project object embeddings to 2-D; writes OUT/projections/<stage>_<method>.parquet (+ .json)."""
         from yololens.analysis.projection import project
         from yololens.figures.scatter import _resolve_layers
 
+        skips: list[str] = []
         for col in _resolve_layers(out, layer):
             res = project(
                 out, col, method, seed=seed, sample=_sample(sample), origin=origin, label=label,
                 pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_neighbors=n_neighbors,
-                min_dist=min_dist, n_jobs=jobs, gradient=gradient, n_iter=n_iter,
+                min_dist=min_dist, n_jobs=jobs, gradient=gradient, n_iter=n_iter, strict=strict,
             )
             secs = sum(v for k, v in res.timings.items() if k.endswith("_s"))
             typer.echo(f"{res.column}: {len(res):,} objects -> {res.path} ({secs:.1f} s)")
+            skips.extend(res.skips)
+        for line in skips:
+            typer.echo(f"skipped {line}", err=True)
+        exit_for_skips(len(skips))
 
     @app.command("plot")
     @cli_errors
@@ -78,7 +84,7 @@ def register(app: typer.Typer) -> None:
                                   help="Colour column: class_name, status, origin, size_bin, attr_weather, score, ..."),
         fmt: str = typer.Option("png", "--format", help="Static figure format: png or svg."),
         html: bool = typer.Option(True, "--html/--no-html", help="Also write the interactive HTML (bokeh, offline)."),
-        thumbnails: int = typer.Option(0, "--thumbnails", help="Object crops drawn on the static plot (0 = none)."),
+        thumbnails: int = typer.Option(0, "--thumbnails", help="Object crops drawn on the static plot, per panel (0 = none)."),
         hover_thumbnails: int = typer.Option(1000, "--hover-thumbnails", help="Crops embedded for hover in the HTML."),
         thumb_size: int = typer.Option(64, "--thumb-size", help="Thumbnail size in pixels (longest side)."),
         images_root: Optional[Path] = typer.Option(None, "--images-root",
@@ -92,8 +98,13 @@ def register(app: typer.Typer) -> None:
         normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="L2-normalise embeddings first."),
         perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity."),
         n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
+        strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     ) -> None:
-        """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection."""
+        """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection.
+
+        Several layers draw one panel per stage over the same objects; with --layer all a stage that only some
+        objects have (emb_coef: predictions only) is left out with a note, never silently.
+        """
         from yololens.figures.scatter import plot
 
         res = plot(
@@ -101,9 +112,15 @@ def register(app: typer.Typer) -> None:
             html=html, thumbnails=thumbnails, hover_thumbnails=hover_thumbnails, thumb_size=thumb_size,
             images_root=images_root, max_categories=max_categories,
             projection=dict(pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_iter=n_iter),
+            strict=strict,
         )
+        for note in res.notes:
+            typer.echo(f"note: {note}")
         for kind, path in res.paths.items():
             typer.echo(f"{kind}: {path}")
+        for line in res.skips:
+            typer.echo(f"skipped {line}", err=True)
+        exit_for_skips(len(res.skips))
 
     @app.command("stages")
     @cli_errors
