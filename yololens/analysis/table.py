@@ -59,8 +59,9 @@ def embedding_columns(schema: pa.Schema) -> list[str]:
 
 
 def stage_sort_key(col: str) -> tuple:
-    m = re.fullmatch(r"emb_L(\d+)", col)
-    return (0, int(m.group(1)), "") if m else (1, 0, col)
+    """Layer order; a layer's mask-pooled column (``emb_L9_mask``) right after its box one."""
+    m = re.fullmatch(r"emb_L(\d+)(_mask)?", col)
+    return (0, int(m.group(1)), m.group(2) or "") if m else (1, 0, col)
 
 
 def stage_label(col: str) -> str:
@@ -69,17 +70,20 @@ def stage_label(col: str) -> str:
 
 
 def layer_column(layer: int | str, schema: pa.Schema | None = None) -> str:
-    """Map a ``--layer`` value to its column: ``9``/``"9"``/``"L9"`` -> ``emb_L9``, ``"coef"`` -> ``emb_coef``.
+    """Map a ``--layer`` value to its column: ``9``/``"9"``/``"L9"`` -> ``emb_L9``, ``"9_mask"`` -> ``emb_L9_mask``
+    (mask pooling), ``"coef"`` -> ``emb_coef``.
 
     With ``schema`` the column must exist (else an :class:`InputError` listing the available ones).
     """
     text = str(layer).strip()
     if text.startswith(EMB_PREFIX):
         col = text
-    elif re.fullmatch(r"-?\d+", text):
-        col = f"emb_L{int(text)}"
-    elif re.fullmatch(r"[Ll]\d+", text):
-        col = f"emb_L{int(text[1:])}"
+    elif re.fullmatch(r"-?\d+(_mask)?", text):
+        number, _, mask = text.partition("_")
+        col = f"emb_L{int(number)}" + ("_mask" if mask else "")
+    elif re.fullmatch(r"[Ll]\d+(_mask)?", text):
+        number, _, mask = text[1:].partition("_")
+        col = f"emb_L{int(number)}" + ("_mask" if mask else "")
     else:
         col = EMB_PREFIX + text
     if schema is not None and col not in schema.names:

@@ -19,8 +19,8 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
-from yololens.engine.matching import ClassMap, load_class_map, match, matched_pairs
-from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
+from yololens.engine.matching import ClassMap, load_class_map, match, table_matched_pairs
+from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode, check_pool_size, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
 from yololens.engine.windows import run_windows
 from yololens.errors import InputError, StrictModeError
@@ -30,6 +30,7 @@ from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
+from yololens.engine.mask_pool import MaskPooler, mask_column
 from yololens.store.objects import VIDEO_COLUMNS, ObjectRows, embedding_column
 from yololens.store.table import ResumableTable, guard_settings
 
@@ -83,6 +84,7 @@ class ExtractSettings:
     max_det: int
     match_iou: float
     pool_size: int
+    pool: str
     half: bool
     end2end: bool
     crops: bool
@@ -109,6 +111,7 @@ def extract(
     end2end: bool | None = None,
     match_iou: float = 0.5,
     class_map: str | Path | ClassMap | None = None,
+    pool: str = PoolMode.BOX,
     pool_size: int = DEFAULT_POOL_SIZE,
     crops: bool = False,
     crop_size: int = 128,
@@ -132,7 +135,11 @@ def extract(
             name) or a :class:`ClassMap`; default: the shipped BDD100K -> COCO map.
         imgsz, batch, conf, iou, max_det, device, half: as in Ultralytics predict.
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
-        pool_size: RoIAlign bins per side; the embedding is their mean.
+        pool: ``box`` (RoIAlign inside the box: ``emb_L<idx>``), ``mask`` (mean inside the instance mask,
+            resampled to each layer's grid, padding excluded: ``emb_L<idx>_mask``; predicted masks for pred
+            rows, label polygons/RLE for gt rows; an object without a mask, or with one empty at a layer's
+            resolution, gets its box pooling there, named in ``mask_fallback``) or ``both``.
+        pool_size: RoIAlign bins per side (>= 1); the embedding is their mean.
         crops: also save object thumbnails (longest side ``crop_size`` px) under ``out/crops``.
         chunk_images: window of consecutive source images per durable part; an interrupted
             run redoes at most the windows in flight. Batches hold images of one shape, so each
@@ -146,12 +153,19 @@ def extract(
     if boxes not in BOX_MODES:
         raise InputError(f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
     check_pool_size(pool_size)
+    try:
+        pool_mode = PoolMode(pool)
+    except ValueError:
+        raise InputError(f"--pool must be one of {', '.join(m.value for m in PoolMode)}, not {pool!r}") from None
     out = Path(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with DirectoryLock(out):
         loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half, end2end=end2end)
         layer_ids = resolve_layers(loaded, layers)
+        if pool_mode.masks and loaded.task != "segment" and boxes == "pred":
+            raise InputError(f"--pool {pool_mode}: a {loaded.task} model predicts no masks; use a -seg model or "
+                             "--boxes gt/both with mask labels")
         timings["load_model"] = time.perf_counter() - t0
         src = _open(source, labels, fmt)
         if strict and src.skips:
@@ -162,7 +176,7 @@ def extract(
             class_map, loaded.names.values(), src.class_names or None)
         settings = ExtractSettings(
             model=loaded.sha256 or loaded.source, layers=[str(x) for x in layer_ids], boxes=boxes, imgsz=imgsz,
-            conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, half=half,
+            conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, pool=str(pool_mode), half=half,
             end2end=loaded.end2end, crops=crops, crop_size=crop_size, class_map=cmap.describe(),
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
@@ -173,7 +187,8 @@ def extract(
         done = table.done_keys()
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")
-        job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap)
+        job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap,
+                          pool_mode)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
         skips = list(src.skips)
@@ -199,16 +214,10 @@ def extract(
         manifest_layers = _layer_info(runner, job)
         extra = {"layers": manifest_layers}
         if final is not None and src.has_labels and boxes == "both":
-            extra["class_map"] = {**cmap.describe(), "matched": _matched_pairs(final)}
+            extra["class_map"] = {**cmap.describe(), "matched": table_matched_pairs(final)}
         path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips, extra=extra)
         manifest = json.loads(path.read_text())
     return ExtractResult(out, final, manifest, skips, n_images, job.objects)
-
-
-def check_pool_size(pool_size: object) -> None:
-    """Refuse a ``--pool-size`` that cannot give a vector (RoIAlign needs at least one bin per side)."""
-    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-        raise InputError(f"--pool-size must be a whole number of RoIAlign bins >= 1, not {pool_size!r}")
 
 
 def _given(source, labels) -> tuple[str | None, str | None]:
@@ -217,18 +226,6 @@ def _given(source, labels) -> tuple[str | None, str | None]:
     if isinstance(source, Source):
         return source.given
     return (None if source is None else str(source)), (None if labels is None else str(labels))
-
-
-def _matched_pairs(table_path: Path) -> dict[str, int]:
-    """``{"pedestrian -> person": n}`` over the whole (resumed) table: each TP prediction and its gt's class."""
-    import pyarrow.parquet as pq
-
-    df = pq.read_table(table_path, columns=["image", "origin", "gt_id", "class_name", "status"]).to_pandas()
-    tp = df[df["status"] == "TP"]
-    gt = tp[tp["origin"] == "gt"][["image", "gt_id", "class_name"]]
-    pred = tp[tp["origin"] == "pred"][["image", "gt_id", "class_name"]]
-    pairs = pred.merge(gt, on=["image", "gt_id"], suffixes=("_pred", "_gt"))
-    return matched_pairs(pairs["class_name_gt"], pairs["class_name_pred"])
 
 
 def _open(source, labels, fmt) -> Source:
@@ -242,18 +239,27 @@ def _open(source, labels, fmt) -> Source:
 
 
 def _layer_info(runner: Runner, job: "_ExtractJob") -> list[dict]:
-    return [{"layer": layer, "column": embedding_column(layer), "channels": job.dims.get(embedding_column(layer)),
-             "stride": job.strides.get(layer)} for layer in job.layer_ids]
+    info = []
+    for layer in job.layer_ids:
+        names = ([embedding_column(layer)] if job.pool.boxes else []) + ([mask_column(layer)] if job.pool.masks else [])
+        info += [{"layer": layer, "column": c, "channels": job.dims.get(c), "stride": job.strides.get(layer)}
+                 for c in names]
+    return info
 
 
 class _ExtractJob:
     """Turns batches of :class:`ImageResult` into object rows, chunk by chunk."""
 
     def __init__(self, model: LoadedModel, runner: Runner, layer_ids: list, src: Source, out: Path, boxes: str,
-                 match_iou: float, pool_size: int, crops: bool, crop_size: int, class_map: ClassMap):
+                 match_iou: float, pool_size: int, crops: bool, crop_size: int, class_map: ClassMap,
+                 pool: PoolMode = PoolMode.BOX):
         self.model, self.runner, self.layer_ids, self.src, self.out = model, runner, layer_ids, src, out
         self.boxes, self.match_iou, self.pool_size, self.class_map = boxes, match_iou, pool_size, class_map
         self.extra_columns = tuple(c for c in VIDEO_COLUMNS if (src.has_tracks if c == "track_id" else src.has_video))
+        self.pool = pool
+        self.masks = MaskPooler(model, boxes) if pool.masks else None
+        if self.masks is not None:
+            self.extra_columns += ("mask_fallback",)
         self.crops, self.crop_size = crops, crop_size
         self.class_index = {name: i for i, name in enumerate(src.class_names)}
         self.dims: dict[str, int] = {}
@@ -278,7 +284,7 @@ class _ExtractJob:
                                 progress=progress, desc="extract", on_skip=on_skip):
             if step.result is not None:
                 boxes = [self._objects_lb(r, res) for r, res in zip(step.decoded.records, step.result.images)]
-                embeddings = self._pool(step.result, [lb for _, lb in boxes])
+                embeddings = self._pool(step.result, [lb for _, lb in boxes], step.decoded.records)
                 rows = rows or ObjectRows(self.dims, self.extra_columns)
                 for record, image_result, (orig, _), emb in zip(step.decoded.records, step.result.images, boxes,
                                                                 embeddings):
@@ -315,11 +321,13 @@ class _ExtractJob:
             return np.zeros((0, 4), np.float32), torch.zeros((0, 4))
         return np.concatenate(parts_orig), torch.cat(parts_lb)
 
-    def _pool(self, result, objects_lb: list[torch.Tensor]) -> list[dict[str, np.ndarray]]:
+    def _pool(self, result, objects_lb: list[torch.Tensor], records: list[ImageRecord]) -> list[dict[str, np.ndarray]]:
         """Per image: embedding column -> ``(n_objects, C)`` array, for every layer (one RoIAlign per layer).
 
-        ``objects_lb``: per image, its object boxes in letterboxed pixels (see :meth:`_objects_lb`).
+        ``objects_lb``: per image, its object boxes in letterboxed pixels (see :meth:`_objects_lb`). With mask
+        pooling, also ``emb_L<idx>_mask`` and the per-object ``mask_fallback`` note (key ``"mask_fallback"``).
         """
+        masks = self.masks.image_masks(result, records, self._gt_labels) if self.masks is not None else None
         boxes_lb = [clip_to_content(lb, res.letterbox.content) for lb, res in zip(objects_lb, result.images)]
         counts = [len(b) for b in boxes_lb]
         per_image: list[dict[str, np.ndarray]] = [{} for _ in objects_lb]
@@ -330,10 +338,24 @@ class _ExtractJob:
             self.strides[layer] = result.input_shape[1] / feats.shape[-1]
             pooled = pool_boxes(feats, boxes_lb, result.input_shape, output_size=self.pool_size).numpy()
             for i, chunk in enumerate(np.split(pooled, np.cumsum(counts)[:-1])):
-                per_image[i][name] = chunk
+                if self.pool.boxes:
+                    per_image[i][name] = chunk
+                if masks is not None:
+                    per_image[i][mask_column(layer)] = self.masks.pool(feats[i], masks[i], chunk, layer)
+                    self.dims[mask_column(layer)] = int(feats.shape[1])
+        if masks is not None:
+            for i, m in enumerate(masks):
+                per_image[i]["mask_fallback"] = m.fallback_notes()
         if self.model.task == "segment" and self.runner.predict:
             self.dims["emb_coef"] = int(self.model.nm)
+        if not self.pool.boxes:
+            for layer in self.layer_ids:
+                self.dims.pop(embedding_column(layer), None)
         return per_image
+
+    def _gt_labels(self, record: ImageRecord) -> list:
+        """The label boxes that are rows of this image (what :meth:`_objects_lb` emits first)."""
+        return list(record.labels or []) if self.boxes in ("gt", "both") else []
 
     def _add_image(self, rows: ObjectRows, record: ImageRecord, res: ImageResult, boxes_orig: np.ndarray,
                    emb: dict[str, np.ndarray]) -> None:
@@ -356,7 +378,9 @@ class _ExtractJob:
                    "box_area": max(x2 - x1, 0.0) * max(y2 - y1, 0.0), "video": record.video,
                    "frame_index": record.frame_index}
             attributes = dict(record.attributes)
-            embeddings = {name: values[k] for name, values in emb.items()}
+            embeddings = {name: values[k] for name, values in emb.items() if name != "mask_fallback"}
+            if "mask_fallback" in emb:
+                row["mask_fallback"] = emb["mask_fallback"][k]
             if k < n_gt:
                 lab = labels[k]
                 j = matched.gt_to_pred[k] if matched is not None else -1

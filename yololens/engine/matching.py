@@ -161,3 +161,15 @@ def matched_pairs(gt_classes: Iterable[str], pred_classes: Iterable[str]) -> dic
     """
     counts = Counter(f"{g} -> {p}" for g, p in zip(gt_classes, pred_classes))
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def table_matched_pairs(table_path: Path) -> dict[str, int]:
+    """``{"pedestrian -> person": n}`` over the whole (resumed) table: each TP prediction and its gt's class."""
+    import pyarrow.parquet as pq
+
+    df = pq.read_table(table_path, columns=["image", "origin", "gt_id", "class_name", "status"]).to_pandas()
+    tp = df[df["status"] == "TP"]
+    gt = tp[tp["origin"] == "gt"][["image", "gt_id", "class_name"]]
+    pred = tp[tp["origin"] == "pred"][["image", "gt_id", "class_name"]]
+    pairs = pred.merge(gt, on=["image", "gt_id"], suffixes=("_pred", "_gt"))
+    return matched_pairs(pairs["class_name_gt"], pairs["class_name_pred"])

@@ -30,6 +30,7 @@ from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
 from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
+from yololens.sources.masks import bdd_mask_spec
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
 
 #: The ten BDD100K detection categories, in the official order.
@@ -182,7 +183,7 @@ def _parse_label(
     has_id = is_scalar_id(label.get("id"))
     gt_id = str(label["id"]) if has_id else f"#{index}"
     track_id = str(label["id"]) if (tracked and has_id) else None
-    return LabelBox(box, category, gt_id, scalar_attributes(label.get("attributes")), track_id)
+    return LabelBox(box, category, gt_id, scalar_attributes(label.get("attributes")), track_id, bdd_mask_spec(label))
 
 
 def label_geometry(label: Mapping[str, Any]) -> Box | None:

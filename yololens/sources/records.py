@@ -25,6 +25,8 @@ class LabelBox:
             ``trafficLightColor``, COCO ``iscrowd`` ...), JSON-scalar values only.
         track_id: the object's track across the frames of a video (BDD tracking/MOTS label
             ``id`` in frames that carry ``videoName``); ``None`` outside videos.
+        mask: the instance mask as a spec (see :mod:`yololens.sources.masks`: polygons or RLE, in
+            original pixels), when the label carries one.
     """
 
     box: tuple[float, float, float, float]
@@ -32,6 +34,7 @@ class LabelBox:
     gt_id: str
     attributes: dict[str, Any] = field(default_factory=dict)
     track_id: str | None = None
+    mask: dict | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ VIDEO_COLUMNS: dict[str, pa.DataType] = {
     "video": pa.string(),
     "frame_index": pa.int32(),
     "track_id": pa.string(),
+    # --pool mask: why an object's mask embedding is its box embedding at some layers (null: it is not)
+    "mask_fallback": pa.string(),
 }
 
 
