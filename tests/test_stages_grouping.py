@@ -171,3 +171,20 @@ def test_stages_cli_exit_codes_for_nan_rows(tmp_path):
     assert "emb_L15: 2 row(s) with NaN/inf values left out" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(app, ["stages", str(out), "--bootstrap", "50", "--strict"])
     assert res.exit_code == 2 and "emb_L15: 2 row" in res.output
+
+
+def test_table_bolds_the_best_value_of_each_metric_not_a_row():
+    import pandas as pd
+
+    from yololens.analysis.stage_writer import markdown_table
+
+    df = pd.DataFrame({
+        "stage": ["L9", "L15"], "n": [50, 50], "n_classes": [2, 2],
+        "knn_acc": [0.9, 0.8], "knn_acc_lo": [0.85, 0.75], "knn_acc_hi": [0.95, 0.85],
+        "probe_acc": [0.7, 0.75], "probe_acc_lo": [0.6, 0.7], "probe_acc_hi": [0.8, 0.8],
+        "silhouette": [0.1, 0.2], "silhouette_lo": [0.05, 0.15], "silhouette_hi": [0.15, 0.25],
+        "davies_bouldin": [2.0, 1.5], "davies_bouldin_lo": [1.8, np.nan], "davies_bouldin_hi": [2.2, np.nan],
+    })
+    rows = markdown_table(df)[2:]
+    assert rows[0] == "| L9 | 50 | 2 | **0.900** [0.850, 0.950] | 0.700 [0.600, 0.800] | 0.100 [0.050, 0.150] | 2.000 [1.800, 2.200] |"
+    assert rows[1] == "| L15 | 50 | 2 | 0.800 [0.750, 0.850] | **0.750** [0.700, 0.800] | **0.200** [0.150, 0.250] | **1.500** |"

@@ -104,6 +104,7 @@ def test_report_on_video_frames(layout, seg_weights, tmp_path):
     assert set(status.values()) == {"ok"}, status
     html = (out / "index.html").read_text()
     assert "folds grouped by video" in html and "File name too long" not in html
+    assert html.count("num bestval") == 4 and "nan–nan" not in html  # one best value per metric
     # plot and stages run on the report's extract folder afterwards
     runner = CliRunner()
     assert runner.invoke(app, ["plot", str(out / "extract"), "--layer", "9", "--method", "pca",
