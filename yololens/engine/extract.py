@@ -19,6 +19,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
+from yololens.engine.mask_pool import MaskPooler, mask_column
 from yololens.engine.matching import ClassMap, load_class_map, match, table_matched_pairs
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode, check_pool_size, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
@@ -30,8 +31,7 @@ from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
-from yololens.engine.mask_pool import MaskPooler, mask_column
-from yololens.store.objects import VIDEO_COLUMNS, ObjectRows, embedding_column
+from yololens.store.objects import ObjectRows, embedding_column
 from yololens.store.table import ResumableTable, guard_settings
 
 BOX_MODES = ("pred", "gt", "both")
@@ -255,11 +255,11 @@ class _ExtractJob:
                  pool: PoolMode = PoolMode.BOX):
         self.model, self.runner, self.layer_ids, self.src, self.out = model, runner, layer_ids, src, out
         self.boxes, self.match_iou, self.pool_size, self.class_map = boxes, match_iou, pool_size, class_map
-        self.extra_columns = tuple(c for c in VIDEO_COLUMNS if (src.has_tracks if c == "track_id" else src.has_video))
         self.pool = pool
         self.masks = MaskPooler(model, boxes) if pool.masks else None
-        if self.masks is not None:
-            self.extra_columns += ("mask_fallback",)
+        wanted = {"video": src.has_video, "frame_index": src.has_video, "track_id": src.has_tracks,
+                  "mask_fallback": self.masks is not None}
+        self.extra_columns = tuple(c for c, on in wanted.items() if on)
         self.crops, self.crop_size = crops, crop_size
         self.class_index = {name: i for i, name in enumerate(src.class_names)}
         self.dims: dict[str, int] = {}
@@ -334,7 +334,8 @@ class _ExtractJob:
         for layer in self.layer_ids:
             feats = result.features[layer]
             name = embedding_column(layer)
-            self.dims[name] = int(feats.shape[1])
+            if self.pool.boxes:
+                self.dims[name] = int(feats.shape[1])
             self.strides[layer] = result.input_shape[1] / feats.shape[-1]
             pooled = pool_boxes(feats, boxes_lb, result.input_shape, output_size=self.pool_size).numpy()
             for i, chunk in enumerate(np.split(pooled, np.cumsum(counts)[:-1])):
@@ -348,9 +349,6 @@ class _ExtractJob:
                 per_image[i]["mask_fallback"] = m.fallback_notes()
         if self.model.task == "segment" and self.runner.predict:
             self.dims["emb_coef"] = int(self.model.nm)
-        if not self.pool.boxes:
-            for layer in self.layer_ids:
-                self.dims.pop(embedding_column(layer), None)
         return per_image
 
     def _gt_labels(self, record: ImageRecord) -> list:

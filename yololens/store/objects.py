@@ -33,9 +33,9 @@ BASE_COLUMNS: dict[str, pa.DataType] = {
     "box_area": pa.float32(),
 }
 
-#: Columns written only when the source has them (video-frame datasets); chosen once per run so that
-#: every window's part has the same schema.
-VIDEO_COLUMNS: dict[str, pa.DataType] = {
+#: Columns written only when a run has them (video-frame datasets, mask pooling); chosen once per run so
+#: that every window's part has the same schema.
+OPTIONAL_COLUMNS: dict[str, pa.DataType] = {
     "video": pa.string(),
     "frame_index": pa.int32(),
     "track_id": pa.string(),
@@ -54,7 +54,7 @@ class ObjectRows:
 
     Args:
         embedding_dims: embedding column name -> vector length (fixed for the run).
-        extra_columns: names from :data:`VIDEO_COLUMNS` to write (fixed for the run).
+        extra_columns: names from :data:`OPTIONAL_COLUMNS` to write (fixed for the run).
     """
 
     def __init__(self, embedding_dims: dict[str, int], extra_columns: tuple[str, ...] = ()):
@@ -91,7 +91,7 @@ class ObjectRows:
             arrays.append(pa.array(self._scalars[name], type=dtype))
             names.append(name)
         for name in self.extra_columns:
-            arrays.append(pa.array(self._scalars[name], type=VIDEO_COLUMNS[name]))
+            arrays.append(pa.array(self._scalars[name], type=OPTIONAL_COLUMNS[name]))
             names.append(name)
         for name in sorted(self._attrs):
             arrays.append(_array(self._attrs[name]))
