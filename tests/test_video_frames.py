@@ -94,9 +94,11 @@ def test_pool_size_that_cannot_give_a_vector_is_refused(layout, seg_weights, tmp
 def test_report_on_video_frames(layout, seg_weights, tmp_path):
     images, labels = layout
     out = tmp_path / "report"
+    cmap = tmp_path / "bdd_to_coco.yaml"
+    cmap.write_text("car: car\ntraffic light: traffic light\n")
     res = CliRunner().invoke(app, ["report", "--model", str(seg_weights), "--source", str(images), "--labels",
                                    str(labels), "--out", str(out), "--max-images", "1", "--seg-instances", "1",
-                                   "--no-progress"])
+                                   "--class-map", str(cmap), "--no-progress"])
     assert res.exit_code == 0, res.output
     report = json.loads((out / "report.json").read_text())
     status = {k: v["status"] for k, v in report["sections"].items()}
@@ -104,6 +106,7 @@ def test_report_on_video_frames(layout, seg_weights, tmp_path):
     assert set(status.values()) == {"ok"}, status
     html = (out / "index.html").read_text()
     assert "folds grouped by video" in html and "File name too long" not in html
+    assert f"class map {cmap}; matched class pairs: car -&gt; car" in html  # the report names its map
     assert html.count("num bestval") == 4 and "nan–nan" not in html  # one best value per metric
     # plot and stages run on the report's extract folder afterwards
     runner = CliRunner()
