@@ -129,3 +129,37 @@ def test_pool_option_is_checked(seg_weights, det_weights, assets, tmp_path):
     out = CliRunner().invoke(app, ["extract", "--model", str(det_weights), "--source", str(assets / "bus.jpg"),
                                    "--pool", "mask", "--out", str(tmp_path), "--no-progress"])
     assert out.exit_code == 2 and "predicts no masks" in out.output
+
+
+def test_label_mask_specs_rasterise():
+    from yololens.sources.masks import bdd_mask_spec, coco_mask_spec, rasterize
+
+    bdd = bdd_mask_spec({"poly2d": [{"vertices": [[2, 1], [5, 1], [5, 3], [2, 3]], "closed": True},
+                                    {"vertices": [[0, 0], [9, 9]], "closed": False}]})  # the open lane is no mask
+    assert bdd == {"polygons": [[2.0, 1.0, 5.0, 1.0, 5.0, 3.0, 2.0, 3.0]]}
+    m = rasterize(bdd, (6, 8))
+    assert m.shape == (6, 8) and m.sum() == 12 and m[1:4, 2:6].all()  # inclusive integer vertices: 4 x 3 pixels
+    coco = coco_mask_spec({"segmentation": [[2, 1, 5, 1, 5, 3, 2, 3]]})
+    assert coco == bdd and coco_mask_spec({"bbox": [0, 0, 1, 1]}) is None
+    rle = bdd_mask_spec({"rle": {"counts": "abc", "size": "[720, 1280]"}, "box2d": {}})
+    assert rle == {"rle": {"counts": "abc", "size": "[720, 1280]"}}
+
+
+def test_rle_label_without_pycocotools_falls_back_to_the_box(bdd_detect, seg_weights, tmp_path):
+    try:
+        import pycocotools  # noqa: F401
+
+        pytest.skip("pycocotools is installed: the RLE is decoded")
+    except ImportError:
+        pass
+    images = tmp_path / "images"
+    images.mkdir()
+    image = next((bdd_detect / "images").iterdir())
+    shutil.copy(image, images / image.name)
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps([{"name": image.name, "labels": [
+        {"id": "r", "category": "car", "box2d": {"x1": 600, "y1": 300, "x2": 700, "y2": 380},
+         "rle": {"counts": "c?_5Qa00O1", "size": [720, 1280]}}]}]))
+    t = extract(str(seg_weights), str(images), str(labels), out=tmp_path / "o", boxes="gt", pool="mask", layers=[9],
+                progress=False).to_pandas()
+    assert t.loc[0, "mask_fallback"] == "no mask: RLE masks need pycocotools (pip install pycocotools)"

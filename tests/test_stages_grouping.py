@@ -188,3 +188,18 @@ def test_table_bolds_the_best_value_of_each_metric_not_a_row():
     rows = markdown_table(df)[2:]
     assert rows[0] == "| L9 | 50 | 2 | **0.900** [0.850, 0.950] | 0.700 [0.600, 0.800] | 0.100 [0.050, 0.150] | 2.000 [1.800, 2.200] |"
     assert rows[1] == "| L15 | 50 | 2 | 0.800 [0.750, 0.850] | **0.750** [0.700, 0.800] | **0.200** [0.150, 0.250] | **1.500** |"
+
+
+def test_chart_scales_small_differences_from_zero():
+    import pandas as pd
+
+    from yololens.figures.stage_chart import stage_chart
+
+    df = pd.DataFrame({
+        "stage": ["L9", "L15"], "n": [50, 50], "chance": [0.5, 0.5],
+        **{f"{m}{s}": [v, v + 0.01] for m, v in (("knn_acc", 0.8), ("probe_acc", 0.8), ("silhouette", 0.5),
+                                                 ("davies_bouldin", 2.0)) for s in ("", "_lo", "_hi")},
+    })
+    fig = stage_chart(df, {"label": "class_name", "origin": "gt", "n_folds": 5})
+    sil, db = fig.axes[2].get_ylim(), fig.axes[3].get_ylim()
+    assert sil[0] <= 0 < 0.51 < sil[1] and db[0] <= 0 < 2.01 < db[1]  # 0.01 is not drawn as a chasm

@@ -21,7 +21,8 @@ STAGES_ORIGIN_HELP = ("Which objects' classes are scored: auto (default: gt, the
 GROUP_BY_HELP = ("Keep objects sharing this column's value on one side of every fold (and resample those groups in "
                  "the bootstrap): auto (default: video when the table has one, else image), image, video, track_id, "
                  "any other column, or none.")
-STRICT_HELP = "Refuse rows whose embedding holds NaN/inf instead of leaving them out with a line (exit 1)."
+STRICT_HELP = ("Refuse (exit 2) rows whose embedding holds NaN/inf; without it they are left out with one line "
+               "naming the column and the count, and the command exits 1.")
 LABEL_HELP = "Class column used for stratified sampling (and for the stage metrics)."
 
 
