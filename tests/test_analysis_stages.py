@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import davies_bouldin_score
 
 from yololens.analysis import metrics as M
-from yololens.analysis.stages import stages
+from yololens.jobs.stages import stages
 from yololens.analysis.synthetic import clustered, make_objects_table
 
 N_BOOT = 200
@@ -78,7 +78,7 @@ def out(tmp_path_factory):
 
 
 def test_stage_report_ranks_separable_above_noise(out):
-    rep = stages(out, n_boot=N_BOOT)
+    rep = stages(out, n_boot=N_BOOT, origin="all")  # this table mixes gt and pred rows of one vocabulary
     df = rep.table.set_index("stage")
     assert list(df.index) == ["L9", "L15"]
     assert rep.best == "L15"
@@ -117,7 +117,7 @@ def test_fewer_than_two_classes_says_so(tmp_path):
 
 
 def test_min_class_count_and_sample_cap(out):
-    rep = stages(out, n_boot=50, min_class_count=50, sample=60, save=False)
+    rep = stages(out, n_boot=50, min_class_count=50, sample=60, save=False, origin="all")
     # every kept class keeps at least min_class_count objects even though the cap is smaller
     assert rep.dropped_classes == {"rare": 3}
     assert sorted(rep.kept_classes) == ["bus", "car", "person", "truck"]

@@ -31,7 +31,7 @@ _API = {
     "maps": "yololens.jobs.maps",
     "MapsResult": "yololens.jobs.maps",
     "project": "yololens.analysis",
-    "stages": "yololens.analysis",
+    "stages": "yololens.jobs.stages",
     "Projector": "yololens.analysis",
     "ProjectionResult": "yololens.analysis",
     "StageReport": "yololens.analysis",

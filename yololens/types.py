@@ -37,6 +37,15 @@ class Origin(StrEnum):
     PRED = "pred"
 
 
+class Vocabulary(StrEnum):
+    """Which rows' classes the stage report scores (``--origin``)."""
+
+    AUTO = "auto"  # gt when the table has ground truth rows, else all
+    ALL = "all"
+    GT = "gt"
+    PRED = "pred"
+
+
 class Method(StrEnum):
     """2-D projection method."""
 
@@ -99,4 +108,9 @@ class LayerId:
         return PROTO if self.index is None else f"L{self.index}"
 
 
-__all__ = ["PROTO", "BoxMode", "CoefLayout", "LayerId", "Method", "Origin", "ReportBoxMode", "SectionStatus", "Task"]
+def embedding_column(layer: int | str) -> str:
+    """The objects-table column of a layer's embedding: ``9 -> "emb_L9"``; ``"coef" -> "emb_coef"``."""
+    return f"emb_L{layer}" if isinstance(layer, int) else f"emb_{layer}"
+
+
+__all__ = ["PROTO", "BoxMode", "CoefLayout", "LayerId", "Method", "Origin", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]

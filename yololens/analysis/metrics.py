@@ -8,7 +8,13 @@ What the confidence intervals cover (stated in the stage report too):
   training sets (the fold-to-fold standard deviation is reported beside it).
 * silhouette (cosine): percentile bootstrap over objects of the per-object silhouette values (each value is
   computed once, on the full sample).
-* Davies-Bouldin: class-stratified bootstrap over objects, the index recomputed on every resample.
+* Davies-Bouldin: class-stratified bootstrap over objects, the index recomputed on every resample. The index
+  is biased under resampling (duplicated objects shrink the within-class spread), so when the percentile
+  interval does not contain the point value no interval is reported (NaN) rather than a misleading one.
+
+Grouped evaluation (``groups``: ``(N,)`` int codes, e.g. one per image or video): folds never split a group
+(``StratifiedGroupKFold``) and every bootstrap resamples whole groups (a cluster bootstrap), because objects
+of one group (the same car in consecutive frames) are not independent.
 """
 
 from __future__ import annotations
@@ -46,23 +52,29 @@ def l2_normalize(X: np.ndarray) -> np.ndarray:
     return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
 
-def _folds(y: np.ndarray, n_folds: int, seed: int):
-    from sklearn.model_selection import StratifiedKFold
+def _folds(y: np.ndarray, n_folds: int, seed: int, groups: np.ndarray | None = None):
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-    return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    if groups is None:
+        return StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    if len(np.unique(groups)) < n_folds:
+        raise ValueError(f"{len(np.unique(groups))} groups cannot fill {n_folds} grouped folds")
+    return StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups)
 
 
-def knn_cv_predictions(X: np.ndarray, y: np.ndarray, k: int = 10, n_folds: int = 5, seed: int = 0):
+def knn_cv_predictions(X: np.ndarray, y: np.ndarray, k: int = 10, n_folds: int = 5, seed: int = 0,
+                       groups: np.ndarray | None = None):
     """Out-of-fold k-NN (cosine) predictions. ``X`` ``(N, C)``, ``y`` ``(N,)`` int codes.
 
-    Returns ``(pred (N,), fold (N,))``. Every class needs at least ``n_folds`` objects.
+    Returns ``(pred (N,), fold (N,))``. Every class needs at least ``n_folds`` objects; with ``groups``
+    ``(N,)`` no group is split across folds (at least ``n_folds`` groups).
     """
     from sklearn.neighbors import KNeighborsClassifier
 
     Xn = l2_normalize(X)  # Euclidean order on unit vectors == cosine order
     pred = np.empty(len(y), dtype=y.dtype)
     fold = np.empty(len(y), dtype=np.int32)
-    for f, (tr, te) in enumerate(_folds(y, n_folds, seed)):
+    for f, (tr, te) in enumerate(_folds(y, n_folds, seed, groups)):
         clf = KNeighborsClassifier(n_neighbors=min(k, len(tr)), algorithm="brute", metric="euclidean")
         clf.fit(Xn[tr], y[tr])
         pred[te] = clf.predict(Xn[te])
@@ -70,10 +82,11 @@ def knn_cv_predictions(X: np.ndarray, y: np.ndarray, k: int = 10, n_folds: int =
     return pred, fold
 
 
-def probe_cv_predictions(X: np.ndarray, y: np.ndarray, n_folds: int = 5, seed: int = 0, max_iter: int = 300):
+def probe_cv_predictions(X: np.ndarray, y: np.ndarray, n_folds: int = 5, seed: int = 0, max_iter: int = 300,
+                         groups: np.ndarray | None = None):
     """Out-of-fold linear-probe predictions: standardised features + multinomial logistic regression.
 
-    ``X`` ``(N, C)``, ``y`` ``(N,)``; returns ``(pred (N,), fold (N,))``.
+    ``X`` ``(N, C)``, ``y`` ``(N,)``, ``groups`` as in :func:`knn_cv_predictions`; returns ``(pred (N,), fold (N,))``.
     """
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -82,59 +95,77 @@ def probe_cv_predictions(X: np.ndarray, y: np.ndarray, n_folds: int = 5, seed: i
 
     pred = np.empty(len(y), dtype=y.dtype)
     fold = np.empty(len(y), dtype=np.int32)
-    for f, (tr, te) in enumerate(_folds(y, n_folds, seed)):
+    for f, (tr, te) in enumerate(_folds(y, n_folds, seed, groups)):
+        fold[te] = f
+        if len(np.unique(y[tr])) < 2:  # a grouped fold can train on one class only: that class is the answer
+            pred[te] = y[tr][0]
+            continue
         clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=1.0))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X[tr], y[tr])
         pred[te] = clf.predict(X[te])
-        fold[te] = f
     return pred, fold
 
 
-def bootstrap_mean(values: np.ndarray, n_boot: int = 1000, seed: int = 0, alpha: float = ALPHA) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``values.mean()`` (``values`` ``(N,)``), resampling objects."""
+def bootstrap_mean(values: np.ndarray, n_boot: int = 1000, seed: int = 0, alpha: float = ALPHA,
+                   groups: np.ndarray | None = None) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``values.mean()`` (``values`` ``(N,)``).
+
+    Resamples objects, or with ``groups`` ``(N,)`` whole groups (each resample's mean is over the objects of
+    the drawn groups).
+    """
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         return float("nan"), float("nan")
+    if groups is None:
+        sums, counts = values, np.ones(len(values))
+    else:
+        _, codes = np.unique(groups, return_inverse=True)
+        sums, counts = np.bincount(codes, weights=values), np.bincount(codes).astype(np.float64)
     rng = np.random.default_rng(seed)
     means = np.empty(n_boot)
     for b in range(0, n_boot, 100):  # chunks keep memory flat for big N
         m = min(100, n_boot - b)
-        idx = rng.integers(0, len(values), size=(m, len(values)))
-        means[b : b + m] = values[idx].mean(axis=1)
+        idx = rng.integers(0, len(sums), size=(m, len(sums)))
+        means[b : b + m] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
 
 
-def accuracy_estimate(pred: np.ndarray, y: np.ndarray, fold: np.ndarray, n_boot: int = 1000, seed: int = 0) -> Estimate:
-    """Accuracy of out-of-fold predictions with a bootstrap 95% CI and the fold-to-fold std."""
+def accuracy_estimate(pred: np.ndarray, y: np.ndarray, fold: np.ndarray, n_boot: int = 1000, seed: int = 0,
+                      groups: np.ndarray | None = None) -> Estimate:
+    """Accuracy of out-of-fold predictions with a bootstrap 95% CI (over ``groups`` if given) and the fold std."""
     correct = (pred == y).astype(np.float64)
-    lo, hi = bootstrap_mean(correct, n_boot, seed)
+    lo, hi = bootstrap_mean(correct, n_boot, seed, groups=groups)
     per_fold = [correct[fold == f].mean() for f in np.unique(fold)]
     return Estimate(float(correct.mean()), lo, hi, float(np.std(per_fold)))
 
 
-def knn_accuracy(X, y, k: int = 10, n_folds: int = 5, seed: int = 0, n_boot: int = 1000) -> Estimate:
-    """k-NN (cosine, ``k``) accuracy, stratified ``n_folds``-fold CV, with a bootstrap CI."""
-    pred, fold = knn_cv_predictions(X, y, k, n_folds, seed)
-    return accuracy_estimate(pred, y, fold, n_boot, seed)
+def knn_accuracy(X, y, k: int = 10, n_folds: int = 5, seed: int = 0, n_boot: int = 1000,
+                 groups: np.ndarray | None = None) -> Estimate:
+    """k-NN (cosine, ``k``) accuracy, stratified (group) ``n_folds``-fold CV, with a bootstrap CI."""
+    pred, fold = knn_cv_predictions(X, y, k, n_folds, seed, groups)
+    return accuracy_estimate(pred, y, fold, n_boot, seed, groups)
 
 
-def probe_accuracy(X, y, n_folds: int = 5, seed: int = 0, n_boot: int = 1000) -> Estimate:
-    """Linear-probe accuracy, stratified ``n_folds``-fold CV, with a bootstrap CI."""
-    pred, fold = probe_cv_predictions(X, y, n_folds, seed)
-    return accuracy_estimate(pred, y, fold, n_boot, seed)
+def probe_accuracy(X, y, n_folds: int = 5, seed: int = 0, n_boot: int = 1000,
+                   groups: np.ndarray | None = None) -> Estimate:
+    """Linear-probe accuracy, stratified (group) ``n_folds``-fold CV, with a bootstrap CI."""
+    pred, fold = probe_cv_predictions(X, y, n_folds, seed, groups=groups)
+    return accuracy_estimate(pred, y, fold, n_boot, seed, groups)
 
 
-def silhouette(X: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0) -> Estimate:
-    """Mean cosine silhouette of the classes ``y`` in ``X`` ``(N, C)``, CI by bootstrapping per-object values."""
+def silhouette(X: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0,
+               groups: np.ndarray | None = None) -> Estimate:
+    """Mean cosine silhouette of the classes ``y`` in ``X`` ``(N, C)``, CI by bootstrapping per-object values
+    (whole ``groups`` when given)."""
     from sklearn.metrics import silhouette_samples
 
     if len(np.unique(y)) < 2:
         return NAN_ESTIMATE
     s = silhouette_samples(l2_normalize(X), y, metric="cosine")
-    lo, hi = bootstrap_mean(s, n_boot, seed)
+    lo, hi = bootstrap_mean(s, n_boot, seed, groups=groups)
     return Estimate(float(s.mean()), lo, hi)
 
 
@@ -157,18 +188,28 @@ def davies_bouldin_fast(X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.max((intra[:, None] + intra[None, :]) / d, axis=1)))
 
 
-def davies_bouldin(X: np.ndarray, y: np.ndarray, n_boot: int = 200, seed: int = 0) -> Estimate:
-    """Davies-Bouldin index (lower = better separated) with a class-stratified bootstrap CI over objects."""
+def davies_bouldin(X: np.ndarray, y: np.ndarray, n_boot: int = 200, seed: int = 0,
+                   groups: np.ndarray | None = None) -> Estimate:
+    """Davies-Bouldin index (lower = better separated) with a bootstrap CI: class-stratified over objects, or
+    over whole ``groups`` when given. The CI is NaN when it does not contain the point value (see module doc)."""
     if len(np.unique(y)) < 2:
         return NAN_ESTIMATE
     value = davies_bouldin_fast(X, y)
     rng = np.random.default_rng(seed)
-    groups = [np.flatnonzero(y == c) for c in np.unique(y)]
+    if groups is None:
+        strata = [np.flatnonzero(y == c) for c in np.unique(y)]
+    else:
+        strata = [np.flatnonzero(groups == g) for g in np.unique(groups)]
     boots = np.empty(n_boot)
     for b in range(n_boot):
-        idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in groups])
+        if groups is None:
+            idx = np.concatenate([rng.choice(g, size=len(g), replace=True) for g in strata])
+        else:
+            idx = np.concatenate([strata[i] for i in rng.integers(0, len(strata), size=len(strata))])
         boots[b] = davies_bouldin_fast(X[idx], y[idx])
     lo, hi = np.nanquantile(boots, [ALPHA / 2, 1 - ALPHA / 2])
+    if not lo <= value <= hi:  # the resampling bias moved the whole interval beside the estimate
+        return Estimate(value, float("nan"), float("nan"))
     return Estimate(value, float(lo), float(hi))
 
 

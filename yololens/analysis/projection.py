@@ -160,7 +160,8 @@ class ProjectionResult:
 
     object_ids: ``(N,)`` object keys (``"<image>#<object>"``); coords: ``(N, 2)`` float32;
     column: the embedding column (``emb_L9``); method; params: every parameter (projector, sample, origin,
-    label, row counts); path: the written Parquet file (None when not saved).
+    label, row counts); path: the written Parquet file (None when not saved); skips: one line per embedding
+    column whose NaN/inf rows were left out.
     """
 
     object_ids: np.ndarray
@@ -170,6 +171,7 @@ class ProjectionResult:
     params: dict
     path: Path | None = None
     timings: dict = field(default_factory=dict)
+    skips: list[str] = field(default_factory=list)
 
     @property
     def stage(self) -> str:
@@ -204,11 +206,14 @@ def select_rows(
     seed: int = 0,
     label: str = "class_name",
     require: list[str] | None = None,
+    skips: list[str] | None = None,
+    strict: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Table row indices (sorted, int64) and their object ids for one projection.
 
-    Rows: ``origin`` filter, non-null ``column`` (and every column in ``require``), then a ``label``-stratified
-    sample of ``sample`` rows (deterministic with ``seed``).
+    Rows: ``origin`` filter, non-null and finite ``column`` (and every column in ``require``), then a
+    ``label``-stratified sample of ``sample`` rows (deterministic with ``seed``). Rows with NaN/inf are left
+    out with a line in ``skips`` (``strict``: refused).
     """
     schema = T.read_schema(out)
     cols = ["object_id", "origin"] + ([label] if label in schema.names else [])
@@ -216,6 +221,7 @@ def select_rows(
     mask = T.row_mask(meta, origin=origin)
     for c in [column, *(require or [])]:
         mask &= T.valid_embedding_mask(out, c)
+    mask = T.drop_nonfinite(out, [column, *(require or [])], mask, skips if skips is not None else [], strict)
     rows = np.flatnonzero(mask)
     if len(rows) == 0:
         raise InputError(f"no objects with {column} (origin={origin}) in the table")
@@ -251,12 +257,14 @@ def project(
     require: list[str] | None = None,
     save: bool = True,
     reuse: bool = False,
+    strict: bool = False,
 ) -> ProjectionResult:
     """Project embedding column ``layer`` (``9`` -> ``emb_L9``, ``"coef"`` -> ``emb_coef``) of ``OUT`` to 2-D.
 
     ``sample``: class-stratified (by ``label``) subsample size; ``origin``: ``all``/``gt``/``pred``;
     ``require``: other embedding columns that must be present too (used to give small multiples the same
-    objects). With ``save`` the coordinates go to :func:`projection_path` (+ ``.json`` sidecar). With ``reuse``
+    objects). Rows whose embedding holds NaN/inf are left out, named in ``result.skips`` (``strict``: refused
+    with a :class:`~yololens.errors.StrictModeError`). With ``save`` the coordinates go to :func:`projection_path` (+ ``.json`` sidecar). With ``reuse``
     a saved projection made with identical parameters from the same (unchanged) table is loaded instead.
     Returns a :class:`ProjectionResult` with ``coords`` ``(N, 2)``.
     """
@@ -292,15 +300,23 @@ def project(
         except (InputError, OSError, ValueError, pa.ArrowException):
             old = None
         if old is not None and {k: old.params.get(k) for k in wanted} == json.loads(json.dumps(wanted)):
+            old.skips = list(old.params.get("skipped", []))
+            if strict and old.skips:
+                from yololens.errors import StrictModeError
+
+                raise StrictModeError(f"--strict: {old.skips[0]}")
             old.timings = {"read_s": time.perf_counter() - t0, "reused": True}
             return old
-    rows, ids = select_rows(out, column, origin=origin, sample=sample, seed=seed, label=label, require=require)
+    skips: list[str] = []
+    rows, ids = select_rows(out, column, origin=origin, sample=sample, seed=seed, label=label, require=require,
+                            skips=skips, strict=strict)
     X = T.read_embeddings(out, column, rows)
     t1 = time.perf_counter()
     coords = projector.fit_transform(X)
     t2 = time.perf_counter()
-    params = {**wanted, "n": int(len(ids)), "dims_in": int(X.shape[1])}
-    result = ProjectionResult(object_ids=ids, coords=coords, column=column, method=method, params=params)
+    params = {**wanted, "n": int(len(ids)), "dims_in": int(X.shape[1]), "skipped": skips}
+    result = ProjectionResult(object_ids=ids, coords=coords, column=column, method=method, params=params,
+                              skips=skips)
     if save:
         result.path = save_projection(result, path)
     result.timings = {"read_s": t1 - t0, **projector.timings_, "write_s": time.perf_counter() - t2}

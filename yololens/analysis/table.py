@@ -59,8 +59,9 @@ def embedding_columns(schema: pa.Schema) -> list[str]:
 
 
 def stage_sort_key(col: str) -> tuple:
-    m = re.fullmatch(r"emb_L(\d+)", col)
-    return (0, int(m.group(1)), "") if m else (1, 0, col)
+    """Layer order; a layer's mask-pooled column (``emb_L9_mask``) right after its box one."""
+    m = re.fullmatch(r"emb_L(\d+)(_mask)?", col)
+    return (0, int(m.group(1)), m.group(2) or "") if m else (1, 0, col)
 
 
 def stage_label(col: str) -> str:
@@ -69,17 +70,20 @@ def stage_label(col: str) -> str:
 
 
 def layer_column(layer: int | str, schema: pa.Schema | None = None) -> str:
-    """Map a ``--layer`` value to its column: ``9``/``"9"``/``"L9"`` -> ``emb_L9``, ``"coef"`` -> ``emb_coef``.
+    """Map a ``--layer`` value to its column: ``9``/``"9"``/``"L9"`` -> ``emb_L9``, ``"9_mask"`` -> ``emb_L9_mask``
+    (mask pooling), ``"coef"`` -> ``emb_coef``.
 
     With ``schema`` the column must exist (else an :class:`InputError` listing the available ones).
     """
     text = str(layer).strip()
     if text.startswith(EMB_PREFIX):
         col = text
-    elif re.fullmatch(r"-?\d+", text):
-        col = f"emb_L{int(text)}"
-    elif re.fullmatch(r"[Ll]\d+", text):
-        col = f"emb_L{int(text[1:])}"
+    elif re.fullmatch(r"-?\d+(_mask)?", text):
+        number, _, mask = text.partition("_")
+        col = f"emb_L{int(number)}" + ("_mask" if mask else "")
+    elif re.fullmatch(r"[Ll]\d+(_mask)?", text):
+        number, _, mask = text[1:].partition("_")
+        col = f"emb_L{int(number)}" + ("_mask" if mask else "")
     else:
         col = EMB_PREFIX + text
     if schema is not None and col not in schema.names:
@@ -197,6 +201,51 @@ def embeddings_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
         raise InputError("embedding column has nulls: filter them first")
     flat = np.asarray(arr.flatten())
     return flat.reshape(-1, width).astype(np.float32, copy=False)
+
+
+def finite_rows(col: pa.ChunkedArray | pa.Array, chunk: int = 65536) -> np.ndarray:
+    """``(N,)`` bool: rows whose vector has only finite values (null rows count as finite: they are filtered
+    elsewhere). Works in chunks, so a large column is never copied whole."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    for arr in chunks:
+        if not pa.types.is_fixed_size_list(arr.type):
+            out.append(np.ones(len(arr), dtype=bool))
+            continue
+        width = arr.type.list_size
+        values = np.asarray(arr.values, dtype=np.float32)  # the child buffer: null rows hold zeros or junk
+        start = arr.offset * width
+        for lo in range(0, len(arr), chunk):
+            n = min(chunk, len(arr) - lo)
+            block = values[start + lo * width : start + (lo + n) * width].reshape(n, width)
+            out.append(np.isfinite(block).all(axis=1))
+    result = np.concatenate(out) if out else np.zeros(0, dtype=bool)
+    if col.null_count:
+        result |= ~np.asarray(pc.is_valid(col))
+    return result
+
+
+def nonfinite_line(out: str | os.PathLike, column: str, n_bad: int) -> str:
+    """The one line that names a column's NaN/inf rows (stages, project and plot use the same words)."""
+    return f"{objects_path(out)}: {column}: {n_bad} row(s) with NaN/inf values left out"
+
+
+def drop_nonfinite(out: str | os.PathLike, columns: Sequence[str], mask: np.ndarray, skips: list[str],
+                   strict: bool = False) -> np.ndarray:
+    """``mask`` without the rows whose vector in any of ``columns`` holds NaN/inf; one line per column in
+    ``skips``. ``strict``: raise :class:`~yololens.errors.StrictModeError` instead."""
+    from yololens.errors import StrictModeError
+
+    mask = mask.copy()
+    for c in columns:
+        bad = mask & ~finite_rows(pq.read_table(objects_path(out), columns=[c])[c])
+        if bad.any():
+            line = nonfinite_line(out, c, int(bad.sum()))
+            if strict:
+                raise StrictModeError(f"--strict: {line}")
+            skips.append(line)
+            mask &= ~bad
+    return mask
 
 
 def read_embeddings(out: str | os.PathLike, emb_col: str, rows: np.ndarray | None = None) -> np.ndarray:

@@ -47,7 +47,9 @@ def extract_command(
     end2end: Annotated[Optional[bool], typer.Option("--end2end/--no-end2end", help="YOLO26: use the NMS-free one-to-one head (default: Ultralytics' predict default).")] = None,
     crops: Annotated[bool, typer.Option(help="Save object thumbnails to OUT/crops (for plots).")] = False,
     crop_size: Annotated[int, typer.Option(help="Thumbnail longest side, pixels.")] = 128,
-    pool_size: Annotated[int, typer.Option(help="RoIAlign bins per side; the embedding is their mean.")] = 7,
+    class_map: Annotated[Optional[Path], typer.Option("--class-map", help="YAML or JSON file: label class name -> model class name (many-to-one allowed) used to match predictions to labels; every name must exist. Default: the shipped BDD100K -> COCO map (pedestrian, rider -> person; motor -> motorcycle; bike -> bicycle; same names match).")] = None,
+    pool: Annotated[str, typer.Option("--pool", help="What each embedding averages: box (RoIAlign inside the box: emb_L<idx>), mask (inside the instance mask resampled to each layer's grid, letterbox padding excluded: emb_L<idx>_mask; predicted masks for pred rows, label polygons/RLE for gt rows; where there is no mask, or it is empty at a layer's resolution, the box is used and the mask_fallback column says so) or both (both columns, for `yololens stages` to compare).")] = "box",
+    pool_size: Annotated[int, typer.Option(help="RoIAlign bins per side (>= 1); the embedding is their mean.")] = 7,
     workers: WorkersOpt = 2,
     window: Annotated[int, typer.Option(min=1, help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
@@ -68,7 +70,7 @@ def extract_command(
     result = extract(
         model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
         iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, match_iou=match_iou,
-        pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, chunk_images=window, strict=strict,
+        class_map=class_map, pool=pool, pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, chunk_images=window, strict=strict,
         overwrite=overwrite, progress=progress,
     )
     c, t = result.manifest["counts"], result.manifest["timings_s"]

@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from yololens.cli.common import cli_errors
-from yololens.types import Method, Origin
+from yololens.cli.common import cli_errors, exit_for_skips
+from yololens.types import Method, Origin, Vocabulary
 
 OUT_HELP = "Output folder of `yololens extract` (holds objects.parquet)."
 LAYER_HELP = "Embedding column: 9 -> emb_L9, coef -> emb_coef; several as 9,15,21 or 'all'."
@@ -16,6 +16,14 @@ METHOD_HELP = "tsne (openTSNE), umap (needs: pip install \"yololens\\[umap]\") o
 SEED_HELP = "Random seed: the same seed gives identical coordinates and samples."
 SAMPLE_HELP = "Class-stratified sample of this many objects (deterministic with --seed; 0 = all)."
 ORIGIN_HELP = "Which objects: all, gt or pred."
+STAGES_ORIGIN_HELP = ("Which objects' classes are scored: auto (default: gt, the label classes, when the table has "
+                      "ground truth, else all), gt, pred, or all (mixes label and model vocabularies on --boxes both "
+                      "tables; said in the report).")
+GROUP_BY_HELP = ("Keep objects sharing this column's value on one side of every fold (and resample those groups in "
+                 "the bootstrap): auto (default: video when the table has one, else image), image, video, track_id, "
+                 "any other column, or none.")
+STRICT_HELP = ("Refuse (exit 2) rows whose embedding holds NaN/inf; without it they are left out with one line "
+               "naming the column and the count, and the command exits 1.")
 LABEL_HELP = "Class column used for stratified sampling (and for the stage metrics)."
 
 
@@ -48,19 +56,25 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(-1, "--jobs", "-j", help="Threads for t-SNE (-1 = all cores)."),
         gradient: str = typer.Option("auto", "--gradient", help="t-SNE gradient: fft, bh or auto (bh below 10k points)."),
         n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
+        strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     ) -> None:
         """Project object embeddings to 2-D; writes OUT/projections/<stage>_<method>.parquet (+ .json)."""
         from yololens.analysis.projection import project
         from yololens.analysis.table import resolve_columns
 
+        skips: list[str] = []
         for col in resolve_columns(out, layer):
             res = project(
                 out, col, method, seed=seed, sample=_sample(sample), origin=origin, label=label,
                 pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_neighbors=n_neighbors,
-                min_dist=min_dist, n_jobs=jobs, gradient=gradient, n_iter=n_iter,
+                min_dist=min_dist, n_jobs=jobs, gradient=gradient, n_iter=n_iter, strict=strict,
             )
             secs = sum(v for k, v in res.timings.items() if k.endswith("_s"))
             typer.echo(f"{res.column}: {len(res):,} objects -> {res.path} ({secs:.1f} s)")
+            skips.extend(res.skips)
+        for line in skips:
+            typer.echo(f"skipped {line}", err=True)
+        exit_for_skips(len(skips))
 
     @app.command("plot")
     @cli_errors
@@ -72,7 +86,7 @@ def register(app: typer.Typer) -> None:
                                   help="Colour column: class_name, status, origin, size_bin, attr_weather, score, ..."),
         fmt: str = typer.Option("png", "--format", help="Static figure format: png or svg."),
         html: bool = typer.Option(True, "--html/--no-html", help="Also write the interactive HTML (bokeh, offline)."),
-        thumbnails: int = typer.Option(0, "--thumbnails", help="Object crops drawn on the static plot (0 = none)."),
+        thumbnails: int = typer.Option(0, "--thumbnails", help="Object crops drawn on the static plot, per panel (0 = none)."),
         hover_thumbnails: int = typer.Option(1000, "--hover-thumbnails", help="Crops embedded for hover in the HTML."),
         thumb_size: int = typer.Option(64, "--thumb-size", help="Thumbnail size in pixels (longest side)."),
         images_root: Optional[Path] = typer.Option(None, "--images-root",
@@ -86,8 +100,13 @@ def register(app: typer.Typer) -> None:
         normalize: bool = typer.Option(False, "--normalize/--no-normalize", help="L2-normalise embeddings first."),
         perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity."),
         n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
+        strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     ) -> None:
-        """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection."""
+        """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection.
+
+        Several layers draw one panel per stage over the same objects; with --layer all a stage that only some
+        objects have (emb_coef: predictions only) is left out with a note, never silently.
+        """
         from yololens.figures.scatter import plot
 
         res = plot(
@@ -95,9 +114,15 @@ def register(app: typer.Typer) -> None:
             html=html, thumbnails=thumbnails, hover_thumbnails=hover_thumbnails, thumb_size=thumb_size,
             images_root=images_root, max_categories=max_categories,
             projection=dict(pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_iter=n_iter),
+            strict=strict,
         )
+        for note in res.notes:
+            typer.echo(f"note: {note}")
         for kind, path in res.paths.items():
             typer.echo(f"{kind}: {path}")
+        for line in res.skips:
+            typer.echo(f"skipped {line}", err=True)
+        exit_for_skips(len(res.skips))
 
     @app.command("stages")
     @cli_errors
@@ -105,9 +130,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., help=OUT_HELP),
         label: str = typer.Option("class_name", "--label", help="Class column the stages are scored on."),
         layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only these stages (default: every emb_*)."),
-        origin: Origin = typer.Option(Origin.ALL, "--origin", help=ORIGIN_HELP),
+        origin: Vocabulary = typer.Option(Vocabulary.AUTO, "--origin", help=STAGES_ORIGIN_HELP),
+        group_by: str = typer.Option("auto", "--group-by", help=GROUP_BY_HELP),
         sample: int = typer.Option(5000, "--sample", help="Class-stratified cap on objects per stage (0 = all)."),
-        folds: int = typer.Option(5, "--folds", help="Stratified cross-validation folds."),
+        folds: int = typer.Option(5, "--folds", help="Stratified (grouped) cross-validation folds."),
         k: int = typer.Option(10, "--k", help="Neighbours for k-NN accuracy and trustworthiness."),
         min_class_count: Optional[int] = typer.Option(None, "--min-class-count",
                                                       help="Drop classes with fewer objects (at least --folds)."),
@@ -117,15 +143,23 @@ def register(app: typer.Typer) -> None:
         trust_method: Optional[str] = typer.Option(None, "--trust-method",
                                                    help="Also project the trust sample with tsne/umap/pca."),
         fmt: str = typer.Option("png", "--format", help="Chart format: png or svg."),
+        strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     ) -> None:
-        """Stage report: k-NN / linear-probe accuracy, silhouette, Davies-Bouldin per stage with 95% CIs."""
-        from yololens.analysis.stages import stages
+        """Stage report: k-NN / linear-probe accuracy, silhouette, Davies-Bouldin per stage with 95% CIs.
+
+        Folds are grouped (by video, else image) and the ground-truth classes are scored when the table has
+        ground truth; the report says which grouping, vocabulary and class map were used.
+        """
+        from yololens.jobs.stages import stages
 
         rep = stages(
-            out, label=label, layers=_layers(layer) if layer else None, origin=origin, sample=_sample(sample),
-            n_folds=folds, k=k, min_class_count=min_class_count, n_boot=bootstrap, seed=seed,
-            trust_sample=trust_sample, trust_method=trust_method, chart_format=fmt,
+            out, label=label, layers=_layers(layer) if layer else None, origin=origin, group_by=group_by,
+            sample=_sample(sample), n_folds=folds, k=k, min_class_count=min_class_count, n_boot=bootstrap, seed=seed,
+            trust_sample=trust_sample, trust_method=trust_method, chart_format=fmt, strict=strict,
         )
         typer.echo(rep.recommendation)
         for kind, path in rep.paths.items():
             typer.echo(f"{kind}: {path}")
+        for line in rep.skips:
+            typer.echo(f"skipped {line}", err=True)
+        exit_for_skips(len(rep.skips))

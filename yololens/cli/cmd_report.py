@@ -51,6 +51,7 @@ def report_command(
     sample: Annotated[int, typer.Option(help="Class-stratified cap on the objects in the 2-D maps (0 = all).")] = 2000,
     hover_thumbnails: Annotated[int, typer.Option("--hover-thumbnails", help="Object crops embedded for hovering.")] = 500,
     seg_instances: Annotated[int, typer.Option("--seg-instances", min=0, help="Seg models: instance decompositions per shown image.")] = 2,
+    class_map: Annotated[Optional[Path], typer.Option("--class-map", help="YAML/JSON file: label class -> model class, used to match predictions to labels (as in `yololens extract`). Default: the shipped BDD100K -> COCO map. The stage report names the map and the pairs that matched.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (samples, t-SNE).")] = 0,
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,
@@ -80,5 +81,6 @@ def report_command(
         boxes=boxes, conf=conf, iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, device=device, method=method,
         sample=sample, seed=seed, hover_thumbnails=hover_thumbnails, seg_instances=seg_instances,
         sections=[k for k, on in chosen.items() if on], overwrite=overwrite, progress=progress, workers=workers,
+        class_map=class_map,
     )
     print_result(result)

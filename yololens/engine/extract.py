@@ -19,8 +19,9 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
-from yololens.engine.matching import match
-from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
+from yololens.engine.mask_pool import MaskPooler, mask_column
+from yololens.engine.matching import ClassMap, load_class_map, match, table_matched_pairs
+from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode, check_pool_size, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
 from yololens.engine.windows import run_windows
 from yololens.errors import InputError, StrictModeError
@@ -83,10 +84,12 @@ class ExtractSettings:
     max_det: int
     match_iou: float
     pool_size: int
+    pool: str
     half: bool
     end2end: bool
     crops: bool
     crop_size: int
+    class_map: dict
 
 
 def extract(
@@ -107,6 +110,8 @@ def extract(
     half: bool = False,
     end2end: bool | None = None,
     match_iou: float = 0.5,
+    class_map: str | Path | ClassMap | None = None,
+    pool: str = PoolMode.BOX,
     pool_size: int = DEFAULT_POOL_SIZE,
     crops: bool = False,
     crop_size: int = 128,
@@ -126,9 +131,15 @@ def extract(
             outputs feeding the head.
         boxes: ``"pred"`` (detections), ``"gt"`` (label boxes) or ``"both"`` (with
             predictions matched to ground truth at ``match_iou``: TP/FP/FN).
+        class_map: which label class matches which model class: a YAML/JSON file (label name -> model
+            name) or a :class:`ClassMap`; default: the shipped BDD100K -> COCO map.
         imgsz, batch, conf, iou, max_det, device, half: as in Ultralytics predict.
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
-        pool_size: RoIAlign bins per side; the embedding is their mean.
+        pool: ``box`` (RoIAlign inside the box: ``emb_L<idx>``), ``mask`` (mean inside the instance mask,
+            resampled to each layer's grid, padding excluded: ``emb_L<idx>_mask``; predicted masks for pred
+            rows, label polygons/RLE for gt rows; an object without a mask, or with one empty at a layer's
+            resolution, gets its box pooling there, named in ``mask_fallback``) or ``both``.
+        pool_size: RoIAlign bins per side (>= 1); the embedding is their mean.
         crops: also save object thumbnails (longest side ``crop_size`` px) under ``out/crops``.
         chunk_images: window of consecutive source images per durable part; an interrupted
             run redoes at most the windows in flight. Batches hold images of one shape, so each
@@ -141,22 +152,32 @@ def extract(
     """
     if boxes not in BOX_MODES:
         raise InputError(f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
+    check_pool_size(pool_size)
+    try:
+        pool_mode = PoolMode(pool)
+    except ValueError:
+        raise InputError(f"--pool must be one of {', '.join(m.value for m in PoolMode)}, not {pool!r}") from None
     out = Path(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with DirectoryLock(out):
         loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half, end2end=end2end)
         layer_ids = resolve_layers(loaded, layers)
+        if pool_mode.masks and loaded.task != "segment" and boxes == "pred":
+            raise InputError(f"--pool {pool_mode}: a {loaded.task} model predicts no masks; use a -seg model or "
+                             "--boxes gt/both with mask labels")
         timings["load_model"] = time.perf_counter() - t0
         src = _open(source, labels, fmt)
         if strict and src.skips:
             raise StrictModeError(f"--strict: {src.skips[0]}")
         if boxes != "pred" and not src.has_labels:
-            raise InputError(f"{source}: --boxes {boxes} needs labels; pass --labels FILE_OR_DIR")
+            raise InputError(f"{_given(source, labels)[0]}: --boxes {boxes} needs labels; pass --labels FILE_OR_DIR")
+        cmap = class_map if isinstance(class_map, ClassMap) else load_class_map(
+            class_map, loaded.names.values(), src.class_names or None)
         settings = ExtractSettings(
             model=loaded.sha256 or loaded.source, layers=[str(x) for x in layer_ids], boxes=boxes, imgsz=imgsz,
-            conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, half=half,
-            end2end=loaded.end2end, crops=crops, crop_size=crop_size,
+            conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, pool=str(pool_mode), half=half,
+            end2end=loaded.end2end, crops=crops, crop_size=crop_size, class_map=cmap.describe(),
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
         guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out)
@@ -166,7 +187,8 @@ def extract(
         done = table.done_keys()
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")
-        job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size)
+        job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap,
+                          pool_mode)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
         skips = list(src.skips)
@@ -186,13 +208,24 @@ def extract(
             import pyarrow.parquet as pq
 
             counts["objects_total"] = pq.read_metadata(final).num_rows
-        params = {"source": str(source), "labels": str(labels) if labels else None, "format": src.format,
+        given_source, given_labels = _given(source, labels)
+        params = {"source": given_source, "labels": given_labels, "format": src.format,
                   "out": str(out), "batch": batch, "device": str(loaded.device), **settings.__dict__}
         manifest_layers = _layer_info(runner, job)
-        path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips,
-                              extra={"layers": manifest_layers})
+        extra = {"layers": manifest_layers}
+        if final is not None and src.has_labels and boxes == "both":
+            extra["class_map"] = {**cmap.describe(), "matched": table_matched_pairs(final)}
+        path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips, extra=extra)
         manifest = json.loads(path.read_text())
     return ExtractResult(out, final, manifest, skips, n_images, job.objects)
+
+
+def _given(source, labels) -> tuple[str | None, str | None]:
+    """``(source, labels)`` as the user gave them, as text; an opened Source reports the paths it was opened
+    from (never its repr, which later steps would read as a path)."""
+    if isinstance(source, Source):
+        return source.given
+    return (None if source is None else str(source)), (None if labels is None else str(labels))
 
 
 def _open(source, labels, fmt) -> Source:
@@ -206,17 +239,27 @@ def _open(source, labels, fmt) -> Source:
 
 
 def _layer_info(runner: Runner, job: "_ExtractJob") -> list[dict]:
-    return [{"layer": layer, "column": embedding_column(layer), "channels": job.dims.get(embedding_column(layer)),
-             "stride": job.strides.get(layer)} for layer in job.layer_ids]
+    info = []
+    for layer in job.layer_ids:
+        names = ([embedding_column(layer)] if job.pool.boxes else []) + ([mask_column(layer)] if job.pool.masks else [])
+        info += [{"layer": layer, "column": c, "channels": job.dims.get(c), "stride": job.strides.get(layer)}
+                 for c in names]
+    return info
 
 
 class _ExtractJob:
     """Turns batches of :class:`ImageResult` into object rows, chunk by chunk."""
 
     def __init__(self, model: LoadedModel, runner: Runner, layer_ids: list, src: Source, out: Path, boxes: str,
-                 match_iou: float, pool_size: int, crops: bool, crop_size: int):
+                 match_iou: float, pool_size: int, crops: bool, crop_size: int, class_map: ClassMap,
+                 pool: PoolMode = PoolMode.BOX):
         self.model, self.runner, self.layer_ids, self.src, self.out = model, runner, layer_ids, src, out
-        self.boxes, self.match_iou, self.pool_size = boxes, match_iou, pool_size
+        self.boxes, self.match_iou, self.pool_size, self.class_map = boxes, match_iou, pool_size, class_map
+        self.pool = pool
+        self.masks = MaskPooler(model, boxes) if pool.masks else None
+        wanted = {"video": src.has_video, "frame_index": src.has_video, "track_id": src.has_tracks,
+                  "mask_fallback": self.masks is not None}
+        self.extra_columns = tuple(c for c, on in wanted.items() if on)
         self.crops, self.crop_size = crops, crop_size
         self.class_index = {name: i for i, name in enumerate(src.class_names)}
         self.dims: dict[str, int] = {}
@@ -241,8 +284,8 @@ class _ExtractJob:
                                 progress=progress, desc="extract", on_skip=on_skip):
             if step.result is not None:
                 boxes = [self._objects_lb(r, res) for r, res in zip(step.decoded.records, step.result.images)]
-                embeddings = self._pool(step.result, [lb for _, lb in boxes])
-                rows = rows or ObjectRows(self.dims)
+                embeddings = self._pool(step.result, [lb for _, lb in boxes], step.decoded.records)
+                rows = rows or ObjectRows(self.dims, self.extra_columns)
                 for record, image_result, (orig, _), emb in zip(step.decoded.records, step.result.images, boxes,
                                                                 embeddings):
                     self._add_image(rows, record, image_result, orig, emb)
@@ -256,7 +299,7 @@ class _ExtractJob:
         """Write one window's rows, in source order, as a durable part."""
         if not keys:
             return
-        part = (rows.to_table() if rows is not None else ObjectRows(self.dims).to_table())
+        part = (rows.to_table() if rows is not None else ObjectRows(self.dims, self.extra_columns).to_table())
         part = part.sort_by([("image_index", "ascending"), ("object", "ascending")])
         order = {r.name: r.index for r in window}
         table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index)
@@ -278,25 +321,39 @@ class _ExtractJob:
             return np.zeros((0, 4), np.float32), torch.zeros((0, 4))
         return np.concatenate(parts_orig), torch.cat(parts_lb)
 
-    def _pool(self, result, objects_lb: list[torch.Tensor]) -> list[dict[str, np.ndarray]]:
+    def _pool(self, result, objects_lb: list[torch.Tensor], records: list[ImageRecord]) -> list[dict[str, np.ndarray]]:
         """Per image: embedding column -> ``(n_objects, C)`` array, for every layer (one RoIAlign per layer).
 
-        ``objects_lb``: per image, its object boxes in letterboxed pixels (see :meth:`_objects_lb`).
+        ``objects_lb``: per image, its object boxes in letterboxed pixels (see :meth:`_objects_lb`). With mask
+        pooling, also ``emb_L<idx>_mask`` and the per-object ``mask_fallback`` note (key ``"mask_fallback"``).
         """
+        masks = self.masks.image_masks(result, records, self._gt_labels) if self.masks is not None else None
         boxes_lb = [clip_to_content(lb, res.letterbox.content) for lb, res in zip(objects_lb, result.images)]
         counts = [len(b) for b in boxes_lb]
         per_image: list[dict[str, np.ndarray]] = [{} for _ in objects_lb]
         for layer in self.layer_ids:
             feats = result.features[layer]
             name = embedding_column(layer)
-            self.dims[name] = int(feats.shape[1])
+            if self.pool.boxes:
+                self.dims[name] = int(feats.shape[1])
             self.strides[layer] = result.input_shape[1] / feats.shape[-1]
             pooled = pool_boxes(feats, boxes_lb, result.input_shape, output_size=self.pool_size).numpy()
             for i, chunk in enumerate(np.split(pooled, np.cumsum(counts)[:-1])):
-                per_image[i][name] = chunk
+                if self.pool.boxes:
+                    per_image[i][name] = chunk
+                if masks is not None:
+                    per_image[i][mask_column(layer)] = self.masks.pool(feats[i], masks[i], chunk, layer)
+                    self.dims[mask_column(layer)] = int(feats.shape[1])
+        if masks is not None:
+            for i, m in enumerate(masks):
+                per_image[i]["mask_fallback"] = m.fallback_notes()
         if self.model.task == "segment" and self.runner.predict:
             self.dims["emb_coef"] = int(self.model.nm)
         return per_image
+
+    def _gt_labels(self, record: ImageRecord) -> list:
+        """The label boxes that are rows of this image (what :meth:`_objects_lb` emits first)."""
+        return list(record.labels or []) if self.boxes in ("gt", "both") else []
 
     def _add_image(self, rows: ObjectRows, record: ImageRecord, res: ImageResult, boxes_orig: np.ndarray,
                    emb: dict[str, np.ndarray]) -> None:
@@ -310,20 +367,23 @@ class _ExtractJob:
         if record.labels is not None and dets is not None:
             gt_all = np.array([lab.box for lab in record.labels], dtype=np.float64).reshape(-1, 4)
             matched = match(dets.boxes, dets.scores, pred_names, gt_all, [lab.category for lab in record.labels],
-                            self.match_iou)
+                            self.match_iou, self.class_map)
         coefs = dets.coefs.float().cpu().numpy() if (n_pred and dets.coefs is not None) else None
         for k in range(n_gt + n_pred):
             x1, y1, x2, y2 = (float(v) for v in boxes_orig[k])
             row = {"image": record.name, "image_index": record.index, "image_w": w, "image_h": h, "object": k,
                    "object_id": f"{record.name}#{k}", "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                   "box_area": max(x2 - x1, 0.0) * max(y2 - y1, 0.0)}
+                   "box_area": max(x2 - x1, 0.0) * max(y2 - y1, 0.0), "video": record.video,
+                   "frame_index": record.frame_index}
             attributes = dict(record.attributes)
-            embeddings = {name: values[k] for name, values in emb.items()}
+            embeddings = {name: values[k] for name, values in emb.items() if name != "mask_fallback"}
+            if "mask_fallback" in emb:
+                row["mask_fallback"] = emb["mask_fallback"][k]
             if k < n_gt:
                 lab = labels[k]
                 j = matched.gt_to_pred[k] if matched is not None else -1
                 row.update(origin="gt", class_id=self.class_index.get(lab.category), class_name=lab.category,
-                           gt_id=lab.gt_id)
+                           gt_id=lab.gt_id, track_id=lab.track_id)
                 if matched is not None:
                     row.update(status="TP" if j >= 0 else "FN", match_iou=matched.iou[j] if j >= 0 else None)
                 attributes.update(lab.attributes)
@@ -334,7 +394,8 @@ class _ExtractJob:
                 if matched is not None:
                     j = matched.pred_to_gt[p]
                     row.update(status="TP" if j >= 0 else "FP", match_iou=matched.iou[p] if j >= 0 else None,
-                               gt_id=record.labels[j].gt_id if j >= 0 else None)
+                               gt_id=record.labels[j].gt_id if j >= 0 else None,
+                               track_id=record.labels[j].track_id if j >= 0 else None)
                 if coefs is not None:
                     embeddings["emb_coef"] = coefs[p]
             if self.crops:

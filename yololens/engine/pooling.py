@@ -1,11 +1,91 @@
-"""Pool a feature map inside object boxes (RoIAlign, then a mean over the bins)."""
+"""Pool a feature map inside object boxes (RoIAlign, then a mean over the bins) or instance masks.
+
+Mask pooling (``--pool mask``): the object's mask in letterboxed input pixels (padding zeroed) is resampled to
+each layer's grid by area averaging (each cell gets the fraction of it the mask covers), and the embedding is
+the mask-weighted mean of the feature map: ``sum(m * F) / sum(m)``.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torchvision.ops import roi_align
 
+from yololens.errors import InputError
+
 DEFAULT_POOL_SIZE = 7
+
+
+class PoolMode(StrEnum):
+    """``--pool``: what an embedding is averaged over."""
+
+    BOX = "box"  # RoIAlign inside the box: emb_L<idx>
+    MASK = "mask"  # inside the instance mask: emb_L<idx>_mask
+    BOTH = "both"  # both columns, to compare them on the same objects
+
+    @property
+    def boxes(self) -> bool:
+        return self in (PoolMode.BOX, PoolMode.BOTH)
+
+    @property
+    def masks(self) -> bool:
+        return self in (PoolMode.MASK, PoolMode.BOTH)
+
+
+def check_pool_size(pool_size: object) -> None:
+    """Refuse a ``--pool-size`` that cannot give a vector (RoIAlign needs at least one bin per side)."""
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise InputError(f"--pool-size must be a whole number of RoIAlign bins >= 1, not {pool_size!r}")
+
+
+def content_mask(content: tuple[float, float, float, float], input_shape: tuple[int, int]) -> torch.Tensor:
+    """``(H, W)`` float32: 1 inside the un-padded image region ``content`` (letterboxed px), 0 in the padding."""
+    x1, y1, x2, y2 = (int(round(v)) for v in content)
+    m = torch.zeros(input_shape, dtype=torch.float32)
+    m[max(y1, 0):y2, max(x1, 0):x2] = 1.0
+    return m
+
+
+def letterbox_mask(mask: np.ndarray, gain: tuple[float, float], pad: tuple[int, int],
+                   input_shape: tuple[int, int]) -> torch.Tensor:
+    """An original-pixel ``(h0, w0)`` mask -> ``(H, W)`` letterboxed input pixels (resized like the image,
+    bilinear, then placed at the padding offset; padding stays 0)."""
+    import cv2
+
+    h0, w0 = mask.shape
+    new_h, new_w = max(round(h0 * gain[0]), 1), max(round(w0 * gain[1]), 1)
+    resized = cv2.resize(mask.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    out = torch.zeros(input_shape, dtype=torch.float32)
+    px, py = pad
+    out[py:py + new_h, px:px + new_w] = torch.from_numpy(resized)[: input_shape[0] - py, : input_shape[1] - px]
+    return out
+
+
+def pool_masks(features: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask-weighted mean embeddings of one image.
+
+    Args:
+        features: ``(C, h, w)`` the layer's map for the image.
+        masks: ``(n, H, W)`` float masks in letterboxed input pixels (padding already 0); ``H/h`` is the stride.
+
+    Returns:
+        ``(n, C)`` float32 embeddings and ``(n,)`` bool "empty at this resolution" (those rows are zero:
+        the caller falls back to the box).
+    """
+    n = len(masks)
+    if n == 0:
+        return torch.zeros((0, features.shape[0])), torch.zeros(0, dtype=torch.bool)
+    grid = F.interpolate(masks[:, None].float(), size=tuple(features.shape[-2:]), mode="area")[:, 0]
+    grid = grid.to(features.device, torch.float32)
+    area = grid.flatten(1).sum(1)
+    empty = area <= 1e-6
+    summed = grid.flatten(1) @ features.float().flatten(1).T  # (n, C)
+    pooled = summed / area.clamp_min(1e-6)[:, None]
+    pooled[empty] = 0.0
+    return pooled.cpu(), empty.cpu()
 
 
 def clip_to_content(boxes_lb: torch.Tensor, content: tuple[float, float, float, float]) -> torch.Tensor:

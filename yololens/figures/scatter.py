@@ -109,8 +109,13 @@ def scatter_figure(coords: np.ndarray, coloring: Coloring, *, title: str, thumbn
     return fig
 
 
-def small_multiples_figure(panels: list[tuple[str, np.ndarray]], coloring: Coloring, *, title: str, seed: int = 0):
-    """One panel per stage (``(label, coords (N, 2))``, same objects in every panel), one shared legend."""
+def small_multiples_figure(panels: list[tuple[str, np.ndarray]], coloring: Coloring, *, title: str, seed: int = 0,
+                           thumbnails: list | None = None, max_thumbnails: int = 0):
+    """One panel per stage (``(label, coords (N, 2))``, same objects in every panel), one shared legend.
+
+    ``thumbnails``: one PIL image (or None) per object, drawn on every panel (up to ``max_thumbnails`` each,
+    placed without overlap).
+    """
     import matplotlib.pyplot as plt
 
     k = len(panels)
@@ -124,6 +129,8 @@ def small_multiples_figure(panels: list[tuple[str, np.ndarray]], coloring: Color
                            0.93 / nrows * 0.9])
         draw_scatter(ax, coords, coloring, seed=seed)
         ax.set_title(label, fontsize=10)
+        if thumbnails is not None and max_thumbnails > 0:
+            add_thumbnails(ax, coords, thumbnails, coloring, max_n=max_thumbnails, inches=0.32, seed=seed)
     fig.legend(handles=legend_handles(coloring), title=coloring.column, loc="upper left",
                bbox_to_anchor=(0.01 + width + 0.005, 0.93), fontsize=8, title_fontsize=9, frameon=False)
     fig.suptitle(title, fontsize=11, y=0.995)
@@ -140,6 +147,37 @@ class PlotResult:
     paths: dict = field(default_factory=dict)
     projections: list[ProjectionResult] = field(default_factory=list)
     n: int = 0
+    notes: list[str] = field(default_factory=list)
+    skips: list[str] = field(default_factory=list)
+
+
+def _coverage(out, columns: list[str], origin: str, everything: bool) -> tuple[list[str], list[str]]:
+    """The columns to draw and a note for every object that is not drawn (never dropped silently).
+
+    Panels share their objects, so a column present on fewer rows (``emb_coef``: predictions only) would remove
+    every other object from every panel: with ``--layer all`` such a column is left out (plot it alone), with an
+    explicit list the objects lacking one of the columns are left out; a note says which and how many.
+    """
+    if len(columns) < 2:
+        return columns, []
+    base = T.row_mask(T.read_meta(out, ["object_id", "origin"]), origin=origin)
+    have = {c: base & T.valid_embedding_mask(out, c) for c in columns}
+    most = max(int(m.sum()) for m in have.values())
+    notes = []
+    if everything:
+        partial = [c for c in columns if int(have[c].sum()) < most]
+        for c in partial:
+            notes.append(f"{T.stage_label(c)} left out of 'all': only {int(have[c].sum()):,} of {most:,} objects have "
+                         f"{c} (e.g. emb_coef exists for predictions only); plot it alone with --layer "
+                         f"{T.stage_label(c).removeprefix('L')}")
+        columns = [c for c in columns if c not in partial]
+    both = np.logical_and.reduce([have[c] for c in columns])
+    union = np.logical_or.reduce([have[c] for c in columns])
+    if int(union.sum()) > int(both.sum()):
+        lacking = ", ".join(c for c in columns if int(have[c].sum()) < int(union.sum()))
+        notes.append(f"{int(union.sum() - both.sum()):,} objects are not drawn: every panel shows the same objects "
+                     f"and they lack {lacking}")
+    return columns, notes
 
 
 def plot(
@@ -160,6 +198,7 @@ def plot(
     images_root: str | os.PathLike | None = None,
     max_categories: int = 20,
     projection: dict | None = None,
+    strict: bool = False,
 ) -> PlotResult:
     """Scatter plot(s) of the 2-D projection of ``layer`` coloured by column ``color``.
 
@@ -169,6 +208,8 @@ def plot(
     self-contained bokeh HTML; ``thumbnails``: crops drawn on the static plot (0: none); ``hover_thumbnails``:
     crops embedded for hovering in the HTML (a capped, class-stratified sample). ``projection``: extra
     :func:`~yololens.analysis.projection.project` keyword arguments (perplexity, pca_dims, normalize, ...).
+    Objects that cannot be drawn in every panel are named in ``result.notes`` (and the figure's title); rows
+    with NaN/inf embeddings are left out with a line in ``result.skips`` (``strict``: refused).
     Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
     """
     import matplotlib.pyplot as plt
@@ -178,11 +219,13 @@ def plot(
     if fmt not in ("png", "svg"):
         raise InputError(f"--format must be png or svg, not {fmt!r}")
     columns = T.resolve_columns(out, layer)
+    everything = not isinstance(layer, (list, tuple)) and str(layer).strip().lower() in ("all", "*", "stages")
+    columns, notes = _coverage(out, columns, origin, everything)
     multi = len(columns) > 1
     kw = dict(projection or {})
     projs = [
         project(out, c, method, seed=seed, sample=sample, origin=origin, label=label,
-                require=[x for x in columns if x != c] if multi else None, reuse=True, **kw)
+                require=[x for x in columns if x != c] if multi else None, reuse=True, strict=strict, **kw)
         for c in columns
     ]
     ids = projs[0].object_ids
@@ -199,10 +242,11 @@ def plot(
     suffix = "" if origin == "all" else f"_{origin}"
     fig_dir = T.out_dir(out) / FIGURES_DIR
     stem = ("stages" if multi else T.stage_label(columns[0])) + f"_{method}{suffix}"
-    result = PlotResult(projections=projs, n=n)
+    result = PlotResult(projections=projs, n=n, notes=notes,
+                        skips=list(dict.fromkeys(line for p in projs for line in p.skips)))
 
     crops = None
-    if thumbnails > 0 and not multi:
+    if thumbnails > 0:
         from yololens.figures.thumbnails import CropLoader
 
         loader = CropLoader(out, images_root, size=thumb_size)
@@ -212,10 +256,11 @@ def plot(
             crops[i] = im
     extra = f"colour: {color}" + (f", origin {origin}" if origin != "all" else "")
     if multi:
+        note = ("\n" + "; ".join(notes)) if notes else ""
         fig = small_multiples_figure(
-            [(f"{T.stage_label(p.column)} ({p.params.get('dims_in', '?')} dims)", p.coords) for p in projs],
-            coloring, seed=seed,
-            title=f"{METHOD_TITLES[method]} per stage - n={n:,} objects (the same objects in every panel, seed {seed}) - {extra}",
+            [(f"{T.stage_label(p.column)} ({p.params.get('dims_in', '?')} dims, n={len(p):,})", p.coords) for p in projs],
+            coloring, seed=seed, thumbnails=crops, max_thumbnails=thumbnails,
+            title=f"{METHOD_TITLES[method]} per stage - n={n:,} objects (the same objects in every panel, seed {seed}) - {extra}{note}",
         )
     else:
         fig = scatter_figure(projs[0].coords, coloring, title=title_for(projs[0].column, method, n, extra),

@@ -117,6 +117,7 @@ def build_report(
     overwrite: bool = False,
     progress: bool = True,
     workers: int = 2,
+    class_map=None,
     title: str | None = None,
     notes=(),
 ) -> ReportResult:
@@ -137,6 +138,7 @@ def build_report(
             PCA is used (t-SNE needs more points than its perplexity). ``sample``: class-stratified cap
             on the objects projected (``None``: all). ``hover_thumbnails``: crops embedded for hovering.
         seg_instances: seg models: instances decomposed per shown image.
+        class_map: as for ``yololens extract``: label name -> model name file (default: BDD100K -> COCO).
         sections: the sections to include (any of :data:`SECTIONS`); the manifest is always included.
         overwrite: discard earlier extract results in ``out`` instead of resuming them.
         title: the page title; notes: extra lines shown under the header (the demo explains its choices).
@@ -154,7 +156,7 @@ def build_report(
                          iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, method=method,
                          sample=sample if sample and sample > 0 else None, seed=seed,
                          hover_thumbnails=hover_thumbnails, seg_instances=seg_instances, sections=wanted,
-                         overwrite=overwrite, progress=progress, workers=workers)
+                         overwrite=overwrite, progress=progress, workers=workers, class_map=class_map)
     opts.check(SECTIONS)
     out = Path(out)
     phases = 2 + 1 + sum(1 for s in SECTIONS if s in wanted) + 1  # model, source+extract, sections, html

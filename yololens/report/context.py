@@ -46,6 +46,7 @@ class ReportOptions:
     overwrite: bool = False
     progress: bool = True
     workers: int = 2
+    class_map: object = None  # --class-map FILE for matching predictions to labels (None: the shipped map)
 
     def check(self, known_sections: tuple[str, ...]) -> None:
         """Coerce the enum options (the API takes plain strings too) and refuse bad values."""

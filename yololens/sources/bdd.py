@@ -5,6 +5,11 @@ file (a folder of per-frame JSONs). A frame is ``{"name", "attributes"?, "labels
 ``{"id", "category", "box2d": {x1, y1, x2, y2}?, "poly2d": [{"vertices", "closed"}]?, "attributes"?}``.
 Boxes are in original-image pixels.
 
+Video-frame sets (BDD100K tracking, MOTS) ship one JSON per video: a list of frames with
+``videoName`` and ``frameIndex``, whose labels' ``id`` is the track id; ``--labels`` may be the
+folder of those files. ``videoName``/``frameIndex`` go to the record, the id of a label in a
+frame with ``videoName`` becomes its ``track_id``.
+
 Decisions:
     * A label with neither ``box2d`` nor a closed ``poly2d`` (RLE masks of the segmentation
       sets, open lane polylines) is a normal non-box label: dropped without a Skip line.
@@ -25,6 +30,7 @@ from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
 from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
+from yololens.sources.masks import bdd_mask_spec
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
 
 #: The ten BDD100K detection categories, in the official order.
@@ -112,10 +118,22 @@ def read_bdd(
         boxes = parse_frame_labels(frame, where, size_fn, cats, skips)
         if boxes is None:
             continue
+        video, frame_index = video_of(frame)
         records.append(
-            ImageRecord(len(records), path, out_name, boxes, scalar_attributes(frame.get("attributes")))
+            ImageRecord(len(records), path, out_name, boxes, scalar_attributes(frame.get("attributes")),
+                        video=video, frame_index=frame_index)
         )
     return Source(records, skips, "bdd", cats.names)
+
+
+def video_of(frame: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    """``(videoName, frameIndex)`` of a frame; None for absent or malformed values (not worth a skip)."""
+    video = frame.get("videoName")
+    index = frame.get("frameIndex")
+    video = str(video) if is_scalar_id(video) and str(video) else None
+    if isinstance(index, float) and index.is_integer():
+        index = int(index)
+    return video, index if isinstance(index, int) and not isinstance(index, bool) else None
 
 
 def parse_frame_labels(
@@ -138,15 +156,17 @@ def parse_frame_labels(
         skips.append(Skip(where, f"cannot read the image size: {exc.reason}"))
         return None
     boxes: list[LabelBox] = []
+    tracked = video_of(frame)[0] is not None  # in a video, a label's id is its track id
     for index, label in enumerate(raw):
-        box = _parse_label(label, index, f"{where[:-1]}, label {index}]", size, cats, skips)
+        box = _parse_label(label, index, f"{where[:-1]}, label {index}]", size, cats, skips, tracked)
         if box is not None:
             boxes.append(box)
     return boxes
 
 
 def _parse_label(
-    label: object, index: int, where: str, size: tuple[int, int] | None, cats: Categories, skips: list[Skip]
+    label: object, index: int, where: str, size: tuple[int, int] | None, cats: Categories, skips: list[Skip],
+    tracked: bool = False,
 ) -> LabelBox | None:
     if not isinstance(label, Mapping):
         skips.append(Skip(where, "label is not an object"))
@@ -160,8 +180,10 @@ def _parse_label(
     if box is None:
         return None
     cats.seen(category)
-    gt_id = str(label["id"]) if is_scalar_id(label.get("id")) else f"#{index}"
-    return LabelBox(box, category, gt_id, scalar_attributes(label.get("attributes")))
+    has_id = is_scalar_id(label.get("id"))
+    gt_id = str(label["id"]) if has_id else f"#{index}"
+    track_id = str(label["id"]) if (tracked and has_id) else None
+    return LabelBox(box, category, gt_id, scalar_attributes(label.get("attributes")), track_id, bdd_mask_spec(label))
 
 
 def label_geometry(label: Mapping[str, Any]) -> Box | None:

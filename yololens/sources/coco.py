@@ -18,6 +18,7 @@ from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
 from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
+from yololens.sources.masks import coco_mask_spec
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
 
 _ANNOTATION_ATTRIBUTES = ("iscrowd", "area")
@@ -185,7 +186,7 @@ def _annotation_box(
         return None
     gt_id = str(ann["id"]) if is_scalar_id(ann.get("id")) else f"#{index}"
     attributes = scalar_attributes({k: ann[k] for k in _ANNOTATION_ATTRIBUTES if k in ann})
-    return LabelBox(box, category, gt_id, attributes)
+    return LabelBox(box, category, gt_id, attributes, mask=coco_mask_spec(ann))
 
 
 def annotation_geometry(ann: Mapping[str, Any]) -> Box:

@@ -23,12 +23,18 @@ class LabelBox:
             or ``"<stem>:<line>"`` for YOLO txt), as a string.
         attributes: per-object attributes (BDD ``occluded``, ``truncated``,
             ``trafficLightColor``, COCO ``iscrowd`` ...), JSON-scalar values only.
+        track_id: the object's track across the frames of a video (BDD tracking/MOTS label
+            ``id`` in frames that carry ``videoName``); ``None`` outside videos.
+        mask: the instance mask as a spec (see :mod:`yololens.sources.masks`: polygons or RLE, in
+            original pixels), when the label carries one.
     """
 
     box: tuple[float, float, float, float]
     category: str
     gt_id: str
     attributes: dict[str, Any] = field(default_factory=dict)
+    track_id: str | None = None
+    mask: dict | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class ImageRecord:
             list means "labelled, no objects").
         attributes: per-frame attributes (BDD ``weather``, ``scene``, ``timeofday``).
         size: ``(width, height)`` declared by the label file, if any.
+        video: the video the frame belongs to (BDD ``videoName``), if any.
+        frame_index: the frame's position in its video (BDD ``frameIndex``), if any.
     """
 
     index: int
@@ -53,6 +61,8 @@ class ImageRecord:
     labels: list[LabelBox] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     size: tuple[int, int] | None = None
+    video: str | None = None
+    frame_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,12 +87,15 @@ class Source:
         format: the detected or chosen format (``image``, ``folder``, ``list``, ``bdd``,
             ``coco``, ``yolo``).
         class_names: category names the label file defines (empty when unlabelled).
+        given: ``(source, labels)`` as the user gave them (paths as text), so a run that was
+            handed an opened Source still records paths, never this object's repr.
     """
 
     records: list[ImageRecord]
     skips: list[Skip] = field(default_factory=list)
     format: str = "folder"
     class_names: list[str] = field(default_factory=list)
+    given: tuple[str | None, str | None] = (None, None)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -90,3 +103,13 @@ class Source:
     @property
     def has_labels(self) -> bool:
         return any(r.labels is not None for r in self.records)
+
+    @property
+    def has_video(self) -> bool:
+        """True when some frame knows its video or frame index (video-frame datasets)."""
+        return any(r.video is not None or r.frame_index is not None for r in self.records)
+
+    @property
+    def has_tracks(self) -> bool:
+        """True when some label carries a track id."""
+        return any(lab.track_id is not None for r in self.records for lab in (r.labels or ()))

@@ -58,6 +58,7 @@ def open_source(
         raise InputError(f"format '{chosen}' takes no labels; got --labels {labels}")
     cats = list(categories) if categories else None
     source_obj = _open(chosen, src, given, lab, cats, split, data)
+    source_obj.given = (given, None if labels is None else str(labels))
     if not source_obj.records:
         raise InputError(_empty_message(given, lab, source_obj))
     return source_obj

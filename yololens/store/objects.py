@@ -12,6 +12,8 @@ from collections import defaultdict
 import numpy as np
 import pyarrow as pa
 
+from yololens.types import embedding_column  # noqa: F401  (re-exported: the column naming lives in types)
+
 BASE_COLUMNS: dict[str, pa.DataType] = {
     "image": pa.string(),
     "image_index": pa.int64(),
@@ -33,10 +35,15 @@ BASE_COLUMNS: dict[str, pa.DataType] = {
     "box_area": pa.float32(),
 }
 
-
-def embedding_column(layer: int | str) -> str:
-    """``9 -> "emb_L9"``; ``"coef" -> "emb_coef"``."""
-    return f"emb_L{layer}" if isinstance(layer, int) else f"emb_{layer}"
+#: Columns written only when a run has them (video-frame datasets, mask pooling); chosen once per run so
+#: that every window's part has the same schema.
+OPTIONAL_COLUMNS: dict[str, pa.DataType] = {
+    "video": pa.string(),
+    "frame_index": pa.int32(),
+    "track_id": pa.string(),
+    # --pool mask: why an object's mask embedding is its box embedding at some layers (null: it is not)
+    "mask_fallback": pa.string(),
+}
 
 
 class ObjectRows:
@@ -44,10 +51,12 @@ class ObjectRows:
 
     Args:
         embedding_dims: embedding column name -> vector length (fixed for the run).
+        extra_columns: names from :data:`OPTIONAL_COLUMNS` to write (fixed for the run).
     """
 
-    def __init__(self, embedding_dims: dict[str, int]):
+    def __init__(self, embedding_dims: dict[str, int], extra_columns: tuple[str, ...] = ()):
         self.embedding_dims = dict(embedding_dims)
+        self.extra_columns = tuple(extra_columns)
         self._scalars: dict[str, list] = defaultdict(list)
         self._attrs: dict[str, list] = {}
         self._emb: dict[str, list[np.ndarray]] = {name: [] for name in self.embedding_dims}
@@ -57,7 +66,7 @@ class ObjectRows:
         """Add one object: ``row`` holds BASE_COLUMNS values (plus optional ``crop``),
         ``attributes`` go to ``attr_<name>`` columns, ``embeddings`` maps every embedding
         column to a ``(C,)`` float32 vector (missing ones are written as nulls)."""
-        for name in BASE_COLUMNS:
+        for name in (*BASE_COLUMNS, *self.extra_columns):
             self._scalars[name].append(_clean(row.get(name)))
         if "crop" in row:
             self._scalars.setdefault("crop", [None] * self.n).append(row["crop"])
@@ -77,6 +86,9 @@ class ObjectRows:
         arrays, names = [], []
         for name, dtype in BASE_COLUMNS.items():
             arrays.append(pa.array(self._scalars[name], type=dtype))
+            names.append(name)
+        for name in self.extra_columns:
+            arrays.append(pa.array(self._scalars[name], type=OPTIONAL_COLUMNS[name]))
             names.append(name)
         for name in sorted(self._attrs):
             arrays.append(_array(self._attrs[name]))

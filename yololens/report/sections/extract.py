@@ -16,14 +16,15 @@ def run_extract(ctx: Context) -> Section:
     ctx.layer_ids = resolve_layers(ctx.model, o.layers)
     res = extract(ctx.model, ctx.source, out=ctx.extract_dir, layers=ctx.layer_ids, boxes=ctx.boxes, imgsz=o.imgsz,
                   batch=o.batch, conf=o.conf, iou=o.iou, max_det=o.max_det, crops=True, workers=o.workers,
-                  overwrite=o.overwrite, progress=o.progress)
+                  overwrite=o.overwrite, progress=o.progress, class_map=o.class_map)
     ctx.extract = res
     ctx.skips.extend(str(s) for s in res.skips)
     counts = res.manifest.get("counts", {})
     ctx.n_objects = int(counts.get("objects_total") or 0) if res.table_path else 0
     layers = ", ".join(str(LayerId.of(x)) for x in ctx.layer_ids)
     cmd = (f"yololens extract --model {ctx.model_arg()} {ctx.source_args()} --boxes {ctx.boxes} "
-           f"--layers {','.join(map(str, ctx.layer_ids))} --conf {o.conf:g} --crops --out {EXTRACT_DIR}")
+           f"--layers {','.join(map(str, ctx.layer_ids))} --conf {o.conf:g} --crops --out {EXTRACT_DIR}"
+           + (f" --class-map {o.class_map}" if o.class_map else ""))
     note = f"{ctx.n_objects} objects from {counts.get('images_in_source', len(ctx.source))} images at {layers}"
     return Section(note=note, command=cmd,
                    data={"summary": note, "counts": counts, "boxes": ctx.boxes, "layers": list(ctx.layer_ids),

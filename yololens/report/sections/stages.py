@@ -13,7 +13,8 @@ def run_stages(ctx: Context) -> Section:
     import pyarrow.parquet as pq
 
     from yololens.analysis import table as T
-    from yololens.analysis.stages import CI_NOTE, METRICS, stages
+    from yololens.analysis.stages import CI_NOTE, METRICS
+    from yololens.jobs.stages import stages
 
     skip = ctx.no_objects()
     if skip:
@@ -29,21 +30,27 @@ def run_stages(ctx: Context) -> Section:
     rep = stages(ctx.extract_dir, label=LABEL, layers=cols, origin=origin, seed=o.seed)
     df = rep.table
 
-    def ci(r, m, digits=3):
+    from yololens.analysis.stage_writer import best_per_metric
+
+    best_at = best_per_metric(df)
+
+    def ci(r, m, pos, digits=3):
         v = r.get(m)
         if v is None or pd.isna(v):
             return None
-        return {"value": f"{v:.{digits}f}", "ci": f"{r[m + '_lo']:.{digits}f}–{r[m + '_hi']:.{digits}f}"}
+        lo, hi = r.get(m + "_lo"), r.get(m + "_hi")  # no interval when it would not contain its value
+        return {"value": f"{v:.{digits}f}", "best": best_at.get(m) == pos,
+                "ci": None if pd.isna(lo) or pd.isna(hi) else f"{lo:.{digits}f}–{hi:.{digits}f}"}
 
     trust_cols = [c for c in df.columns if c.startswith("trust_")]
     rows = []
-    for _, r in df.iterrows():
+    for pos, (_, r) in enumerate(df.iterrows()):
         rows.append({
             "stage": r["stage"], "dims": "" if pd.isna(r.get("dims")) else int(r["dims"]),
             "n": "" if pd.isna(r.get("n")) else int(r["n"]),
             "classes": "" if pd.isna(r.get("n_classes")) else int(r["n_classes"]),
             "chance": None if pd.isna(r.get("chance", np.nan)) else f"{r['chance']:.3f}",
-            "metrics": [ci(r, m) for m, _, _ in METRICS],
+            "metrics": [ci(r, m, pos) for m, _, _ in METRICS],
             "trust": [None if pd.isna(r.get(c)) else f"{r[c]:.3f}" for c in trust_cols],
             "best": r["stage"] == rep.best,
         })
