@@ -30,6 +30,7 @@ from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
+from yololens.store.naming import OutputNames
 from yololens.store.objects import ObjectRows, embedding_column
 from yololens.store.table import ResumableTable, guard_settings
 
@@ -218,6 +219,7 @@ class _ExtractJob:
         self.model, self.runner, self.layer_ids, self.src, self.out = model, runner, layer_ids, src, out
         self.boxes, self.match_iou, self.pool_size = boxes, match_iou, pool_size
         self.crops, self.crop_size = crops, crop_size
+        self.crop_names = OutputNames(r.name for r in src.records) if crops else None
         self.class_index = {name: i for i, name in enumerate(src.class_names)}
         self.dims: dict[str, int] = {}
         self.strides: dict = {}
@@ -349,7 +351,7 @@ class _ExtractJob:
         scale = self.crop_size / max(crop.shape[:2])
         crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        rel = f"crops/{record.index:08d}_{k:04d}.jpg"
+        rel = f"crops/{self.crop_names(record.name)}_{k:04d}.jpg"  # from the image key: never a shifting position
         ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if ok:
             write_bytes(self.out / rel, buf.tobytes())

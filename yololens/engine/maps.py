@@ -1,6 +1,7 @@
 """The maps job: stage feature maps for every image of a source, one forward pass per batch.
 
-For each image and requested layer it writes, under ``OUT/<image-stem>/``:
+For each image and requested layer it writes, under ``OUT/<image>/`` (the name made safe by
+:mod:`yololens.store.naming`, e.g. ``a/b.jpg`` -> ``a__b_jpg``):
 
 * ``L<idx>_<Module>.npy``: the full ``(C, H, W)`` activations in letterboxed space (float16 by
   default) and ``L<idx>_<Module>.json``: letterbox metadata, stride, content cells, channel ranking;
@@ -40,6 +41,7 @@ from yololens.model.loading import LoadedModel, load_model
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
+from yololens.store.naming import OutputNames
 
 DTYPES = ("float16", "float32")
 FP16_MAX = float(np.finfo(np.float16).max)
@@ -292,18 +294,12 @@ def _thumb(bgr: np.ndarray) -> np.ndarray:
 
 
 def image_folders(records: Sequence[ImageRecord]) -> dict[int, str]:
-    """Record index -> output folder name: the image stem, then ``<stem>_1``, ``<stem>_2`` ... for
-    repeats, in source order (names are reserved before decoding, so a skipped image never shifts them)."""
-    used: set[str] = set()
-    out: dict[int, str] = {}
-    for record in records:
-        stem = Path(record.name).stem or f"image{record.index}"
-        name, n = stem, 0
-        while name.lower() in used:  # case-insensitive: safe on macOS/Windows file systems
-            n += 1
-            name = f"{stem}_{n}"
-        used.add(name.lower())
-        out[record.index] = name
+    """Record index -> output folder name (:mod:`yololens.store.naming`: ``a/b.jpg`` -> ``a__b_jpg``, unique,
+    case-insensitively, within the run; reserved in source order before decoding, so a skip shifts nothing)."""
+    names, out = OutputNames(), {}
+    for record in records:  # the same name twice (a list naming one file twice) still gets two folders
+        key = record.name if record.name not in names else f"{record.name}\0{record.index}"
+        out[record.index] = names(key)
     return out
 
 

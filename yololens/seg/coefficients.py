@@ -26,13 +26,14 @@ import pyarrow as pa
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
 from yololens.seg.ablation import ablation_drops
-from yololens.seg.common import ensure_suffix, open_images, output_stem, parse_indices, seg_model
+from yololens.seg.common import ensure_suffix, open_images, parse_indices, seg_model
 from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import atomic_path
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
+from yololens.store.naming import OutputNames
 from yololens.store.table import FORMATS, ResumableTable, guard_settings
 
 LAYOUTS = ("yololens", "seed")
@@ -169,6 +170,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         result.resumed = sum(r.name in done for r in src.records)
         runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
         names = loaded.names
+        png_names = OutputNames(r.name for r in src.records)
         for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
                                     workers=workers, progress=progress, desc="coefficients", done=done):
             result.skips.extend(win.skips)
@@ -180,9 +182,9 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
             if report and fresh:
                 tables["ablation"].write_part(_ablation_table(fresh, names, loaded.nm),
                                               [item.record.name for item in fresh], win.first_index)
+            if save_prototype_png:  # before the part: a window is done only once its PNGs are
+                _prototype_pngs(win.images, out / "prototypes", chosen, names, png_names)
             tables["main"].write_part(_to_table(cols, schema), keys, win.first_index)
-            if save_prototype_png:
-                _prototype_pngs(win.images, out / "prototypes", chosen, names)
             result.images += len(win.images)
             result.instances += sum(len(item.instances) for item in win.images)
         final = tables["main"].finalize(metadata={"yololens.settings": json.dumps(settings)})
@@ -242,8 +244,9 @@ def _ablation_table(items: list[SegImage], names: dict[int, str], nm: int) -> pa
     return _to_table(cols, schema)
 
 
-def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], names: dict[int, str]) -> None:
-    """The seed's per-image PNG: the chosen prototype, titled with each instance's weight for it."""
+def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], names: dict[int, str],
+                    png_names: OutputNames) -> None:
+    """The seed's per-image PNG ``<image>_p<k>.png``: the chosen prototype, titled with each instance's weight."""
     from yololens.figures.protos import prototype_figure
     from yololens.seg.decompose import ProtoGrid
     from yololens.seg.protos import save_fig
@@ -256,4 +259,4 @@ def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], name
         for k in chosen:
             weights = [(label, float(coefs[i, k])) for i, label in enumerate(labels)]
             fig = prototype_figure(grid.unletterbox(protos[k]), k, weights, title=f"{item.record.name}: ")
-            save_fig(fig, folder / f"{output_stem(item.record.name)}_p{k}.png")
+            save_fig(fig, folder / f"{png_names(item.record.name)}_p{k}.png")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from yololens.errors import InputError
 from yololens.model.loading import LoadedModel, load_model
 from yololens.sources.records import Source
+from yololens.store.naming import OutputNames, safe_component
+
+__all__ = ["OutputNames", "ensure_suffix", "open_images", "parse_indices", "safe_name", "seg_model"]
+
+#: Kept importable: the one naming scheme lives in :mod:`yololens.store.naming`.
+safe_name = output_stem = safe_component
 
 
 def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
@@ -31,31 +36,6 @@ def open_images(source, labels=None, fmt: str | None = None) -> Source:
     from yololens.sources.resolve import open_source
 
     return open_source(source, labels=labels, fmt=fmt)
-
-
-def safe_name(name: str) -> str:
-    """An image name as one file-name component: ``a/b.jpg`` -> ``a__b_jpg``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("/", "__").replace("\\", "__")).replace(".", "_")
-
-
-def output_stem(name: str) -> str:
-    """File-safe name for an image's outputs: relative names keep their folders
-    (``a/b.jpg`` -> ``a__b_jpg``); absolute paths keep only the file name."""
-    path = Path(name)
-    return safe_name(path.name if path.is_absolute() else name)
-
-
-class OutputNames:
-    """:func:`output_stem`, made unique within a run: repeats get ``_1``, ``_2`` ..."""
-
-    def __init__(self) -> None:
-        self._used: dict[str, int] = {}
-
-    def __call__(self, name: str) -> str:
-        base = output_stem(name)
-        n = self._used.get(base, 0)
-        self._used[base] = n + 1
-        return base if n == 0 else f"{base}_{n}"
 
 
 def parse_indices(values, nm: int | None = None) -> list[int] | None:

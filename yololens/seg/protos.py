@@ -1,8 +1,7 @@
 """The ``protos`` job: per-instance decomposition figures, per-image mask figures, prototype arrays.
 
-Output, per image ``OUT/<image>/`` (``<image>`` = the image name made file-safe):
-
-(relative names keep their folders, ``a/b.jpg`` -> ``a__b_jpg``; absolute paths keep the file name)
+Output, per image ``OUT/<image>/`` (``<image>`` = the image name made file-safe by
+:mod:`yololens.store.naming`: ``a/b.jpg`` -> ``a__b_jpg``, bounded, unique within the run):
 
 * ``instance_<i>_<class>.<fmt>``: :func:`~yololens.figures.protos.instance_figure` of instance ``i``
   (``Results`` order);
@@ -23,12 +22,13 @@ import numpy as np
 
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
-from yololens.seg.common import OutputNames, open_images, safe_name, seg_model
+from yololens.seg.common import open_images, seg_model
 from yololens.seg.decompose import ProtoGrid, decompose
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import save_figure, save_npy, write_json
 from yololens.store.lock import DirectoryLock
+from yololens.store.naming import OutputNames, safe_component
 
 FIGURE_FORMATS = ("png", "svg")
 ORDERS = ("abs", "index")
@@ -82,7 +82,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
     src = open_images(source, labels, source_format)
     result = ProtosResult(out, skips=list(src.skips))
     runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
-    folder_of = OutputNames()
+    folder_of = OutputNames(r.name for r in src.records)  # reserved in source order: skips shift nothing
     with DirectoryLock(out):
         for window in iter_seg_windows(runner, src.records, batch, retina_masks, workers=workers,
                                        progress=progress, desc="protos"):
@@ -114,7 +114,7 @@ def _write_image(item: SegImage, folder: Path, loaded, order: str, shared_scale:
         dec = decompose(inst, protos_t, i, names)
         fig = instance_figure(dec, item.image, order=order, shared_scale=shared_scale,
                               title=f"{item.record.name} — instance {i}: {dec.class_name} {dec.score:.2f}")
-        save_fig(fig, folder / f"instance_{i:03d}_{safe_name(dec.class_name)}.{fmt}")
+        save_fig(fig, folder / f"instance_{i:03d}_{safe_component(dec.class_name)[:64]}.{fmt}")
         result.figures += 1
     result.images += 1
     result.instances += len(inst)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+_TEMP_STEM_BYTES = 64
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -28,7 +29,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    # The stem is cut so that a target name of up to 200 bytes still gives a temp name under 255 bytes.
+    stem = target.stem.encode("utf-8", "surrogateescape")[:_TEMP_STEM_BYTES].decode("utf-8", "ignore")
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{target.suffix[:16]}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
