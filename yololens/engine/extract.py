@@ -31,7 +31,7 @@ from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
 from yololens.store.naming import OutputNames
-from yololens.store.objects import ObjectRows, embedding_column
+from yololens.store.objects import ObjectRows, attribute_types, embedding_column
 from yololens.store.table import ResumableTable, guard_settings
 
 BOX_MODES = ("pred", "gt", "both")
@@ -222,6 +222,7 @@ class _ExtractJob:
         self.crop_names = OutputNames(r.name for r in src.records) if crops else None
         self.class_index = {name: i for i, name in enumerate(src.class_names)}
         self.dims: dict[str, int] = {}
+        self.attr_types = attribute_types(src.records)  # before the first window: one type per column
         self.strides: dict = {}
         self.objects = 0
         self.done_images: list[str] = []
@@ -244,7 +245,7 @@ class _ExtractJob:
             if step.result is not None:
                 boxes = [self._objects_lb(r, res) for r, res in zip(step.decoded.records, step.result.images)]
                 embeddings = self._pool(step.result, [lb for _, lb in boxes])
-                rows = rows or ObjectRows(self.dims)
+                rows = rows or ObjectRows(self.dims, self.attr_types)
                 for record, image_result, (orig, _), emb in zip(step.decoded.records, step.result.images, boxes,
                                                                 embeddings):
                     self._add_image(rows, record, image_result, orig, emb)
@@ -258,7 +259,7 @@ class _ExtractJob:
         """Write one window's rows, in source order, as a durable part."""
         if not keys:
             return
-        part = (rows.to_table() if rows is not None else ObjectRows(self.dims).to_table())
+        part = (rows.to_table() if rows is not None else ObjectRows(self.dims, self.attr_types).to_table())
         part = part.sort_by([("image_index", "ascending"), ("object", "ascending")])
         order = {r.name: r.index for r in window}
         table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index)

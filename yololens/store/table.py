@@ -27,6 +27,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from yololens.errors import InputError, one_line
 from yololens.store.atomic import atomic_path, write_json
 
 DONE_KEY = b"yololens.done"
@@ -128,10 +129,22 @@ class ResumableTable:
         sources.extend(fresh)
         if not sources:
             return None
-        schema = _unified_schema(sources)
         meta = {k.encode(): v.encode() for k, v in (metadata or {}).items()}
         meta[DONE_KEY] = json.dumps(done).encode()
-        schema = schema.with_metadata(meta)
+        try:
+            schema = _unified_schema(sources).with_metadata(meta)
+            self._write_final(sources, schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            # Nothing is lost: the final file is replaced only on success, the parts stay where they are.
+            kept = f"the {len(parts)} finished part(s) in {self.parts_dir} are kept" if parts else "nothing was changed"
+            raise InputError(f"{self.path}: cannot merge the results ({one_line(exc)}); {kept}; rerun with "
+                             "--overwrite to redo them with one consistent schema") from None
+        for part in parts:
+            part.unlink()
+        _remove_empty_dirs(self.parts_dir, stop=self.path.parent)
+        return self.path
+
+    def _write_final(self, sources: Sequence[pa.Table | Path], schema: pa.Schema) -> None:
         with atomic_path(self.path) as tmp:
             if self.fmt == "parquet":
                 with pq.ParquetWriter(tmp, schema) as writer:
@@ -142,10 +155,6 @@ class ResumableTable:
                 with pacsv.CSVWriter(tmp, csv_schema) as writer:
                     for table in _iter_tables(sources):
                         writer.write_table(_flatten_lists(_conform(table, schema)).cast(csv_schema))
-        for part in parts:
-            part.unlink()
-        _remove_empty_dirs(self.parts_dir, stop=self.path.parent)
-        return self.path
 
     def _read_final(self) -> pa.Table:
         if self.fmt == "parquet":
@@ -246,8 +255,7 @@ def guard_settings(config: Path, tables: Sequence[ResumableTable], settings: dic
         previous = json.loads(config.read_text())
         changed = sorted(k for k in settings if previous.get(k) != settings[k])
         if changed:
-            from yololens.errors import InputError
-
             raise InputError(f"{where}: holds results made with different settings ({', '.join(changed)}); "
                              f"use another {hint}, or --overwrite to discard them")
     write_json(config, settings)
+

@@ -1,0 +1,145 @@
+"""Issue #12, reliability round two: data loss, silent corruption, writing outside --out, one-line errors.
+
+Each test names the numbered case of the issue it covers; docs/RELIABILITY.md lists them. The inputs are
+built in tmp dirs by ``tests/reliability_corpus.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from reliability_corpus import HOSTILE_NAMES, build_hostile_names, build_mixed_attribute_bdd
+from yololens.cli.app import app
+from yololens.cli.common import EXIT_FATAL, EXIT_OK, EXIT_SKIPPED
+from yololens.errors import InputError
+from yololens.store.table import ResumableTable
+
+pytestmark = pytest.mark.reliability
+
+FAST = ["--imgsz", "160", "--layers", "9", "--no-progress"]
+
+
+def invoke(args: list) -> object:
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res
+
+
+def error_line(res) -> str:
+    """The single ``error: ...`` line of a failed run (never a traceback)."""
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    return lines[0]
+
+
+def files_under(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+# ------------------------------------------------------------- 1. attribute types across windows
+
+
+@pytest.mark.parametrize("window", [1, 64])
+def test_1_mixed_attribute_types_merge_as_strings_whatever_the_window(window, tmp_path, assets, det_weights):
+    images, labels = build_mixed_attribute_bdd(tmp_path / "bdd", assets)
+    out = tmp_path / "out"
+    res = invoke(["extract", "-m", det_weights, "-s", images, "--labels", labels, "--boxes", "gt", "--out", out,
+                  "--window", window, "--batch", 1, *FAST])
+    assert res.exit_code == EXIT_OK, res.output
+    table = pq.read_table(out / "objects.parquet")
+    assert table.schema.field("attr_occluded").type == pa.string()
+    assert table.schema.field("attr_weather").type == pa.string()
+    assert table.schema.field("attr_truncated").type == pa.bool_()  # one type only: it stays a bool
+    assert table.column("attr_occluded").to_pylist() == ["false", "no", None]
+    assert table.column("attr_weather").to_pylist() == ["clear", "3", None]
+    assert table.column("attr_truncated").to_pylist() == [None, None, True]
+
+
+def test_1_a_merge_failure_keeps_every_part_and_says_what_to_do(tmp_path):
+    table = ResumableTable(tmp_path / "objects.parquet", key_column="image")
+    table.write_part(pa.table({"image": ["a"], "attr_x": pa.array([1.5])}), ["a"], 0)
+    table.write_part(pa.table({"image": ["b"], "attr_x": pa.array([[1, 2]])}), ["b"], 1)  # list vs double
+    parts = sorted(p.name for p in table.parts_dir.iterdir())
+    with pytest.raises(InputError) as info:
+        table.finalize()
+    message = str(info.value)
+    assert "objects.parquet: cannot merge" in message and "--overwrite" in message and "kept" in message
+    assert sorted(p.name for p in table.parts_dir.iterdir()) == parts and not table.path.exists()
+    assert table.done_keys() == {"a", "b"}
+
+
+# ------------------------------------------------------------- 3-5. output names
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=300), min_size=1, max_size=12))
+def test_3_4_5_output_names_are_safe_bounded_and_unique(keys):
+    from yololens.store.naming import MAX_NAME_BYTES, OutputNames
+
+    keys += list(HOSTILE_NAMES)
+    names = OutputNames(keys)
+    got = {key: names(key) for key in dict.fromkeys(keys)}
+    out = Path("/out")
+    for key, name in got.items():
+        assert name == names(key)  # stable
+        assert "/" not in name and "\\" not in name and "\0" not in name and name not in (".", "..")
+        assert not name.startswith(("-", ".")) and len(name.encode()) <= MAX_NAME_BYTES
+        assert (out / name).resolve().parent == out
+    assert len({n.lower() for n in got.values()}) == len(got)  # no two inputs share an output
+
+
+def test_3_maps_never_writes_outside_out(tmp_path, assets):
+    src = tmp_path / "src"
+    build_hostile_names(src, assets)
+    out = tmp_path / "sub" / "out"
+    res = invoke(["maps", "-m", "yolov8n.yaml", "-s", src, "--out", out, "--layers", "9", "--imgsz", "64",
+                  "--channels", "2", "--no-progress"])
+    assert res.exit_code == EXIT_OK, res.output
+    assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["out"]  # nothing beside OUT
+    folders = [p for p in out.iterdir() if p.is_dir()]
+    assert len(folders) == len(HOSTILE_NAMES)  # one folder per image, none shared, none at OUT's root
+    assert all(sorted(f.name for f in folder.iterdir()) == ["L9_SPPF.json", "L9_SPPF.npy", "L9_SPPF_channels.png",
+                                                            "L9_SPPF_overlay.png", "L9_SPPF_pca.png", "overview.png"]
+               for folder in folders)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len({m["folder"] for m in manifest["images"]}) == len(HOSTILE_NAMES)
+
+
+def test_4_5_coefficients_prototype_pngs_one_per_image_and_long_names(tmp_path, assets):
+    src = tmp_path / "src"
+    build_hostile_names(src, assets)
+    out = tmp_path / "out"
+    args = ["coefficients", "-m", "yolov8n-seg.yaml", "-s", src, "--out", out, "--index", "3",
+            "--save-prototype-png", "--imgsz", "64", "--no-progress"]
+    res = invoke(args)
+    assert res.exit_code == EXIT_OK, res.output
+    pngs = sorted(p.name for p in (out / "prototypes").iterdir())
+    assert len(pngs) == len(HOSTILE_NAMES) and all(n.endswith("_p3.png") for n in pngs)
+    assert all(len(n.encode()) <= 255 for n in pngs)
+    assert invoke(args).exit_code == EXIT_OK
+    assert sorted(p.name for p in (out / "prototypes").iterdir()) == pngs
+
+
+def test_5_protos_with_a_252_character_file_name(tmp_path, assets):
+    src = tmp_path / "src"
+    build_hostile_names(src, assets)
+    out = tmp_path / "out"
+    res = invoke(["protos", "-m", "yolov8n-seg.yaml", "-s", src, "--out", out, "--imgsz", "64", "--no-progress"])
+    assert res.exit_code == EXIT_OK, res.output
+    folders = [p for p in out.iterdir() if p.is_dir()]
+    assert len(folders) == len(HOSTILE_NAMES)
+    assert all((f / "meta.json").is_file() and (f / "protos.npy").is_file() for f in folders)
+    long_key = next(n for n in HOSTILE_NAMES if len(n) > 200)
+    meta = [json.loads((f / "meta.json").read_text())["image"] for f in folders]
+    assert sorted(meta) == sorted(HOSTILE_NAMES) and long_key in meta
