@@ -28,6 +28,7 @@ from yololens.model.catalogue import resolve_layers
 from yololens.model.loading import LoadedModel, load_model
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import remove_stale_temps, write_bytes
+from yololens.store.fingerprint import SourceFingerprint
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
 from yololens.store.naming import OutputNames
@@ -149,7 +150,7 @@ def extract(
         loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half, end2end=end2end)
         layer_ids = resolve_layers(loaded, layers)
         timings["load_model"] = time.perf_counter() - t0
-        src = _open(source, labels, fmt)
+        src = _open(source, labels, fmt, exclude=out)
         if strict and src.skips:
             raise StrictModeError(f"--strict: {src.skips[0]}")
         if boxes != "pred" and not src.has_labels:
@@ -160,7 +161,8 @@ def extract(
             end2end=loaded.end2end, crops=crops, crop_size=crop_size,
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
-        guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out)
+        guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out,
+                       source=SourceFingerprint.of(src.records, labels))
         if overwrite:
             shutil.rmtree(out / "crops", ignore_errors=True)
         remove_stale_temps(out)  # half-written temp files of a killed run (we hold the lock: none is live)
@@ -196,14 +198,14 @@ def extract(
     return ExtractResult(out, final, manifest, skips, n_images, job.objects)
 
 
-def _open(source, labels, fmt) -> Source:
+def _open(source, labels, fmt, exclude: Path | None = None) -> Source:
     if isinstance(source, Source):
         return source
     if source is None:
         raise InputError("no --source given")
     from yololens.sources.resolve import open_source
 
-    return open_source(source, labels=labels, fmt=fmt)
+    return open_source(source, labels=labels, fmt=fmt, exclude=[exclude] if exclude else ())
 
 
 def _layer_info(runner: Runner, job: "_ExtractJob") -> list[dict]:

@@ -173,9 +173,9 @@ def maps(
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
     stages = [Stage.of(layer, catalogue) for layer in requested]
-    src = _open(source, labels, fmt)
-    folders = image_folders(src.records)
     out = Path(out)
+    src = _open(source, labels, fmt, exclude=out)
+    folders = image_folders(src.records)
     skips: list[Skip] = list(src.skips)
     notify = on_skip or (lambda skip: None)
     for skip in skips:
@@ -303,14 +303,14 @@ def image_folders(records: Sequence[ImageRecord]) -> dict[int, str]:
     return out
 
 
-def _open(source, labels, fmt) -> Source:
+def _open(source, labels, fmt, exclude: Path | None = None) -> Source:
     if isinstance(source, Source):
         return source
     if isinstance(source, (list, tuple)):
         return Source([ImageRecord(i, Path(p), str(p)) for i, p in enumerate(source)], format="list")
     from yololens.sources.resolve import open_source
 
-    return open_source(source, labels=labels, fmt=fmt)
+    return open_source(source, labels=labels, fmt=fmt, exclude=[exclude] if exclude else ())
 
 
 def _manifest(lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions, src: Source,

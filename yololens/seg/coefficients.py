@@ -31,6 +31,7 @@ from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import atomic_path
+from yololens.store.fingerprint import SourceFingerprint
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
 from yololens.store.naming import OutputNames
@@ -149,7 +150,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     if save_prototype_png and len(chosen) > MAX_PROTOTYPE_PNGS:
         raise InputError(f"--save-prototype-png draws one PNG per chosen index; choose at most "
                          f"{MAX_PROTOTYPE_PNGS} with --index (or use `yololens protos` for all prototypes)")
-    src = open_images(source, labels, source_format)
+    src = open_images(source, labels, source_format, exclude=out)
     settings = {"model": loaded.sha256 or loaded.source, "indices": chosen, "layout": layout,
                 "retina_masks": retina_masks, "mask_area": mask_area, "conf": conf, "iou": iou, "imgsz": imgsz,
                 "max_det": max_det, "report": report}
@@ -162,7 +163,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         if report:
             tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet")
         guard_settings(path.with_name(f".{path.name}.settings.json"), list(tables.values()), settings, overwrite,
-                       where=path, hint="--out/--csv")
+                       where=path, hint="--out/--csv", source=SourceFingerprint.of(src.records, labels))
         done = tables["main"].done_keys()
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
         # the images it already holds are not written to it again.

@@ -27,15 +27,16 @@ def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
     return loaded
 
 
-def open_images(source, labels=None, fmt: str | None = None) -> Source:
-    """A :class:`Source` as given, or resolved with ``yololens.sources.resolve.open_source``."""
+def open_images(source, labels=None, fmt: str | None = None, exclude: Path | None = None) -> Source:
+    """A :class:`Source` as given, or resolved with ``yololens.sources.resolve.open_source`` (images under
+    the output folder ``exclude`` left out)."""
     if isinstance(source, Source):
         return source
     if source is None:
         raise InputError("no --source given")
     from yololens.sources.resolve import open_source
 
-    return open_source(source, labels=labels, fmt=fmt)
+    return open_source(source, labels=labels, fmt=fmt, exclude=[exclude] if exclude else ())
 
 
 def parse_indices(values, nm: int | None = None) -> list[int] | None:

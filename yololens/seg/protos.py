@@ -79,7 +79,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
     t0 = time.perf_counter()
     out = Path(out)
     loaded = seg_model(model, "protos", device)
-    src = open_images(source, labels, source_format)
+    src = open_images(source, labels, source_format, exclude=out)
     result = ProtosResult(out, skips=list(src.skips))
     runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
     folder_of = OutputNames(r.name for r in src.records)  # reserved in source order: skips shift nothing

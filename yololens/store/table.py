@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from yololens.errors import InputError, one_line
 from yololens.store.atomic import atomic_path, write_json
+from yololens.store.fingerprint import SourceFingerprint
 
 DONE_KEY = b"yololens.done"
 FORMATS = ("parquet", "csv")
@@ -241,21 +242,42 @@ def _remove_empty_dirs(directory: Path, stop: Path) -> None:
 
 
 def guard_settings(config: Path, tables: Sequence[ResumableTable], settings: dict, overwrite: bool,
-                   where: Path, hint: str = "--out") -> None:
-    """Refuse to resume ``tables`` with rows made under other ``settings``; ``overwrite`` discards them.
+                   where: Path, hint: str = "--out", source: SourceFingerprint | None = None) -> None:
+    """Refuse to resume ``tables`` with rows made under other ``settings`` or from another ``source``;
+    ``overwrite`` discards them.
 
-    ``config`` (a JSON file) records the settings of the run that wrote the rows; it is
-    rewritten for this run. ``where`` and ``hint`` name the output in the error message.
+    ``config`` (a JSON file) records the settings of the run that wrote the rows, and
+    ``<config>.source.json`` its source fingerprint; both are rewritten for this run. ``where`` and
+    ``hint`` name the output in the error message.
     """
+    source_record = config.with_name(config.name.removesuffix(".json") + ".source.json")
     if overwrite:
         for t in tables:
             t.path.unlink(missing_ok=True)
             shutil.rmtree(t.parts_dir, ignore_errors=True)
     elif config.exists() and any(t.path.exists() or t.parts_dir.is_dir() for t in tables):
-        previous = json.loads(config.read_text())
+        previous = _read_settings(config)
         changed = sorted(k for k in settings if previous.get(k) != settings[k])
         if changed:
             raise InputError(f"{where}: holds results made with different settings ({', '.join(changed)}); "
                              f"use another {hint}, or --overwrite to discard them")
+        old = SourceFingerprint.load(source_record) if source is not None else None
+        diff = source.changes_since(old) if old is not None else None
+        if diff:
+            raise InputError(f"{where}: holds results made from a different source ({diff}); rerun with the "
+                             f"same source to resume, use another {hint}, or --overwrite to discard them")
     write_json(config, settings)
+    if source is not None:
+        source.save(source_record)
 
+
+def _read_settings(config: Path) -> dict:
+    try:
+        previous = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{config}: unreadable record of the previous run's settings ({one_line(exc)}); "
+                         "rerun with --overwrite to start over") from None
+    if not isinstance(previous, dict):
+        raise InputError(f"{config}: unreadable record of the previous run's settings (not a JSON object); "
+                         "rerun with --overwrite to start over")
+    return previous
