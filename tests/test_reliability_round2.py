@@ -143,3 +143,83 @@ def test_5_protos_with_a_252_character_file_name(tmp_path, assets):
     long_key = next(n for n in HOSTILE_NAMES if len(n) > 200)
     meta = [json.loads((f / "meta.json").read_text())["image"] for f in folders]
     assert sorted(meta) == sorted(HOSTILE_NAMES) and long_key in meta
+
+
+# ------------------------------------------------------------- 2. a rerun with another source
+
+
+def _two_images(root: Path, assets: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(assets / "bus.jpg", root / "a.jpg")
+    shutil.copy(assets / "zidane.jpg", root / "b.jpg")
+    return root
+
+
+@pytest.mark.parametrize("change,needle", [("remove", "0 added, 1 removed, 0 modified; removed: b.jpg"),
+                                           ("add", "1 added, 0 removed, 0 modified; added: c.jpg"),
+                                           ("modify", "0 added, 0 removed, 1 modified; modified: a.jpg")])
+def test_2_a_changed_source_is_refused_not_mixed(change, needle, tmp_path, assets, det_weights):
+    src = _two_images(tmp_path / "src", assets)
+    out = tmp_path / "out"
+    args = ["extract", "-m", det_weights, "-s", src, "--out", out, "--crops", *FAST]
+    assert invoke(args).exit_code == EXIT_OK
+    before = (out / "objects.parquet").read_bytes()
+    crops = {p.name: p.read_bytes() for p in (out / "crops").iterdir()}
+    if change == "remove":
+        (src / "b.jpg").unlink()
+    elif change == "add":
+        shutil.copy(assets / "zidane.jpg", src / "c.jpg")
+    else:
+        shutil.copy(assets / "zidane.jpg", src / "a.jpg")
+    res = invoke(args)
+    assert res.exit_code == EXIT_FATAL
+    line = error_line(res)
+    assert "different source" in line and needle in line and "--overwrite" in line, line
+    assert (out / "objects.parquet").read_bytes() == before  # nothing merged, nothing lost
+    assert {p.name: p.read_bytes() for p in (out / "crops").iterdir()} == crops
+    assert invoke([*args, "--overwrite"]).exit_code == EXIT_OK
+
+
+def test_2_crop_names_come_from_the_image_key(tmp_path, assets, det_weights):
+    src = _two_images(tmp_path / "src", assets)
+    out = tmp_path / "out"
+    assert invoke(["extract", "-m", det_weights, "-s", src, "--out", out, "--crops", *FAST]).exit_code == EXIT_OK
+    table = pq.read_table(out / "objects.parquet", columns=["image", "object", "crop"]).to_pylist()
+    assert table and all(r["crop"] == f"crops/{r['image'].replace('.', '_')}_{r['object']:04d}.jpg" for r in table)
+    assert sorted(p.name for p in (out / "crops").iterdir()) == sorted(r["crop"][6:] for r in table)
+
+
+def test_2_three_spellings_of_one_image_are_one_image(tmp_path, assets, det_weights, monkeypatch):
+    (tmp_path / "base").mkdir()
+    shutil.copy(assets / "bus.jpg", tmp_path / "base" / "x.jpg")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    for spelling in ("base/x.jpg", "./base/x.jpg", str(tmp_path / "base" / "x.jpg")):
+        res = invoke(["extract", "-m", det_weights, "-s", spelling, "--out", out, *FAST])
+        assert res.exit_code == EXIT_OK, res.output
+    table = pq.read_table(out / "objects.parquet")
+    assert set(table.column("image").to_pylist()) == {"x.jpg"}
+    assert table.column("object").to_pylist() == list(range(table.num_rows))  # one copy of the rows
+
+
+def test_2_out_inside_source_is_never_ingested(tmp_path, assets, det_weights):
+    src = _two_images(tmp_path / "src", assets)
+    out = src / "results"
+    args = ["extract", "-m", det_weights, "-s", src, "--out", out, "--crops", *FAST]
+    assert invoke(args).exit_code == EXIT_OK
+    first = pq.read_table(out / "objects.parquet")
+    res = invoke(args)
+    assert res.exit_code == EXIT_OK and "0 images processed (2 already done)" in res.output, res.output
+    again = pq.read_table(out / "objects.parquet")
+    assert again.equals(first) and set(again.column("image").to_pylist()) == {"a.jpg", "b.jpg"}
+
+
+def test_2_coefficients_out_inside_source_never_reads_its_pngs(tmp_path, assets):
+    src = _two_images(tmp_path / "src", assets)
+    out = src / "coef"
+    args = ["coefficients", "-m", "yolov8n-seg.yaml", "-s", src, "--out", out, "--index", "3",
+            "--save-prototype-png", "--imgsz", "64", "--no-progress"]
+    assert invoke(args).exit_code == EXIT_OK
+    res = invoke(args)
+    assert res.exit_code == EXIT_OK and "0 image(s)" in res.output and "2 already done" in res.output, res.output
+    assert sorted(p.name for p in (out / "prototypes").iterdir()) == ["a_jpg_p3.png", "b_jpg_p3.png"]
