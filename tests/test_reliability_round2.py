@@ -223,3 +223,55 @@ def test_2_coefficients_out_inside_source_never_reads_its_pngs(tmp_path, assets)
     res = invoke(args)
     assert res.exit_code == EXIT_OK and "0 image(s)" in res.output and "2 already done" in res.output, res.output
     assert sorted(p.name for p in (out / "prototypes").iterdir()) == ["a_jpg_p3.png", "b_jpg_p3.png"]
+
+
+# ------------------------------------------------------------- 9. corrupt resume state
+
+
+def _interrupted_run(tmp_path: Path, assets: Path, det_weights: Path) -> tuple[list, Path, Path]:
+    """A finished 2-window run (its parts put back as if the merge never happened), plus the reference table."""
+    src = _two_images(tmp_path / "src", assets)
+    out = tmp_path / "out"
+    args = ["extract", "-m", det_weights, "-s", src, "--out", out, "--window", 1, *FAST]
+    assert invoke(args).exit_code == EXIT_OK
+    return args, src, out
+
+
+def test_9_a_truncated_part_is_named_set_aside_and_its_window_redone(tmp_path, assets, det_weights, monkeypatch):
+    args, _, out = _interrupted_run(tmp_path, assets, det_weights)
+    want = pq.read_table(out / "objects.parquet")
+    # interrupt a second run after its first part, then cut its part short
+    (out / "objects.parquet").unlink()
+    write_part = ResumableTable.write_part
+
+    def write_then_interrupt(self, *a, **k):
+        write_part(self, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ResumableTable, "write_part", write_then_interrupt)
+    assert invoke(args).exit_code == 130
+    monkeypatch.undo()
+    part = next((out / ".parts" / "objects.parquet").glob("part-*.parquet"))
+    part.write_bytes(part.read_bytes()[:100])
+    res = invoke(args)
+    assert res.exit_code == EXIT_SKIPPED, res.output
+    assert f"{part}: corrupt part" in res.output and "window is redone" in res.output and "Traceback" not in res.output
+    assert pq.read_table(out / "objects.parquet").equals(want)  # nothing lost: the window was redone
+    assert part.with_name(part.name + ".corrupt").exists()  # set aside, never deleted
+
+
+def test_9_a_corrupt_final_table_is_named_with_a_remedy(tmp_path, assets, det_weights):
+    args, _, out = _interrupted_run(tmp_path, assets, det_weights)
+    (out / "objects.parquet").write_bytes(b"PAR1 not really")
+    res = invoke(args)
+    line = error_line(res)
+    assert res.exit_code == EXIT_FATAL and f"{out / 'objects.parquet'}: cannot read the results table" in line
+    assert "--overwrite" in line and "ArrowInvalid" not in line, line
+    assert invoke([*args, "--overwrite"]).exit_code == EXIT_OK
+
+
+def test_9_a_corrupt_settings_record_is_named_with_a_remedy(tmp_path, assets, det_weights):
+    args, _, out = _interrupted_run(tmp_path, assets, det_weights)
+    (out / ".yololens-run.json").write_text('{"model": ')
+    line = error_line(invoke(args))
+    assert ".yololens-run.json: unreadable record of the previous run's settings" in line and "--overwrite" in line

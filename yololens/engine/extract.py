@@ -167,6 +167,7 @@ def extract(
             shutil.rmtree(out / "crops", ignore_errors=True)
         remove_stale_temps(out)  # half-written temp files of a killed run (we hold the lock: none is live)
         done = table.done_keys()
+        src.skips.extend(Skip(file, reason, "redone") for file, reason in table.notes)
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")
         job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size)

@@ -168,6 +168,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
         # the images it already holds are not written to it again.
         ablation_done = tables["ablation"].done_keys() if report else set()
+        result.skips.extend(Skip(file, reason, "redone") for t in tables.values() for file, reason in t.notes)
         result.resumed = sum(r.name in done for r in src.records)
         runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
         names = loaded.names

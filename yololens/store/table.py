@@ -53,15 +53,30 @@ class ResumableTable:
             raise ValueError(f"{self.path}: unknown table format {self.fmt!r}; use one of {FORMATS}")
         self.parts_dir = self.path.parent / ".parts" / self.path.name
         self._seq = 0
+        #: Corrupt parts found by :meth:`done_keys`, set aside (``.corrupt``) so their windows are redone.
+        self.notes: list[tuple[str, str]] = []  # (file, reason); callers report them as skips, action 'redone'
 
     # -- resume -----------------------------------------------------------------------
     def done_keys(self) -> set[str]:
         """Images already written, by the parts of an interrupted run or by the final file."""
         done: set[str] = set()
         for part in self._parts():
-            done.update(_read_done(part))
+            try:
+                done.update(_read_done(part))
+            except (pa.ArrowInvalid, OSError, ValueError) as exc:
+                # Parts are renamed into place only when complete, so this is damage from outside (a bad
+                # disk, a copy cut short): treat it as an unfinished window. Set aside, never deleted.
+                part.replace(part.with_name(part.name + ".corrupt"))
+                self.notes.append((str(part), f"corrupt part ({one_line(exc, 80)}); set aside as "
+                                   f"{part.name}.corrupt, its window is redone, the other parts are used"))
         if self.path.exists():
-            done.update(self._final_done())
+            try:
+                done.update(self._final_done())
+            except (pa.ArrowInvalid, OSError, ValueError) as exc:
+                parts = f"the {len(self._parts())} finished part(s) in {self.parts_dir} are intact, but this " \
+                        "table's rows cannot be recovered" if self._parts() else "its rows cannot be recovered"
+                raise InputError(f"{self.path}: cannot read the results table ({one_line(exc, 80)}); {parts}; "
+                                 "rerun with --overwrite to redo the run") from None
         return done
 
     def _final_done(self) -> set[str]:
