@@ -275,3 +275,47 @@ def test_9_a_corrupt_settings_record_is_named_with_a_remedy(tmp_path, assets, de
     (out / ".yololens-run.json").write_text('{"model": ')
     line = error_line(invoke(args))
     assert ".yololens-run.json: unreadable record of the previous run's settings" in line and "--overwrite" in line
+
+
+# ------------------------------------------------------------- 12. numeric options
+
+
+BAD_OPTIONS = [("extract", "--batch", "0"), ("extract", "--conf", "1.5"), ("extract", "--imgsz", "0"),
+               ("extract", "--imgsz", "-64"), ("extract", "--iou", "-0.1"), ("extract", "--max-det", "0"),
+               ("extract", "--match-iou", "2"), ("extract", "--pool-size", "0"), ("extract", "--crop-size", "0"),
+               ("extract", "--window", "0"), ("extract", "--workers", "-1"), ("maps", "--batch", "0"),
+               ("maps", "--channels", "-1"), ("protos", "--conf", "1.5"), ("protos", "--max-instances", "-2"),
+               ("coefficients", "--batch", "0"), ("coefficients", "--imgsz", "0"), ("coefficients", "--window", "0")]
+
+
+@pytest.mark.parametrize("command,option,value", BAD_OPTIONS)
+def test_12_numeric_options_are_checked_by_the_api(command, option, value, assets, tmp_path):
+    import yololens
+    from yololens.seg.coefficients import coefficients
+    from yololens.seg.protos import protos
+
+    api = {"extract": yololens.extract, "maps": yololens.maps, "protos": protos, "coefficients": coefficients}[command]
+    name = option[2:].replace("-", "_")
+    kwargs = {"chunk_images" if (command, name) == ("extract", "window") else name: type(1.5 if "." in value else 1)(
+        float(value))}
+    model = "yolov8n-seg.yaml"
+    with pytest.raises(InputError, match=f"^{option} must be") as info:
+        if command == "maps":
+            api(model, str(assets / "bus.jpg"), out=tmp_path / "o", **kwargs)
+        else:
+            api(model, str(assets / "bus.jpg"), out=tmp_path / "o", **kwargs)
+    assert "\n" not in str(info.value) and value.lstrip("-") in str(info.value)
+    assert not (tmp_path / "o").exists()  # refused before anything ran or was written
+
+
+@pytest.mark.parametrize("command,option,value", BAD_OPTIONS[:3] + BAD_OPTIONS[11:13] + BAD_OPTIONS[15:16])
+def test_12_numeric_options_are_one_line_on_the_command_line(command, option, value, assets, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "yololens.cli.app", command, "-m", "yolov8n-seg.yaml", "-s",
+                           str(assets / "bus.jpg"), "--out", str(tmp_path / "o"), option, value],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == EXIT_FATAL, proc.stderr
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0], lines

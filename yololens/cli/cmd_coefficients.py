@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.options import typer_bounds
 from yololens.errors import InputError
 
 
@@ -31,14 +32,14 @@ def coefficients_command(
     save_prototype_png: Annotated[bool, typer.Option("--save-prototype-png", help="Also save prototypes/<image>_p<k>.png per chosen index, titled with each instance's weight.")] = False,
     report: Annotated[bool, typer.Option("--report", help="Also compute prototype ablation and write the analytics to OUT/report (histograms, class heatmap, usage, ablation).")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard earlier results for this table instead of resuming.")] = False,
-    conf: Annotated[float, typer.Option(help="Confidence threshold (Ultralytics predict's default 0.25).")] = 0.25,
-    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
-    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
-    batch: Annotated[int, typer.Option(help=BATCH_HELP + " Results do not depend on it.")] = 8,
+    conf: Annotated[float, typer.Option(**typer_bounds("conf"), help="Confidence threshold (Ultralytics predict's default 0.25).")] = 0.25,
+    iou: Annotated[float, typer.Option(**typer_bounds("iou"), help="NMS IoU threshold.")] = 0.7,
+    imgsz: Annotated[int, typer.Option(**typer_bounds("imgsz"), help=IMGSZ_HELP)] = 640,
+    batch: Annotated[int, typer.Option(**typer_bounds("batch"), help=BATCH_HELP + " Results do not depend on it.")] = 8,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
-    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
-    window: Annotated[Optional[int], typer.Option(help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
+    workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
+    window: Annotated[Optional[int], typer.Option(**typer_bounds("window"), help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """One row per predicted instance (all of them, in Ultralytics' Results order) with its mask coefficients.

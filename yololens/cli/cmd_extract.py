@@ -20,6 +20,7 @@ from yololens.cli.common import (
     cli_errors,
     exit_for_skips,
 )
+from yololens.options import typer_bounds
 
 
 def register(app: typer.Typer) -> None:
@@ -37,18 +38,18 @@ def extract_command(
     boxes: Annotated[str, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = "pred",
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,
-    conf: Annotated[float, typer.Option(help="Confidence threshold for predictions.")] = 0.25,
-    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
-    max_det: Annotated[int, typer.Option(help="Maximum detections per image.")] = 300,
-    match_iou: Annotated[float, typer.Option(help="IoU needed to match a prediction to a label box (--boxes both).")] = 0.5,
+    conf: Annotated[float, typer.Option(**typer_bounds("conf"), help="Confidence threshold for predictions.")] = 0.25,
+    iou: Annotated[float, typer.Option(**typer_bounds("iou"), help="NMS IoU threshold.")] = 0.7,
+    max_det: Annotated[int, typer.Option(**typer_bounds("max_det"), help="Maximum detections per image.")] = 300,
+    match_iou: Annotated[float, typer.Option(**typer_bounds("match_iou"), help="IoU needed to match a prediction to a label box (--boxes both).")] = 0.5,
     device: DeviceOpt = None,
     half: HalfOpt = False,
     end2end: Annotated[Optional[bool], typer.Option("--end2end/--no-end2end", help="YOLO26: use the NMS-free one-to-one head (default: Ultralytics' predict default).")] = None,
     crops: Annotated[bool, typer.Option(help="Save object thumbnails to OUT/crops (for plots).")] = False,
-    crop_size: Annotated[int, typer.Option(help="Thumbnail longest side, pixels.")] = 128,
-    pool_size: Annotated[int, typer.Option(help="RoIAlign bins per side; the embedding is their mean.")] = 7,
+    crop_size: Annotated[int, typer.Option(**typer_bounds("crop_size"), help="Thumbnail longest side, pixels.")] = 128,
+    pool_size: Annotated[int, typer.Option(**typer_bounds("pool_size"), help="RoIAlign bins per side; the embedding is their mean.")] = 7,
     workers: WorkersOpt = 2,
-    window: Annotated[int, typer.Option(min=1, help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
+    window: Annotated[int, typer.Option(**typer_bounds("window"), help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
     progress: ProgressOpt = True,

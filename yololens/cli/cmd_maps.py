@@ -20,6 +20,7 @@ from yololens.cli.common import (
     cli_errors,
     exit_for_skips,
 )
+from yololens.options import typer_bounds
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +38,7 @@ def maps_command(
     batch: BatchOpt = 8,
     device: DeviceOpt = None,
     half: HalfOpt = False,
-    channels: Annotated[int, typer.Option(help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
+    channels: Annotated[int, typer.Option(**typer_bounds("channels"), help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
     rank: Annotated[str, typer.Option(help="Channel ranking: energy (mean of squares), variance (spatial), or index.")] = "energy",
     shared_scale: Annotated[bool, typer.Option("--shared-scale", help="One colour scale for all tiles of a grid (default: each tile its own 1-99% range).")] = False,
     heatmap: Annotated[str, typer.Option(help="Overlay heatmap over channels: mean or energy (mean of squares).")] = "mean",

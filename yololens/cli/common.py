@@ -13,6 +13,7 @@ import typer
 from typer.exceptions import TyperException
 
 from yololens.errors import YololensError
+from yololens.options import typer_bounds
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -100,9 +101,9 @@ FORMAT_HELP = "Force the source format: image, folder, list, bdd, coco, yolo (de
 SourceOpt = Annotated[str, typer.Option("--source", "-s", help=SOURCE_HELP)]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")]
 FormatOpt = Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)]
-ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP)]
-BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP)]
+ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP, **typer_bounds("imgsz"))]
+BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP, **typer_bounds("batch"))]
 DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
 HalfOpt = Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")]
-WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.")]
+WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.", **typer_bounds("workers"))]
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]

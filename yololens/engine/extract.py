@@ -26,6 +26,7 @@ from yololens.engine.windows import run_windows
 from yololens.errors import InputError, StrictModeError
 from yololens.model.catalogue import resolve_layers
 from yololens.model.loading import LoadedModel, load_model
+from yololens.options import check_options
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.fingerprint import SourceFingerprint
@@ -143,6 +144,8 @@ def extract(
     """
     if boxes not in BOX_MODES:
         raise InputError(f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
+    check_options(imgsz=imgsz, batch=batch, window=chunk_images, workers=workers, conf=conf, iou=iou,
+                  match_iou=match_iou, max_det=max_det, pool_size=pool_size, crop_size=crop_size)
     out = Path(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -38,6 +38,7 @@ from yololens.figures._mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heat
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
 from yololens.model.loading import LoadedModel, load_model
+from yololens.options import check_options
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
@@ -66,8 +67,7 @@ class MapsOptions:
                                      ("dtype", self.dtype, DTYPES)):
             if value not in allowed:
                 raise InputError(f"--{name} must be one of {', '.join(allowed)}, not {value!r}")
-        if self.channels < 0:
-            raise InputError(f"--channels must be >= 0, not {self.channels}")
+        check_options(channels=self.channels)
 
 
 @dataclass(frozen=True)
@@ -167,8 +167,7 @@ def maps(
     start = time.perf_counter()
     opts = MapsOptions(channels, rank, shared_scale, heatmap, dtype, npy, figures)
     opts.check()
-    if batch < 1:
-        raise InputError(f"--batch must be >= 1, not {batch}")
+    check_options(imgsz=imgsz, batch=batch, workers=workers)
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
+from yololens.options import check_options
 from yololens.seg.ablation import ablation_drops
 from yololens.seg.common import ensure_suffix, open_images, parse_indices, seg_model
 from yololens.seg.instances import original_areas
@@ -138,6 +139,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     """
     if layout not in LAYOUTS:
         raise InputError(f"--layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    check_options(imgsz=imgsz, batch=batch, window=window, workers=workers, conf=conf, iou=iou, max_det=max_det)
     t0 = time.perf_counter()
     out = Path(out)
     path = Path(table) if Path(table).is_absolute() else out / table

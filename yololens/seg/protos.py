@@ -22,6 +22,7 @@ import numpy as np
 
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
+from yololens.options import check_options
 from yololens.seg.common import open_images, seg_model
 from yololens.seg.decompose import ProtoGrid, decompose
 from yololens.seg.stream import SegImage, iter_seg_windows
@@ -76,6 +77,8 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         raise InputError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
     if fmt not in FIGURE_FORMATS:
         raise InputError(f"--format must be one of {', '.join(FIGURE_FORMATS)}, not {fmt!r}")
+    check_options(imgsz=imgsz, batch=batch, workers=workers, conf=conf, iou=iou, max_det=max_det,
+                  max_instances=max_instances)
     t0 = time.perf_counter()
     out = Path(out)
     loaded = seg_model(model, "protos", device)
