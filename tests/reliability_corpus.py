@@ -259,3 +259,16 @@ def build_hostile_names(root: Path, assets: Path, names=HOSTILE_NAMES) -> list[s
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(assets / "bus.jpg", root / name)
     return list(names)
+
+
+def build_special_files(root: Path, assets: Path) -> list[Case]:
+    """A FIFO named like an image beside a good image (issue 12, case 15); a non-image with a huge size and a
+    fake ``.jpg`` name (case 7, made sparse: no disk is used)."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(assets / "bus.jpg", root / "good.jpg")
+    os.mkfifo(root / "pipe.jpg")
+    with open(root / "video.jpg", "wb") as fh:  # 1.5 GB of zeros after a few bytes of an MP4-like header
+        fh.write(b"\x00\x00\x00\x18ftypmp42")
+        fh.truncate(1_500_000_000)
+    return [Case("pipe.jpg", "skipped", "is a FIFO (named pipe), not a regular file"),
+            Case("video.jpg", "skipped", "file too large")]

@@ -319,3 +319,60 @@ def test_12_numeric_options_are_one_line_on_the_command_line(command, option, va
     assert proc.returncode == EXIT_FATAL, proc.stderr
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and option in lines[0], lines
+
+
+# ------------------------------------------------------------- 6-8, 15. bounded memory, special files
+
+
+@pytest.mark.parametrize("h,w", [(2, 3000), (3000, 2), (1, 8000)])
+def test_6_figure_canvases_are_clamped_whatever_the_aspect(h, w):
+    import numpy as np
+
+    from yololens.figures import featuremaps as figs
+
+    rgb = np.zeros((h, w, 3), np.uint8)
+    tiles = [(c, np.random.default_rng(c).random((h, w)).astype(np.float32)) for c in range(4)]
+    rows = [figs.OverviewRow("L9", rgb, rgb, tiles, [0.5, 0.3, 0.2]) for _ in range(2)]
+    for fig in (figs.overview_figure(rows, "t", "mean", "energy"),
+                figs.channel_grid_figure(np.stack([t for _, t in tiles]), np.arange(4), "t", "energy", False)):
+        width, height = (fig.get_size_inches() * fig.dpi).round()
+        assert width <= 8000 and height <= 8000 and width * height <= 8000 * 2000, (width, height)
+
+
+def test_7_15_special_and_huge_files_are_skipped_in_one_line_without_reading_them(tmp_path, assets, det_weights):
+    import resource
+
+    from reliability_corpus import build_special_files
+
+    src = tmp_path / "src"
+    cases = build_special_files(src, assets)
+    out = tmp_path / "out"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    res = invoke(["extract", "-m", det_weights, "-s", src, "--out", out, *FAST])
+    assert res.exit_code == EXIT_SKIPPED, res.output
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    skipped = json.loads((out / "manifest.json").read_text())["skipped"]
+    assert len(skipped) == 2, skipped
+    for case in cases:
+        hit = [s for s in skipped if s["file"].endswith(case.file)]
+        assert len(hit) == 1 and case.reason in hit[0]["reason"], (case, skipped)
+        assert f"{hit[0]['file']}: {hit[0]['reason']} (skipped)" in res.output
+    assert grown_mb < 500, grown_mb  # the 1.5 GB file was never read into memory
+    res = invoke(["extract", "-m", det_weights, "-s", src, "--out", tmp_path / "o2", "--max-image-bytes",
+                  str(10 ** 10), *FAST])
+    assert "video.jpg: not an image (cannot be decoded) (skipped)" in res.output  # sniffed, not read
+
+
+def test_8_a_large_png_gives_no_decompression_bomb_warning(tmp_path, capfd):
+    import subprocess
+    import sys
+
+    from reliability_corpus import png_header_only
+
+    png_header_only(tmp_path / "big.png", 10000, 9500)  # 95 MP: above Pillow's 89 MP warning, below our 100
+    code = ("import warnings, sys; warnings.simplefilter('default'); "
+            "from yololens.sources.images import read_image_size; print(read_image_size(sys.argv[1]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "big.png")], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == 0 and proc.stdout.strip() == "(10000, 9500)", proc.stderr
+    assert "DecompressionBomb" not in proc.stderr, proc.stderr

@@ -50,6 +50,7 @@ def extract_command(
     pool_size: Annotated[int, typer.Option(**typer_bounds("pool_size"), help="RoIAlign bins per side; the embedding is their mean.")] = 7,
     workers: WorkersOpt = 2,
     window: Annotated[int, typer.Option(**typer_bounds("window"), help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
+    max_image_bytes: Annotated[int, typer.Option(**typer_bounds("max_image_bytes"), help="Skip image files larger than this many bytes, before reading them.")] = 1 << 30,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
     progress: ProgressOpt = True,
@@ -68,7 +69,7 @@ def extract_command(
     result = extract(
         model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
         iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, match_iou=match_iou,
-        pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, chunk_images=window, strict=strict,
+        pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
         overwrite=overwrite, progress=progress,
     )
     c, t = result.manifest["counts"], result.manifest["timings_s"]

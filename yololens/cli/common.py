@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import functools
+import signal
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -21,12 +23,29 @@ EXIT_SKIPPED = 1  # finished, but some inputs were skipped (see the summary / ma
 EXIT_FATAL = 2  # could not run: bad model, bad option, empty source, ...
 EXIT_LOCKED = 3  # another run holds the output directory
 EXIT_INTERRUPTED = 130  # Ctrl-C; rerun the same command to resume
+EXIT_TERMINATED = 143  # SIGTERM (kill, a batch scheduler, docker stop): stopped like Ctrl-C, 128 + 15
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so a run stops exactly as on Ctrl-C (finished work kept)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def _sigterm_stops_like_ctrl_c():
+    """Install :func:`_on_sigterm` for the duration of a command; returns the previous handler (or None)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
 
 F = TypeVar("F", bound=Callable)
 
 
 def cli_errors(fn: F) -> F:
-    """Turn yololens errors into a one-line message and an exit code, and Ctrl-C into 130.
+    """Turn yololens errors into a one-line message and an exit code, Ctrl-C into 130 and SIGTERM into 143
+    (both print the same line; finished work is kept).
 
     An I/O failure that escaped the command (an output path under a regular file, a full disk,
     a read-only file system) becomes a one-line error with exit 2; any other unexpected exception
@@ -35,14 +54,15 @@ def cli_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        previous = _sigterm_stops_like_ctrl_c()
         try:
             return fn(*args, **kwargs)
         except YololensError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             typer.echo("interrupted: finished work is saved; rerun the same command to resume", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort, TyperException):
             raise
         except OSError as exc:
@@ -53,6 +73,9 @@ def cli_errors(fn: F) -> F:
             typer.echo(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (this is a yololens bug; "
                        "please report it with the traceback above)", err=True)
             raise typer.Exit(EXIT_FATAL) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
 

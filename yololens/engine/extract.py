@@ -19,6 +19,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
+from yololens.engine.batching import image_decoder
 from yololens.engine.matching import match
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
@@ -115,6 +116,7 @@ def extract(
     crop_size: int = 128,
     workers: int = 2,
     chunk_images: int = 64,
+    max_image_bytes: int | None = None,
     strict: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -136,6 +138,7 @@ def extract(
         chunk_images: window of consecutive source images per durable part; an interrupted
             run redoes at most the windows in flight. Batches hold images of one shape, so each
             image gets its own minimal letterbox (as Ultralytics predict at batch 1).
+        max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         strict: stop at the first bad input instead of skipping it.
         overwrite: discard earlier results in ``out`` instead of resuming.
 
@@ -145,7 +148,8 @@ def extract(
     if boxes not in BOX_MODES:
         raise InputError(f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
     check_options(imgsz=imgsz, batch=batch, window=chunk_images, workers=workers, conf=conf, iou=iou,
-                  match_iou=match_iou, max_det=max_det, pool_size=pool_size, crop_size=crop_size)
+                  match_iou=match_iou, max_det=max_det, pool_size=pool_size, crop_size=crop_size,
+                  max_image_bytes=max_image_bytes)
     out = Path(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -177,6 +181,7 @@ def extract(
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
         skips = list(src.skips)
+        job.decode = image_decoder(max_image_bytes)
         skips.extend(job.run(src.records, done, table, batch, workers, chunk_images, strict, progress))
         timings["run"] = time.perf_counter() - t_run
         t_fin = time.perf_counter()
@@ -232,6 +237,7 @@ class _ExtractJob:
         self.strides: dict = {}
         self.objects = 0
         self.done_images: list[str] = []
+        self.decode = image_decoder()
 
     def run(self, records: list[ImageRecord], done: set[str], table: ResumableTable, batch: int, workers: int,
             window: int, strict: bool, progress: bool) -> list[Skip]:
@@ -247,7 +253,7 @@ class _ExtractJob:
         rows: ObjectRows | None = None
         keys: list[str] = []
         for step in run_windows(self.runner, records, done, batch=batch, window=window, workers=workers,
-                                progress=progress, desc="extract", on_skip=on_skip):
+                                progress=progress, desc="extract", on_skip=on_skip, decode=self.decode):
             if step.result is not None:
                 boxes = [self._objects_lb(r, res) for r, res in zip(step.decoded.records, step.result.images)]
                 embeddings = self._pool(step.result, [lb for _, lb in boxes])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 from pathlib import Path
 
 import cv2
@@ -22,6 +23,15 @@ from yololens.sources.records import Skip
 
 #: Refuse images above this many megapixels (a 100 MP BGR image is 300 MB decoded).
 DEFAULT_MAX_MEGAPIXELS = 100.0
+
+#: Refuse image files above this many bytes before reading them (``--max-image-bytes``; 1 GiB).
+DEFAULT_MAX_IMAGE_BYTES = 1 << 30
+#: Formats OpenCV decodes that Pillow does not identify: OpenEXR, Radiance HDR, JPEG 2000 (jp2, j2k).
+_OPENCV_ONLY_SIGNATURES = (b"\x76\x2f\x31\x01", b"#?RADIANCE", b"#?RGBE", b"\x00\x00\x00\x0cjP  ", b"\xff\x4f\xff\x51")
+
+# yololens refuses images above ``max_megapixels`` itself, in one line; Pillow's own multi-line
+# DecompressionBombWarning (above 89 MP) would only repeat that, so it is silenced once, here.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 _EXIF_ORIENTATION = 0x0112
 _ROTATED_ORIENTATIONS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
@@ -42,7 +52,8 @@ class ImageDecodeError(InputError):
         return Skip(file or self.path, self.reason, "skipped")
 
 
-def decode_image(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS) -> np.ndarray:
+def decode_image(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
+                 max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> np.ndarray:
     """Decode ``path`` to a contiguous BGR uint8 array of shape ``(H, W, 3)``, like Ultralytics.
 
     OpenCV decodes first (EXIF orientation applied); if it cannot, Pillow does (e.g. a GIF or
@@ -53,8 +64,10 @@ def decode_image(path: str | Path, max_megapixels: float = DEFAULT_MAX_MEGAPIXEL
         ImageDecodeError: with a one-line reason (empty file, not an image, truncated, too large...).
     """
     path = Path(path)
-    _check_file(path)
+    _check_file(path, max_bytes)
     header = _header_size(path, max_megapixels)
+    if header is None:
+        _sniff(path)  # before OpenCV reads the whole file: a 1.5 GB video named .jpg is refused from 16 bytes
     if header is not None:
         _check_pixels(path, header, max_megapixels)
     try:
@@ -77,7 +90,7 @@ def read_image_size(path: str | Path) -> tuple[int, int]:
         ImageDecodeError: when the file is not a usable image.
     """
     path = Path(path)
-    _check_file(path)
+    _check_file(path, max_bytes=None)  # only the header is read: the byte limit is the decoder's
     try:
         with _pil_open(path) as im:
             width, height = _stored_size(im)
@@ -107,7 +120,18 @@ def _orientation(im: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def _check_file(path: Path) -> None:
+def _sniff(path: Path) -> None:
+    """Refuse a file whose first bytes are no image format OpenCV reads beyond Pillow's (Pillow knows the rest)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise ImageDecodeError(path, f"cannot read ({_os_reason(exc)})") from None
+    if not head.startswith(_OPENCV_ONLY_SIGNATURES):
+        raise ImageDecodeError(path, "not an image (cannot be decoded)")
+
+
+def _check_file(path: Path, max_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES) -> None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -118,6 +142,9 @@ def _check_file(path: Path) -> None:
         raise ImageDecodeError(path, "is a directory")
     if st.st_size == 0:
         raise ImageDecodeError(path, "empty file (0 bytes)")
+    if max_bytes is not None and st.st_size > max_bytes:
+        raise ImageDecodeError(path, f"file too large ({st.st_size / 1e6:,.0f} MB; limit --max-image-bytes "
+                                     f"{max_bytes})")
     if not os.access(path, os.R_OK):
         raise ImageDecodeError(path, "cannot read (permission denied)")
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from yololens.sources.decoding import (
+    DEFAULT_MAX_IMAGE_BYTES,
     DEFAULT_MAX_MEGAPIXELS,
     ImageDecodeError,
     decode_image,
@@ -16,5 +17,5 @@ from yololens.sources.decoding import (
 from yololens.sources.finder import ImageFinder
 from yololens.sources.listing import IMAGE_SUFFIXES, canonical_key, is_image_name, list_images, read_image_list
 
-__all__ = ["DEFAULT_MAX_MEGAPIXELS", "IMAGE_SUFFIXES", "ImageDecodeError", "ImageFinder", "canonical_key", "decode_image",
+__all__ = ["DEFAULT_MAX_IMAGE_BYTES", "DEFAULT_MAX_MEGAPIXELS", "IMAGE_SUFFIXES", "ImageDecodeError", "ImageFinder", "canonical_key", "decode_image",
            "is_image_name", "list_images", "read_image_list", "read_image_size"]
