@@ -61,7 +61,7 @@ def test_1_mixed_attribute_types_merge_as_strings_whatever_the_window(window, tm
     assert table.schema.field("attr_occluded").type == pa.string()
     assert table.schema.field("attr_weather").type == pa.string()
     assert table.schema.field("attr_truncated").type == pa.bool_()  # one type only: it stays a bool
-    assert table.column("attr_occluded").to_pylist() == ["false", "no", None]
+    assert table.column("attr_occluded").to_pylist() == ["False", "no", None]
     assert table.column("attr_weather").to_pylist() == ["clear", "3", None]
     assert table.column("attr_truncated").to_pylist() == [None, None, True]
 
@@ -376,3 +376,92 @@ def test_8_a_large_png_gives_no_decompression_bomb_warning(tmp_path, capfd):
                           timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert proc.returncode == 0 and proc.stdout.strip() == "(10000, 9500)", proc.stderr
     assert "DecompressionBomb" not in proc.stderr, proc.stderr
+
+
+# ------------------------------------------------------------- 10. label files
+
+
+def test_10_a_non_utf8_classes_txt_is_one_line(tmp_path, assets, det_weights):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    shutil.copy(assets / "bus.jpg", images / "bus.jpg")
+    (labels / "bus.txt").write_text("5 0.5 0.45 0.95 0.5\n")
+    (labels / "classes.txt").write_bytes("person\nbüs\n".encode("latin-1"))
+    res = invoke(["extract", "-m", det_weights, "-s", images, "--labels", labels, "--boxes", "gt", "--out",
+                  tmp_path / "out", *FAST])
+    line = error_line(res)
+    assert res.exit_code == EXIT_FATAL and f"{labels / 'classes.txt'}: not UTF-8 text (byte 8)" in line, line
+
+
+def test_10_one_malformed_per_frame_json_is_skipped_not_fatal(tmp_path, assets, det_weights):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    for name in ("a", "b"):
+        shutil.copy(assets / "bus.jpg", images / f"{name}.jpg")
+    box = {"x1": 20, "y1": 230, "x2": 800, "y2": 750}
+    (labels / "a.json").write_text(json.dumps({"name": "a.jpg", "labels": [{"id": "1", "category": "bus",
+                                                                             "box2d": box}]}))
+    (labels / "b.json").write_text('{"name": "b.jpg", "labels": [')
+    out = tmp_path / "out"
+    res = invoke(["extract", "-m", det_weights, "-s", images, "--labels", labels, "--boxes", "gt", "--out", out, *FAST])
+    assert res.exit_code == EXIT_SKIPPED, res.output
+    assert "b.json: malformed JSON at line 1, column" in res.output and "Traceback" not in res.output
+    assert pq.read_table(out / "objects.parquet").column("image").to_pylist() == ["a.jpg"]
+
+
+# ------------------------------------------------------------- 11. I/O errors name the user's path
+
+
+@pytest.mark.parametrize("code,needle", [(28, "no space left on the device; free some space and rerun"),
+                                         (30, "read-only file system; choose another --out"),
+                                         (5, "input/output error")])
+def test_11_io_errors_inside_a_writer_name_the_target_and_a_remedy(code, needle, tmp_path, assets, det_weights,
+                                                                    monkeypatch):
+    import yololens.store.table as table
+
+    def failing(*args, **kwargs):
+        raise OSError(code, os.strerror(code))  # as a write() deep in Arrow: no file name at all
+
+    monkeypatch.setattr(table.pq, "write_table", failing)
+    out = tmp_path / "out"
+    line = error_line(invoke(["extract", "-m", det_weights, "-s", assets / "bus.jpg", "-o", out, *FAST]))
+    assert "?" not in line.split(":")[1] and needle in line and ".tmp" not in line, line
+    assert str(out / ".parts" / "objects.parquet" / "part-") in line, line
+
+
+def test_11_commands_without_out_give_a_remedy_they_can_follow(capsys):
+    import errno
+
+    import typer
+
+    from yololens.cli.common import EXIT_FATAL as FATAL, cli_errors
+
+    def project(table: str) -> None:  # like `project`/`stages`: writes beside its table, has no --out
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), f"{table}/projections/x.parquet")
+
+    def extract(out: str) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), f"{out}/objects.parquet")
+
+    for fn, arg in ((project, "t"), (extract, "o")):
+        with pytest.raises(typer.Exit) as info:
+            cli_errors(fn)(arg)
+        assert info.value.exit_code == FATAL
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: t/projections/x.parquet: read-only file system; copy the table to a writable folder and run there"
+    assert err[1] == "error: o/objects.parquet: read-only file system; choose another --out"
+
+
+def test_11_a_failing_temp_file_is_reported_under_the_target_name(tmp_path, monkeypatch):
+    import tempfile
+
+    from yololens.store.atomic import write_text
+
+    def no_temp(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".stages.abcd1234.tmp.json"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_temp)
+    with pytest.raises(PermissionError) as info:
+        write_text(tmp_path / "stages.json", "{}")
+    assert info.value.filename == str(tmp_path / "stages.json")

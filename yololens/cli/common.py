@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import signal
 import threading
 import traceback
@@ -52,6 +53,10 @@ def cli_errors(fn: F) -> F:
     prints its traceback and also exits 2, so that exit 1 always means "finished, some inputs skipped".
     """
 
+    # `project`, `plot` and `stages` write beside the table they read: they have no --out to change
+    has_out = "out" in inspect.signature(fn).parameters
+    elsewhere = "choose another --out" if has_out else "copy the table to a writable folder and run there"
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         previous = _sigterm_stops_like_ctrl_c()
@@ -66,7 +71,7 @@ def cli_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort, TyperException):
             raise
         except OSError as exc:
-            typer.echo(f"error: {describe_os_error(exc)}", err=True)
+            typer.echo(f"error: {describe_os_error(exc, elsewhere)}", err=True)
             raise typer.Exit(EXIT_FATAL) from None
         except Exception as exc:  # a bug: keep the traceback for the report, but never exit 1
             traceback.print_exc()
@@ -80,21 +85,29 @@ def cli_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def describe_os_error(exc: OSError) -> str:
-    """``path: cause`` in one line, e.g. ``out/projections: a file is in the way (a folder is needed here)``."""
+def describe_os_error(exc: OSError, elsewhere: str = "choose another --out") -> str:
+    """``path: cause; remedy`` in one line, e.g. ``out/projections: cannot write here (out/projections is a file,
+    not a folder)``. ``elsewhere``: how this command writes somewhere else (its option, if it has one)."""
     # os.replace(temp, target) names the target second: that is the path the user knows
     path = exc.filename2 or exc.filename
-    path = "?" if path is None else path
+    path = "an output file" if path is None else path
     if isinstance(exc, IsADirectoryError):
         return f"{path}: cannot write here (it is a folder, not a file)"
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
         for parent in (Path(path), *Path(path).parents):
             if parent.exists() and not parent.is_dir():
                 return f"{path}: cannot write here ({parent} is a file, not a folder)"
-    if exc.errno == errno.ENOSPC:
-        return f"{path}: no space left on the device; free some space and rerun to resume"
-    if exc.errno == errno.EROFS:
-        return f"{path}: read-only file system; choose another --out"
+    remedies = {
+        errno.ENOSPC: "no space left on the device; free some space and rerun to resume",
+        errno.EDQUOT: "disk quota exceeded; free some space and rerun to resume",
+        errno.EROFS: f"read-only file system; {elsewhere}",
+        errno.EACCES: f"permission denied; make it writable or {elsewhere}",
+        errno.EPERM: f"operation not permitted; make it writable or {elsewhere}",
+        errno.ENAMETOOLONG: "file name too long; use a shorter folder path",
+        errno.EIO: "input/output error (a failing disk or a lost network mount?); check the device and rerun",
+    }
+    if exc.errno in remedies:
+        return f"{path}: {remedies[exc.errno]}"
     return f"{path}: {exc.strerror or _one_line(exc)}"
 
 

@@ -143,10 +143,7 @@ def _array(values: list, dtype: pa.DataType | None = None) -> pa.Array:
 
 
 def _text(value) -> str | None:
-    """A value as the label file wrote it: JSON spelling for booleans (``false``, not ``False``)."""
-    if value is None or isinstance(value, str):
-        return value
-    return "true" if value is True else "false" if value is False else str(value)
+    return None if value is None else str(value)
 
 
 def _fixed_list(vectors: list[np.ndarray | None], dim: int) -> pa.Array:
