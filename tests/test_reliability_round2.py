@@ -465,3 +465,26 @@ def test_11_a_failing_temp_file_is_reported_under_the_target_name(tmp_path, monk
     with pytest.raises(PermissionError) as info:
         write_text(tmp_path / "stages.json", "{}")
     assert info.value.filename == str(tmp_path / "stages.json")
+
+
+# ------------------------------------------------------------- 13. a table outside --out
+
+
+def test_13_a_table_outside_out_is_locked_and_keeps_no_state_beside_it(tmp_path, assets):
+    from yololens.cli.common import EXIT_LOCKED
+    from yololens.store.lock import DirectoryLock
+
+    src = _two_images(tmp_path / "src", assets)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    csv = shared / "coefs.csv"
+    args = ["coefficients", "-m", "yolov8n-seg.yaml", "-s", src, "--csv", csv, "--index", "3", "--imgsz", "64",
+            "--no-progress"]
+    with DirectoryLock(tmp_path / "one", guards=csv):  # a first run, into another --out, is writing this CSV
+        res = invoke([*args, "--out", tmp_path / "two"])
+    assert res.exit_code == EXIT_LOCKED, res.output
+    assert f"{csv}: output file is in use by pid {os.getpid()}" in error_line(res)
+    res = invoke([*args, "--out", tmp_path / "two"])
+    assert res.exit_code == EXIT_OK, res.output
+    assert sorted(p.name for p in shared.iterdir()) == [".coefs.csv.lock", "coefs.csv"]  # no .parts, no settings
+    assert (tmp_path / "two" / ".coefs.csv.parquet").is_file() and (tmp_path / "two" / ".coefs.csv.settings.json").is_file()

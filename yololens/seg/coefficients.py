@@ -14,6 +14,7 @@ whichever path aligns the rows. ``layout="seed"``: ``image_name, type, mask_1 ..
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -158,13 +159,15 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                 "max_det": max_det, "report": report}
     schema = table_schema(layout, chosen, mask_area and layout != "seed")
     result = CoefficientsResult(path, skips=list(src.skips))
-    with DirectoryLock(out):
+    outside = path.resolve().parent != out.resolve()  # --csv /elsewhere/x.csv: lock that file too
+    with DirectoryLock(out), DirectoryLock(out, guards=path) if outside else contextlib.nullcontext():
         # Rows live in a Parquet store; a CSV is exported from it at the end, so a resumed CSV is
-        # byte-identical to a clean run's (ResumableTable re-reads a CSV with inferred types).
-        tables = {"main": ResumableTable(_store_path(path, fmt), key_column=KEY, fmt="parquet")}
+        # byte-identical to a clean run's (ResumableTable re-reads a CSV with inferred types). All working
+        # state (store, parts, settings) stays under --out, wherever the final file goes.
+        tables = {"main": ResumableTable(_store_path(path, fmt, out), key_column=KEY, fmt="parquet", work_dir=out)}
         if report:
-            tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet")
-        guard_settings(path.with_name(f".{path.name}.settings.json"), list(tables.values()), settings, overwrite,
+            tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet", work_dir=out)
+        guard_settings(out / f".{path.name}.settings.json", list(tables.values()), settings, overwrite,
                        where=path, hint="--out/--csv", source=SourceFingerprint.of(src.records, labels))
         done = tables["main"].done_keys()
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
@@ -212,8 +215,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     return result
 
 
-def _store_path(path: Path, fmt: str) -> Path:
-    return path if fmt == "parquet" else path.with_name(f".{path.name}.parquet")
+def _store_path(path: Path, fmt: str, out: Path) -> Path:
+    return path if fmt == "parquet" else out / f".{path.name}.parquet"
 
 
 def _export_csv(store: Path, path: Path) -> Path:

@@ -45,13 +45,16 @@ class ResumableTable:
         fmt: ``"parquet"`` or ``"csv"``; defaults to the suffix of ``path``.
     """
 
-    def __init__(self, path: str | os.PathLike, key_column: str, fmt: str | None = None):
+    def __init__(self, path: str | os.PathLike, key_column: str, fmt: str | None = None,
+                 work_dir: str | os.PathLike | None = None):
         self.path = Path(path)
         self.key_column = key_column
         self.fmt = (fmt or self.path.suffix.lstrip(".")).lower()
         if self.fmt not in FORMATS:
             raise ValueError(f"{self.path}: unknown table format {self.fmt!r}; use one of {FORMATS}")
-        self.parts_dir = self.path.parent / ".parts" / self.path.name
+        # The parts live under ``work_dir`` (the run's --out) even when the final file goes elsewhere.
+        self.work_dir = Path(work_dir) if work_dir is not None else self.path.parent
+        self.parts_dir = self.work_dir / ".parts" / self.path.name
         self._seq = 0
         #: Corrupt parts found by :meth:`done_keys`, set aside (``.corrupt``) so their windows are redone.
         self.notes: list[tuple[str, str]] = []  # (file, reason); callers report them as skips, action 'redone'
@@ -157,7 +160,7 @@ class ResumableTable:
                              "--overwrite to redo them with one consistent schema") from None
         for part in parts:
             part.unlink()
-        _remove_empty_dirs(self.parts_dir, stop=self.path.parent)
+        _remove_empty_dirs(self.parts_dir, stop=self.work_dir)
         return self.path
 
     def _write_final(self, sources: Sequence[pa.Table | Path], schema: pa.Schema) -> None:
