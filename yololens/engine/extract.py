@@ -174,13 +174,13 @@ def extract(
             shutil.rmtree(out / "crops", ignore_errors=True)
         remove_stale_temps(out)  # half-written temp files of a killed run (we hold the lock: none is live)
         done = table.done_keys()
-        src.skips.extend(Skip(file, reason, "redone") for file, reason in table.notes)
+        redone = [Skip(file, reason, "redone") for file, reason in table.notes]  # corrupt parts set aside
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")
         job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
-        skips = list(src.skips)
+        skips = list(src.skips) + redone
         job.decode = image_decoder(max_image_bytes)
         skips.extend(job.run(src.records, done, table, batch, workers, chunk_images, strict, progress))
         timings["run"] = time.perf_counter() - t_run
