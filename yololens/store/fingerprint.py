@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yololens.errors import InputError
-from yololens.store.atomic import write_json
+from yololens.store.atomic import write_text
 
 _SHOWN = 3  # example names in a refusal
 
@@ -53,7 +53,9 @@ class SourceFingerprint:
         return "; ".join(parts)
 
     def save(self, path: Path) -> None:
-        write_json(path, {"digest": self.digest, "labels": self.labels, "images": self.images})
+        """Atomically, one compact line (100k images make ~5 MB)."""
+        record = {"digest": self.digest, "labels": self.labels, "images": self.images}
+        write_text(path, json.dumps(record, separators=(",", ":")) + "\n")
 
     @classmethod
     def load(cls, path: Path) -> SourceFingerprint | None:
