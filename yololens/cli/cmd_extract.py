@@ -69,7 +69,8 @@ def extract_command(
     result = extract(
         model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
         iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, match_iou=match_iou,
-        pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
+        pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, chunk_images=window,
+        max_image_bytes=max_image_bytes, strict=strict,
         overwrite=overwrite, progress=progress,
     )
     c, t = result.manifest["counts"], result.manifest["timings_s"]
