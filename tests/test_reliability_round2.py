@@ -488,3 +488,17 @@ def test_13_a_table_outside_out_is_locked_and_keeps_no_state_beside_it(tmp_path,
     assert res.exit_code == EXIT_OK, res.output
     assert sorted(p.name for p in shared.iterdir()) == [".coefs.csv.lock", "coefs.csv"]  # no .parts, no settings
     assert (tmp_path / "two" / ".coefs.csv.parquet").is_file() and (tmp_path / "two" / ".coefs.csv.settings.json").is_file()
+
+
+@pytest.mark.parametrize("command", ["maps", "protos", "coefficients"])
+def test_7_every_image_command_takes_max_image_bytes(command, tmp_path, assets):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(assets / "bus.jpg", src / "bus.jpg")  # 137 kB
+    shutil.copy(assets / "zidane.jpg", src / "zidane.jpg")  # 50 kB
+    res = invoke([command, "-m", "yolov8n-seg.yaml", "-s", src, "--out", tmp_path / "o", "--imgsz", "64",
+                  "--max-image-bytes", 100_000, "--no-progress"])
+    assert res.exit_code == EXIT_SKIPPED, res.output
+    size = (src / "bus.jpg").stat().st_size
+    assert f"bus.jpg: file too large ({size:,} bytes; limit --max-image-bytes 100000) (skipped)" in res.output
+    assert "zidane.jpg" not in res.output.replace("-> ", "")

@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
-from yololens.options import typer_bounds
+from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
+                                  MaxImageBytesOpt, cli_errors, exit_for_skips)
 from yololens.errors import InputError
+from yololens.options import typer_bounds
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +40,7 @@ def coefficients_command(
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     window: Annotated[Optional[int], typer.Option(**typer_bounds("window"), help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
@@ -58,6 +60,7 @@ def coefficients_command(
     result = coefficients(model, source, out, table=csv, indices=None if all_ else index, fmt=table_format,
                           layout=layout, retina_masks=retina_masks, mask_area=mask_area, conf=conf, iou=iou,
                           imgsz=imgsz, batch=batch, device=device, workers=workers, window=window,
+                          max_image_bytes=max_image_bytes,
                           save_prototype_png=save_prototype_png, report=report, overwrite=overwrite,
                           progress=progress, source_format=source_format)
     typer.echo(result.summary() + (f"; report -> {result.report}" if result.report else ""))

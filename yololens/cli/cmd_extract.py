@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (
+    DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
     FormatOpt,
     HalfOpt,
     ImgszOpt,
+    MaxImageBytesOpt,
     ModelOpt,
     ProgressOpt,
     SourceOpt,
@@ -50,7 +52,7 @@ def extract_command(
     pool_size: Annotated[int, typer.Option(**typer_bounds("pool_size"), help="RoIAlign bins per side; the embedding is their mean.")] = 7,
     workers: WorkersOpt = 2,
     window: Annotated[int, typer.Option(**typer_bounds("window"), help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
-    max_image_bytes: Annotated[int, typer.Option(**typer_bounds("max_image_bytes"), help="Skip image files larger than this many bytes, before reading them.")] = 1 << 30,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
     progress: ProgressOpt = True,

@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (
+    DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
     FormatOpt,
     HalfOpt,
     ImgszOpt,
+    MaxImageBytesOpt,
     ModelOpt,
     ProgressOpt,
     SourceOpt,
@@ -46,6 +48,7 @@ def maps_command(
     npy: Annotated[bool, typer.Option("--npy/--no-npy", help="Save the full C×H×W tensors (.npy + .json metadata).")] = True,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Save the PNGs (grid, overlay, PCA, overview).")] = True,
     workers: WorkersOpt = 2,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     progress: ProgressOpt = True,
 ) -> None:
     """Save what each requested layer sees, for every image of --source, from one forward pass per batch.
@@ -66,7 +69,7 @@ def maps_command(
     result = maps(
         model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, channels=channels,
         rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures, fmt=fmt,
-        workers=workers, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
+        workers=workers, max_image_bytes=max_image_bytes, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
     )
     typer.echo(result.summary())
     exit_for_skips(len(result.skips))

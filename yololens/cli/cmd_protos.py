@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
+                                  MaxImageBytesOpt, cli_errors, exit_for_skips)
 from yololens.options import typer_bounds
 
 
@@ -32,6 +33,7 @@ def protos_command(
     fig_format: Annotated[str, typer.Option("--format", help="Figure format: png or svg.")] = "png",
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Show how each instance's mask is built from the prototypes, for every image of --source.
@@ -50,7 +52,8 @@ def protos_command(
 
     result = protos(model, source, out, order=order, shared_scale=shared_scale, retina_masks=retina_masks,
                     max_instances=max_instances, conf=conf, iou=iou, imgsz=imgsz, batch=batch, device=device,
-                    fmt=fig_format, workers=workers, progress=progress, source_format=source_format)
+                    fmt=fig_format, workers=workers, progress=progress, source_format=source_format,
+                    max_image_bytes=max_image_bytes)
     for skip in result.skips:
         tqdm.write(f"skipped {skip}")
     typer.echo(result.summary())

@@ -142,4 +142,7 @@ BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP, **typer_bounds("batch"))
 DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
 HalfOpt = Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")]
 WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.", **typer_bounds("workers"))]
+MaxImageBytesOpt = Annotated[int, typer.Option(help="Skip image files larger than this many bytes, before reading them.",
+                                               **typer_bounds("max_image_bytes"))]
+DEFAULT_MAX_IMAGE_BYTES = 1 << 30  # as yololens.sources.decoding (not imported here: the CLI starts fast)
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]

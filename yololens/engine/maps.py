@@ -29,7 +29,7 @@ import torch
 from tqdm import tqdm
 
 from yololens import __version__
-from yololens.engine.batching import iter_decoded_batches
+from yololens.engine.batching import image_decoder, iter_decoded_batches
 from yololens.engine.runner import ImageResult, Runner
 from yololens.errors import InputError
 from yololens.figures import featuremaps as figs
@@ -145,6 +145,7 @@ def maps(
     labels=None,
     fmt: str | None = None,
     workers: int = 2,
+    max_image_bytes: int | None = None,
     progress: bool = True,
     on_skip=None,
 ) -> MapsResult:
@@ -162,12 +163,13 @@ def maps(
         dtype: ``float16`` or ``float32`` for the ``.npy`` tensors; npy / figures: write them or not.
         labels, fmt: passed to ``open_source`` (labels are not used by the maps).
         workers: image decoding threads.
+        max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         on_skip: called with each :class:`Skip` as it happens (the CLI prints it).
     """
     start = time.perf_counter()
     opts = MapsOptions(channels, rank, shared_scale, heatmap, dtype, npy, figures)
     opts.check()
-    check_options(imgsz=imgsz, batch=batch, workers=workers)
+    check_options(imgsz=imgsz, batch=batch, workers=workers, max_image_bytes=max_image_bytes)
     lm = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
@@ -182,7 +184,8 @@ def maps(
     runner = Runner(lm, layers=requested, imgsz=imgsz, predict=False)
     done: list[ImageMaps] = []
     with DirectoryLock(out), tqdm(total=len(src.records), unit="img", desc="maps", disable=not progress) as bar:
-        for decoded in iter_decoded_batches(src.records, batch, workers=workers):
+        for decoded in iter_decoded_batches(src.records, batch, workers=workers,
+                                            decode=image_decoder(max_image_bytes)):
             for skip in decoded.skips:
                 skips.append(skip)
                 notify(skip)

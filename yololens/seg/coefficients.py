@@ -115,7 +115,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                  iou: float = 0.7, imgsz: int = 640, max_det: int = 300, batch: int = 8, device: str | None = None,
                  workers: int = 2, window: int | None = None, save_prototype_png: bool = False,
                  report: bool = False, overwrite: bool = False, progress: bool = True, labels=None,
-                 source_format: str | None = None) -> CoefficientsResult:
+                 source_format: str | None = None, max_image_bytes: int | None = None) -> CoefficientsResult:
     """Write one row per instance of every image of ``source`` to ``out/table``.
 
     Args:
@@ -140,7 +140,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     """
     if layout not in LAYOUTS:
         raise InputError(f"--layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
-    check_options(imgsz=imgsz, batch=batch, window=window, workers=workers, conf=conf, iou=iou, max_det=max_det)
+    check_options(imgsz=imgsz, batch=batch, window=window, workers=workers, conf=conf, iou=iou, max_det=max_det,
+                  max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
     path = Path(table) if Path(table).is_absolute() else out / table
@@ -179,7 +180,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         names = loaded.names
         png_names = OutputNames(r.name for r in src.records)
         for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
-                                    workers=workers, progress=progress, desc="coefficients", done=done):
+                                    workers=workers, progress=progress, desc="coefficients", done=done,
+                                    max_image_bytes=max_image_bytes):
             result.skips.extend(win.skips)
             if not win.images:
                 continue

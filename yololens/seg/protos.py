@@ -61,7 +61,8 @@ def save_fig(fig, path: Path) -> None:
 def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False, retina_masks: bool = False,
            max_instances: int | None = None, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640,
            max_det: int = 300, batch: int = 1, device: str | None = None, fmt: str = "png", workers: int = 2,
-           progress: bool = True, labels=None, source_format: str | None = None) -> ProtosResult:
+           progress: bool = True, labels=None, source_format: str | None = None,
+           max_image_bytes: int | None = None) -> ProtosResult:
     """Draw every instance's prototype decomposition for every image of ``source`` into ``out``.
 
     Args:
@@ -78,7 +79,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
     if fmt not in FIGURE_FORMATS:
         raise InputError(f"--format must be one of {', '.join(FIGURE_FORMATS)}, not {fmt!r}")
     check_options(imgsz=imgsz, batch=batch, workers=workers, conf=conf, iou=iou, max_det=max_det,
-                  max_instances=max_instances)
+                  max_instances=max_instances, max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
     loaded = seg_model(model, "protos", device)
@@ -88,7 +89,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
     folder_of = OutputNames(r.name for r in src.records)  # reserved in source order: skips shift nothing
     with DirectoryLock(out):
         for window in iter_seg_windows(runner, src.records, batch, retina_masks, workers=workers,
-                                       progress=progress, desc="protos"):
+                                       progress=progress, desc="protos", max_image_bytes=max_image_bytes):
             result.skips.extend(window.skips)
             for item in window.images:
                 folder = result.folders[item.record.name] = out / folder_of(item.record.name)

@@ -143,8 +143,7 @@ def _check_file(path: Path, max_bytes: int | None = DEFAULT_MAX_IMAGE_BYTES) -> 
     if st.st_size == 0:
         raise ImageDecodeError(path, "empty file (0 bytes)")
     if max_bytes is not None and st.st_size > max_bytes:
-        raise ImageDecodeError(path, f"file too large ({st.st_size / 1e6:,.0f} MB; limit --max-image-bytes "
-                                     f"{max_bytes})")
+        raise ImageDecodeError(path, f"file too large ({st.st_size:,} bytes; limit --max-image-bytes {max_bytes})")
     if not os.access(path, os.R_OK):
         raise ImageDecodeError(path, "cannot read (permission denied)")
 
