@@ -300,10 +300,7 @@ def test_12_numeric_options_are_checked_by_the_api(command, option, value, asset
         float(value))}
     model = "yolov8n-seg.yaml"
     with pytest.raises(InputError, match=f"^{option} must be") as info:
-        if command == "maps":
-            api(model, str(assets / "bus.jpg"), out=tmp_path / "o", **kwargs)
-        else:
-            api(model, str(assets / "bus.jpg"), out=tmp_path / "o", **kwargs)
+        api(model, str(assets / "bus.jpg"), out=tmp_path / "o", **kwargs)
     assert "\n" not in str(info.value) and value.lstrip("-") in str(info.value)
     assert not (tmp_path / "o").exists()  # refused before anything ran or was written
 
