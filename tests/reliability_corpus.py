@@ -222,3 +222,53 @@ def build_many(root: Path, assets: Path, n: int, extra: list[Path] = ()) -> list
         dst.symlink_to(src.resolve())
         paths.append(dst)
     return paths
+
+
+# ------------------------------------------------------------------ issue 12: reliability round two
+
+
+def build_mixed_attribute_bdd(root: Path, assets: Path) -> tuple[Path, Path]:
+    """Three BDD frames whose ``occluded`` is ``false`` (bool) in one frame and ``"no"`` (string) in another,
+    and whose frame ``weather`` is a string in one frame and a number in another."""
+    images = root / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        shutil.copy(assets / "bus.jpg", images / name)
+    box = _box(20, 230, 800, 750)
+    frames = [
+        {"name": "a.jpg", "attributes": {"weather": "clear"},
+         "labels": [{"id": "a1", "category": "bus", "box2d": box, "attributes": {"occluded": False}}]},
+        {"name": "b.jpg", "attributes": {"weather": 3},
+         "labels": [{"id": "b1", "category": "bus", "box2d": box, "attributes": {"occluded": "no"}}]},
+        {"name": "c.jpg", "labels": [{"id": "c1", "category": "bus", "box2d": box, "attributes": {"truncated": True}}]},
+    ]
+    labels = root / "labels.json"
+    labels.write_text(json.dumps(frames))
+    return images, labels
+
+
+#: File names that once escaped ``--out``, collided or were too long (issue 12, cases 3-5).
+HOSTILE_NAMES = ("...jpg", "..jpg", "a b.jpg", "a_b.jpg", "é ü.jpg", "ñ.jpg", "-x.jpg", "A B.jpg",
+                 "n" * 251 + ".jpg", "deep/" + "m" * 248 + ".jpg")  # 255 bytes: the longest legal name; 252 in a folder
+
+
+def build_hostile_names(root: Path, assets: Path, names=HOSTILE_NAMES) -> list[str]:
+    """One copy of ``bus.jpg`` per name in ``names`` under ``root``; returns the names."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(assets / "bus.jpg", root / name)
+    return list(names)
+
+
+def build_special_files(root: Path, assets: Path) -> list[Case]:
+    """A FIFO named like an image beside a good image (issue 12, case 15); a non-image with a huge size and a
+    fake ``.jpg`` name (case 7, made sparse: no disk is used)."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(assets / "bus.jpg", root / "good.jpg")
+    os.mkfifo(root / "pipe.jpg")
+    with open(root / "video.jpg", "wb") as fh:  # 1.5 GB of zeros after a few bytes of an MP4-like header
+        fh.write(b"\x00\x00\x00\x18ftypmp42")
+        fh.truncate(1_500_000_000)
+    return [Case("pipe.jpg", "skipped", "is a FIFO (named pipe), not a regular file"),
+            Case("video.jpg", "skipped", "file too large")]

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from yololens.cli.app import app
 from yololens.engine.extract import extract, load_objects
 from yololens.errors import InputError
+from yololens.store.table import ResumableTable
 from yololens.store.lock import DirectoryLock
 
 
@@ -61,15 +62,21 @@ def test_boxes_both_matches_predictions(bdd_detect, det_weights, tmp_path):
     assert pred.score.notna().all() and gt.score.isna().all()
 
 
-def test_resume_equals_uninterrupted_run(folder, det_weights, tmp_path):
+def test_resume_equals_uninterrupted_run(folder, det_weights, tmp_path, monkeypatch):
     clean = extract(str(det_weights), str(folder), out=tmp_path / "clean", layers=[9, 15], batch=2,
                     chunk_images=1, progress=False).table()
-    # Interrupted run: only the first image made it; the rerun does the rest.
-    partial_src = tmp_path / "partial"
-    (partial_src / "sub").mkdir(parents=True)
-    shutil.copy(folder / "a_bus.jpg", partial_src / "a_bus.jpg")
+    # Interrupted run: only the first image's window made it (Ctrl-C right after its part); the rerun does the rest.
+    write_part = ResumableTable.write_part
+
+    def write_then_interrupt(self, *args, **kwargs):
+        write_part(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ResumableTable, "write_part", write_then_interrupt)
     out = tmp_path / "resumed"
-    extract(str(det_weights), str(partial_src), out=out, layers=[9, 15], batch=2, chunk_images=1, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        extract(str(det_weights), str(folder), out=out, layers=[9, 15], batch=2, chunk_images=1, progress=False)
+    monkeypatch.undo()
     res = extract(str(det_weights), str(folder), out=out, layers=[9, 15], batch=2, chunk_images=1, progress=False)
     assert res.manifest["counts"]["images_resumed"] == 1 and res.manifest["counts"]["images_processed"] == 2
     resumed = load_objects(out)

@@ -57,7 +57,7 @@ def _hooked(model, image_path: Path, layers, imgsz: int = 640) -> dict:
 def test_float32_tensors_equal_the_hooked_activations(yaml_model, images, yaml_run):
     assert yaml_run.layers == [2, 9, 15]
     for path in images:
-        folder = yaml_run.out / path.stem
+        folder = yaml_run.out / path.name.replace(".", "_")
         expected = _hooked(yaml_model, path, [2, 9, 15])
         for stem, layer in (("L2_C2f", 2), ("L9_SPPF", 9), ("L15_C2f", 15)):
             saved = np.load(folder / f"{stem}.npy")
@@ -66,7 +66,7 @@ def test_float32_tensors_equal_the_hooked_activations(yaml_model, images, yaml_r
 
 
 def test_sidecar_holds_letterbox_metadata(yaml_run, images):
-    meta = json.loads((yaml_run.out / "bus" / "L9_SPPF.json").read_text())
+    meta = json.loads((yaml_run.out / "bus_jpg" / "L9_SPPF.json").read_text())
     assert meta["module"] == "SPPF" and meta["layer"] == 9 and meta["dtype"] == "float32"
     assert meta["letterbox"]["orig_shape"] == [1080, 810]
     assert meta["letterbox"]["input_shape"] == [640, 480]  # one image per shape: minimal rect letterbox
@@ -83,13 +83,13 @@ def test_overlay_and_pca_have_the_original_size(yaml_run, images):
         h0, w0 = cv2.imread(str(path)).shape[:2]
         for layer in ("L2_C2f", "L9_SPPF", "L15_C2f"):
             for kind in ("overlay", "pca"):
-                image = cv2.imread(str(yaml_run.out / path.stem / f"{layer}_{kind}.png"))
+                image = cv2.imread(str(yaml_run.out / path.name.replace(".", "_") / f"{layer}_{kind}.png"))
                 assert image.shape == (h0, w0, 3), (path.name, layer, kind)
 
 
 def test_figures_are_not_blank(yaml_run, images):
     for path in images:
-        folder = yaml_run.out / path.stem
+        folder = yaml_run.out / path.name.replace(".", "_")
         overview = assert_not_blank(folder / "overview.png")
         assert overview.shape[0] > 3 * 150  # one row per layer
         assert_not_blank(folder / "L2_C2f_channels.png")
@@ -111,12 +111,12 @@ def test_manifest_and_result(yaml_run):
 
 def test_float16_default_rounds_the_activations(yaml_model, images, tmp_path):
     result = maps(yaml_model, [str(images[0])], layers="4", out=tmp_path, figures=False, imgsz=320, progress=False)
-    saved = np.load(tmp_path / "bus" / "L4_C2f.npy")
+    saved = np.load(tmp_path / "bus_jpg" / "L4_C2f.npy")
     expected = _hooked(yaml_model, images[0], [4], imgsz=320)[4]
     assert saved.dtype == np.float16
     np.testing.assert_array_equal(saved, expected.astype(np.float16))
     np.testing.assert_allclose(saved.astype(np.float32), expected, rtol=1e-3, atol=1e-4)
-    assert sorted(p.name for p in (tmp_path / "bus").iterdir()) == ["L4_C2f.json", "L4_C2f.npy"]
+    assert sorted(p.name for p in (tmp_path / "bus_jpg").iterdir()) == ["L4_C2f.json", "L4_C2f.npy"]
     assert result.files_written == 3
 
 
@@ -133,7 +133,7 @@ def test_bad_images_are_skipped_and_the_run_goes_on(yaml_model, images, tmp_path
     result = maps(yaml_model, [str(bad), str(images[0])], layers="9", out=tmp_path / "out", channels=4, imgsz=320,
                   progress=False, on_skip=seen.append)
     assert [s.file for s in result.skips] == [str(bad)] and seen == result.skips
-    assert [m.folder for m in result.images] == ["bus"]
+    assert [m.folder for m in result.images] == ["bus_jpg"]
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["counts"]["skipped"] == 1 and manifest["skipped"][0]["file"] == str(bad)
 
@@ -164,13 +164,13 @@ def test_seg_proto_layer_equals_the_runner_prototypes(seg_weights, images, tmp_p
     result = maps(model, [str(images[0])], layers="proto,p5", out=tmp_path, channels=8, progress=False)
     assert result.layers == ["proto", 21]
     expected = _hooked(model, images[0], ["proto", 21])
-    saved = np.load(tmp_path / "bus" / "proto.npy")
+    saved = np.load(tmp_path / "bus_jpg" / "proto.npy")
     assert saved.shape == (32, 160, 120)
     np.testing.assert_allclose(saved.astype(np.float32), expected["proto"], rtol=1e-3, atol=1e-3)
-    meta = json.loads((tmp_path / "bus" / "proto.json").read_text())
+    meta = json.loads((tmp_path / "bus_jpg" / "proto.json").read_text())
     assert meta["module"] == "Proto" and meta["stride"] == 4
     for name in ("proto_channels.png", "proto_pca.png", "L21_C2f_overlay.png", "overview.png"):
-        assert_not_blank(tmp_path / "bus" / name)
+        assert_not_blank(tmp_path / "bus_jpg" / name)
 
 
 def test_float16_overflow_keeps_float32():
@@ -186,4 +186,4 @@ def test_no_channel_grid_with_zero_channels(yaml_model, images, tmp_path):
     result = maps(yaml_model, [str(images[1])], layers="21", out=tmp_path, channels=0, npy=False, imgsz=320,
                   progress=False)
     assert sorted(result.images[0].files) == ["L21_C2f_overlay.png", "L21_C2f_pca.png", "overview.png"]
-    assert_not_blank(tmp_path / "zidane" / "overview.png")
+    assert_not_blank(tmp_path / "zidane_jpg" / "overview.png")

@@ -36,8 +36,8 @@ def test_cli_yaml_model_folder_with_a_bad_image(folder, tmp_path):
     assert result.exit_code == EXIT_SKIPPED, result.output
     assert "skipped broken.jpg" in result.output
     assert "maps: 3 images, 2 layers, 22 files written, 1 skipped" in result.output
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["bus", "bus_1", "zidane"]
-    files = sorted(p.name for p in (out / "bus_1").iterdir())
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["a__bus_jpg", "b__bus_jpg", "zidane_jpg"]
+    files = sorted(p.name for p in (out / "b__bus_jpg").iterdir())
     assert files == ["L4_C2f_channels.png", "L4_C2f_overlay.png", "L4_C2f_pca.png", "L9_SPPF_channels.png",
                      "L9_SPPF_overlay.png", "L9_SPPF_pca.png", "overview.png"]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -66,10 +66,10 @@ def test_cli_real_weights_one_image(det_weights, assets, tmp_path):
                      "--out", str(out), "--channels", "8", "--shared-scale", "--no-figures", "--dtype", "float32")
     assert result.exit_code == EXIT_OK, result.output
     assert "maps: 1 images, 3 layers, 7 files written, 0 skipped" in result.output
-    shapes = {p.stem: np.load(p).shape for p in (out / "zidane").glob("*.npy")}
+    shapes = {p.stem: np.load(p).shape for p in (out / "zidane_jpg").glob("*.npy")}
     # 1280x720 -> 640x384 input (minimal rect letterbox); P3/P4/P5 = strides 8/16/32
     assert shapes == {"L15_C2f": (64, 48, 80), "L18_C2f": (128, 24, 40), "L21_C2f": (256, 12, 20)}
-    meta = json.loads((out / "zidane" / "L21_C2f.json").read_text())
+    meta = json.loads((out / "zidane_jpg" / "L21_C2f.json").read_text())
     assert meta["letterbox"]["orig_shape"] == [720, 1280] and meta["letterbox"]["pad"] == [0, 12]
     assert meta["content_cells"]["rows"] == [0, 12]  # 12 px pad = 3/8 cell: every row's centre is inside
     manifest = json.loads((out / "manifest.json").read_text())

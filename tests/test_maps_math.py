@@ -124,8 +124,11 @@ def test_pca_rgb_flat_and_narrow_maps():
 
 
 def test_image_folders_are_unique_deterministic_and_case_insensitive():
-    names = ["a/bus.jpg", "b/bus.jpg", "bus_1.jpg", "c/BUS.png", "zidane.jpg"]
+    names = ["a/bus.jpg", "b/bus.jpg", "bus_1.jpg", "A/BUS.jpg", "zidane.jpg", "zidane.jpg"]
     records = [ImageRecord(i, Path(n), n) for i, n in enumerate(names)]
     folders = image_folders(records)
-    assert [folders[i] for i in range(5)] == ["bus", "bus_1", "bus_1_1", "BUS_2", "zidane"]
+    got = [folders[i] for i in range(6)]
+    assert got[:3] == ["a__bus_jpg", "b__bus_jpg", "bus_1_jpg"] and got[4] == "zidane_jpg"
+    assert got[3].startswith("A__BUS_jpg~") and got[5] not in got[:5]  # case-insensitive repeats, a repeated name
+    assert len({g.lower() for g in got}) == 6
     assert image_folders(records) == folders

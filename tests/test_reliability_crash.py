@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from reliability_corpus import build_many
-from yololens.cli.common import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK
+from yololens.cli.common import EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_TERMINATED
 from yololens.store.atomic import _TEMP_NAME
 from yololens.store.table import ResumableTable
 
@@ -209,6 +209,25 @@ def test_sigkill_at_random_points_then_resume(many, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["objects_total"] == pq.read_metadata(many["ref"] / "objects.parquet").num_rows
     print(f"kills: {kills}; temp files seen after kills: {temps_seen}")
+
+
+def test_sigterm_stops_like_ctrl_c_and_resumes(many, tmp_path):
+    """Issue 12, case 14: SIGTERM (kill, docker stop) prints the Ctrl-C line and exits 143; the rerun resumes."""
+    out, log = tmp_path / "out", tmp_path / "log.txt"
+    cmd = cli("extract", "-m", many["model"], "-s", many["images"], "-o", out, *ARGS)
+    proc = start(cmd, log)
+    t0 = time.monotonic()
+    while not parts_of(out) and proc.poll() is None and time.monotonic() - t0 < TIMEOUT:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == EXIT_TERMINATED, log.read_text()[-2000:]
+    text = log.read_text()
+    assert "interrupted: finished work is saved; rerun the same command to resume" in text
+    assert "Traceback" not in text and parts_of(out)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == EXIT_OK and "already done" in done.stdout, done.stderr
+    assert_same_table(out / "objects.parquet", many["ref"] / "objects.parquet")
+    assert_same_crops(out, many["ref"])
 
 
 COEF_TABLE = ".mask_coefficients.csv.parquet"  # the Parquet store behind the CSV

@@ -118,8 +118,8 @@ def test_protos_result_names_the_folders_it_wrote(seg_weights, assets, tmp_path)
     """Callers (the report) find each image's figures through ``ProtosResult.folders``, not by re-deriving names."""
     from yololens.jobs.protos import protos
 
-    image = str((assets / "bus.jpg").resolve())  # an absolute path: its folder keeps only the file name
+    image = str((assets / "bus.jpg").resolve())  # an absolute path: its key (and folder) is the file name
     res = protos(str(seg_weights), image, tmp_path / "p", max_instances=1, imgsz=320, progress=False)
-    folder = res.folders[image]
+    folder = res.folders["bus.jpg"]
     assert folder == tmp_path / "p" / "bus_jpg" and (folder / "meta.json").is_file()
     assert list(folder.glob("instance_*.png"))

@@ -104,13 +104,13 @@ def test_seed_layout_header_and_parquet(loaded, folder, tmp_path):
 
 def test_resume_equals_clean_run(loaded, folder, tmp_path, monkeypatch):
     clean = _run(loaded, folder, tmp_path / "clean", window=2).table.read_bytes()
-    # 1) a run on a subset (the first images), then the full set
+    # 1) a run on a subset (the first images), then the full set: another source, refused rather than mixed
     records = open_source(folder)
     subset = type(records)(records=records.records[:2], format=records.format)
-    _run(loaded, subset, tmp_path / "resume", window=2)
-    second = _run(loaded, folder, tmp_path / "resume", window=2)
-    assert second.resumed == 2 and second.images == 3
-    assert second.table.read_bytes() == clean
+    first = _run(loaded, subset, tmp_path / "resume", window=2).table.read_bytes()
+    with pytest.raises(InputError, match=r"different source \(3 added, 0 removed, 0 modified.*--overwrite"):
+        _run(loaded, folder, tmp_path / "resume", window=2)
+    assert (tmp_path / "resume" / "mask_coefficients.csv").read_bytes() == first
     # 2) a crash after the first window: parts stay, no final file; the rerun completes it
     calls = {"n": 0}
     real_run = Runner.run

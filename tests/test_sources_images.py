@@ -114,7 +114,8 @@ def test_read_image_list_resolves_relative_to_the_txt_and_skips_bad_lines(tmp_pa
         "# comment\n\n../imgs/a.jpg\n" + str(tmp_path / "b.png") + "\n../missing.jpg\n../dir.jpg\n../video.mp4\n../imgs/a.jpg\n"
     )
     entries, skips = read_image_list(lst)
-    assert [name for _, name in entries] == ["../imgs/a.jpg", str(tmp_path / "b.png")]
+    # canonical keys: outside the list's folder, the absolute path (however the line spelled it)
+    assert [name for _, name in entries] == [str(tmp_path / "imgs" / "a.jpg"), str(tmp_path / "b.png")]
     assert entries[0][0].resolve() == (tmp_path / "imgs" / "a.jpg").resolve()
     reasons = {s.file.rsplit(": ", 1)[-1].rstrip("]"): (s.reason, s.action) for s in skips}
     assert reasons == {

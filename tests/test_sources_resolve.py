@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -23,10 +24,15 @@ def test_formats():
     assert FORMATS == ("image", "folder", "list", "bdd", "coco", "yolo")
 
 
-def test_single_image_name_as_given(assets):
+def test_single_image_name_is_its_canonical_key(assets, tmp_path, monkeypatch):
     source = open_source(str(Path(assets) / "bus.jpg"))
     assert source.format == "image"
-    assert [(r.index, r.name, r.labels) for r in source.records] == [(0, str(Path(assets) / "bus.jpg"), None)]
+    assert [(r.index, r.name, r.labels) for r in source.records] == [(0, "bus.jpg", None)]
+    (tmp_path / "base").mkdir()
+    shutil.copy(Path(assets) / "bus.jpg", tmp_path / "base" / "x.jpg")
+    monkeypatch.chdir(tmp_path)
+    spellings = ["base/x.jpg", "./base/x.jpg", str(tmp_path / "base" / "x.jpg"), "base//x.jpg"]
+    assert {open_source(s).records[0].name for s in spellings} == {"x.jpg"}  # one key, however spelled
     assert not source.has_labels and source.class_names == []
 
 

@@ -25,3 +25,9 @@ class OutputLockedError(YololensError):
 
 class StrictModeError(YololensError):
     """``--strict`` was given and an input had to be skipped."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, shortened to ``limit`` characters (its type when it has none)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
+from typer.exceptions import TyperException
 
 from yololens.cli import (
     cmd_coefficients,
@@ -14,6 +17,7 @@ from yololens.cli import (
     cmd_protos,
     cmd_report,
 )
+from yololens.cli.common import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK
 
 app = typer.Typer(
     name="yololens",
@@ -29,7 +33,20 @@ for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_
 
 
 def main() -> None:
-    app()
+    """The console script: like ``app()``, but a bad option value (typer's range and type checks) is one
+    line, ``error: ...``, with exit 2, as every other refusal (click would print a usage box)."""
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as exc:  # click's usage errors (typer vendors click: catch them by typer's base)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        typer.echo(f"error: {' '.join(message.split())}{hint}", err=True)
+        sys.exit(EXIT_FATAL)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":

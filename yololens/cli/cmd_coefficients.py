@@ -7,9 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
+                                  MaxImageBytesOpt, cli_errors, exit_for_skips)
 from yololens.errors import InputError
 from yololens.types import CoefLayout
+from yololens.options import typer_bounds
 
 
 def register(app: typer.Typer) -> None:
@@ -32,14 +34,15 @@ def coefficients_command(
     save_prototype_png: Annotated[bool, typer.Option("--save-prototype-png", help="Also save prototypes/<image>_p<k>.png per chosen index, titled with each instance's weight.")] = False,
     report: Annotated[bool, typer.Option("--report", help="Also compute prototype ablation and write the analytics to OUT/report (histograms, class heatmap, usage, ablation).")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Discard earlier results for this table instead of resuming.")] = False,
-    conf: Annotated[float, typer.Option(help="Confidence threshold (Ultralytics predict's default 0.25).")] = 0.25,
-    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
-    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
-    batch: Annotated[int, typer.Option(help=BATCH_HELP + " Results do not depend on it.")] = 8,
+    conf: Annotated[float, typer.Option(**typer_bounds("conf"), help="Confidence threshold (Ultralytics predict's default 0.25).")] = 0.25,
+    iou: Annotated[float, typer.Option(**typer_bounds("iou"), help="NMS IoU threshold.")] = 0.7,
+    imgsz: Annotated[int, typer.Option(**typer_bounds("imgsz"), help=IMGSZ_HELP)] = 640,
+    batch: Annotated[int, typer.Option(**typer_bounds("batch"), help=BATCH_HELP + " Results do not depend on it.")] = 8,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
-    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
-    window: Annotated[Optional[int], typer.Option(help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
+    workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
+    window: Annotated[Optional[int], typer.Option(**typer_bounds("window"), help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """One row per predicted instance (all of them, in Ultralytics' Results order) with its mask coefficients.
@@ -58,6 +61,7 @@ def coefficients_command(
     result = coefficients(model, source, out, table=csv, indices=None if all_ else index, fmt=table_format,
                           layout=layout, retina_masks=retina_masks, mask_area=mask_area, conf=conf, iou=iou,
                           imgsz=imgsz, batch=batch, device=device, workers=workers, window=window,
+                          max_image_bytes=max_image_bytes,
                           save_prototype_png=save_prototype_png, report=report, overwrite=overwrite,
                           progress=progress, source_format=source_format)
     typer.echo(result.summary() + (f"; report -> {result.report}" if result.report else ""))

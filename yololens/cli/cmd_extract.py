@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (
+    DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
     FormatOpt,
     HalfOpt,
     ImgszOpt,
+    MaxImageBytesOpt,
     ModelOpt,
     ProgressOpt,
     SourceOpt,
@@ -20,6 +22,7 @@ from yololens.cli.common import (
     cli_errors,
     exit_for_skips,
 )
+from yololens.options import typer_bounds
 from yololens.types import BoxMode
 
 
@@ -38,20 +41,21 @@ def extract_command(
     boxes: Annotated[BoxMode, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = BoxMode.PRED,
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,
-    conf: Annotated[float, typer.Option(help="Confidence threshold for predictions.")] = 0.25,
-    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
-    max_det: Annotated[int, typer.Option(help="Maximum detections per image.")] = 300,
-    match_iou: Annotated[float, typer.Option(help="IoU needed to match a prediction to a label box (--boxes both).")] = 0.5,
+    conf: Annotated[float, typer.Option(**typer_bounds("conf"), help="Confidence threshold for predictions.")] = 0.25,
+    iou: Annotated[float, typer.Option(**typer_bounds("iou"), help="NMS IoU threshold.")] = 0.7,
+    max_det: Annotated[int, typer.Option(**typer_bounds("max_det"), help="Maximum detections per image.")] = 300,
+    match_iou: Annotated[float, typer.Option(**typer_bounds("match_iou"), help="IoU needed to match a prediction to a label box (--boxes both).")] = 0.5,
     device: DeviceOpt = None,
     half: HalfOpt = False,
     end2end: Annotated[Optional[bool], typer.Option("--end2end/--no-end2end", help="YOLO26: use the NMS-free one-to-one head (default: Ultralytics' predict default).")] = None,
     crops: Annotated[bool, typer.Option(help="Save object thumbnails to OUT/crops (for plots).")] = False,
-    crop_size: Annotated[int, typer.Option(help="Thumbnail longest side, pixels.")] = 128,
+    crop_size: Annotated[int, typer.Option(**typer_bounds("crop_size"), help="Thumbnail longest side, pixels.")] = 128,
     class_map: Annotated[Optional[Path], typer.Option("--class-map", help="YAML or JSON file: label class name -> model class name (many-to-one allowed) used to match predictions to labels; every name must exist. Default: the shipped BDD100K -> COCO map (pedestrian, rider -> person; motor -> motorcycle; bike -> bicycle; same names match).")] = None,
     pool: Annotated[str, typer.Option("--pool", help="What each embedding averages: box (RoIAlign inside the box: emb_L<idx>), mask (inside the instance mask resampled to each layer's grid, letterbox padding excluded: emb_L<idx>_mask; predicted masks for pred rows, label polygons/RLE for gt rows; where there is no mask, or it is empty at a layer's resolution, the box is used and the mask_fallback column says so) or both (both columns, for `yololens stages` to compare).")] = "box",
-    pool_size: Annotated[int, typer.Option(help="RoIAlign bins per side (>= 1); the embedding is their mean.")] = 7,
+    pool_size: Annotated[int, typer.Option(**typer_bounds("pool_size"), help="RoIAlign bins per side (>= 1); the embedding is their mean.")] = 7,
     workers: WorkersOpt = 2,
-    window: Annotated[int, typer.Option(min=1, help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
+    window: Annotated[int, typer.Option(**typer_bounds("window"), help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
     progress: ProgressOpt = True,
@@ -70,7 +74,8 @@ def extract_command(
     result = extract(
         model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
         iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, match_iou=match_iou,
-        class_map=class_map, pool=pool, pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers, chunk_images=window, strict=strict,
+        class_map=class_map, pool=pool, pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers,
+        chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
         overwrite=overwrite, progress=progress,
     )
     c, t = result.manifest["counts"], result.manifest["timings_s"]

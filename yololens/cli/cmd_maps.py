@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (
+    DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
     FormatOpt,
     HalfOpt,
     ImgszOpt,
+    MaxImageBytesOpt,
     ModelOpt,
     ProgressOpt,
     SourceOpt,
@@ -20,6 +22,7 @@ from yololens.cli.common import (
     cli_errors,
     exit_for_skips,
 )
+from yololens.options import typer_bounds
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +40,7 @@ def maps_command(
     batch: BatchOpt = 8,
     device: DeviceOpt = None,
     half: HalfOpt = False,
-    channels: Annotated[int, typer.Option(help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
+    channels: Annotated[int, typer.Option(**typer_bounds("channels"), help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
     rank: Annotated[str, typer.Option(help="Channel ranking: energy (mean of squares), variance (spatial), or index.")] = "energy",
     shared_scale: Annotated[bool, typer.Option("--shared-scale", help="One colour scale for all tiles of a grid (default: each tile its own 1-99% range).")] = False,
     heatmap: Annotated[str, typer.Option(help="Overlay heatmap over channels: mean or energy (mean of squares).")] = "mean",
@@ -45,6 +48,7 @@ def maps_command(
     npy: Annotated[bool, typer.Option("--npy/--no-npy", help="Save the full C×H×W tensors (.npy + .json metadata).")] = True,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Save the PNGs (grid, overlay, PCA, overview).")] = True,
     workers: WorkersOpt = 2,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     progress: ProgressOpt = True,
 ) -> None:
     """Save what each requested layer sees, for every image of --source, from one forward pass per batch.
@@ -65,7 +69,7 @@ def maps_command(
     result = maps(
         model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, channels=channels,
         rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures, fmt=fmt,
-        workers=workers, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
+        workers=workers, max_image_bytes=max_image_bytes, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
     )
     typer.echo(result.summary())
     exit_for_skips(len(result.skips))

@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
+                                  MaxImageBytesOpt, cli_errors, exit_for_skips)
+from yololens.options import typer_bounds
 
 
 def register(app: typer.Typer) -> None:
@@ -22,15 +24,16 @@ def protos_command(
     order: Annotated[str, typer.Option(help="Prototype order: abs (by |coefficient|, largest first) or index (0..nm-1, the seed's layout).")] = "abs",
     shared_scale: Annotated[bool, typer.Option("--shared-scale", help="One colour scale for all prototypes (default: each its own min..max).")] = False,
     retina_masks: Annotated[bool, typer.Option("--retina-masks", help="Final masks at the original resolution, as predict(retina_masks=True).")] = False,
-    max_instances: Annotated[Optional[int], typer.Option(help="At most this many instance figures per image (default: all).")] = None,
-    conf: Annotated[float, typer.Option(help="Confidence threshold (Ultralytics predict's default 0.25).")] = 0.25,
-    iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
-    imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
-    batch: Annotated[int, typer.Option(help=BATCH_HELP + " Results do not depend on it.")] = 4,
+    max_instances: Annotated[Optional[int], typer.Option(**typer_bounds("max_instances"), help="At most this many instance figures per image (default: all).")] = None,
+    conf: Annotated[float, typer.Option(**typer_bounds("conf"), help="Confidence threshold (Ultralytics predict's default 0.25).")] = 0.25,
+    iou: Annotated[float, typer.Option(**typer_bounds("iou"), help="NMS IoU threshold.")] = 0.7,
+    imgsz: Annotated[int, typer.Option(**typer_bounds("imgsz"), help=IMGSZ_HELP)] = 640,
+    batch: Annotated[int, typer.Option(**typer_bounds("batch"), help=BATCH_HELP + " Results do not depend on it.")] = 4,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     fig_format: Annotated[str, typer.Option("--format", help="Figure format: png or svg.")] = "png",
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
-    workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
+    workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
+    max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Show how each instance's mask is built from the prototypes, for every image of --source.
@@ -49,7 +52,8 @@ def protos_command(
 
     result = protos(model, source, out, order=order, shared_scale=shared_scale, retina_masks=retina_masks,
                     max_instances=max_instances, conf=conf, iou=iou, imgsz=imgsz, batch=batch, device=device,
-                    fmt=fig_format, workers=workers, progress=progress, source_format=source_format)
+                    fmt=fig_format, workers=workers, progress=progress, source_format=source_format,
+                    max_image_bytes=max_image_bytes)
     for skip in result.skips:
         tqdm.write(f"skipped {skip}")
     typer.echo(result.summary())

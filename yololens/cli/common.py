@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
+import signal
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +16,7 @@ import typer
 from typer.exceptions import TyperException
 
 from yololens.errors import YololensError
+from yololens.options import typer_bounds
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -21,12 +25,29 @@ EXIT_FATAL = 2  # could not run: bad model, bad option, empty source, ...
 EXIT_LOCKED = 3  # another run holds the output directory
 EXIT_INTERRUPTED = 130  # Ctrl-C; rerun the same command to resume
 EXIT_BUG = 70  # an unexpected exception (a yololens bug; the traceback is printed): sysexits' EX_SOFTWARE
+EXIT_TERMINATED = 143  # SIGTERM (kill, a batch scheduler, docker stop): stopped like Ctrl-C, 128 + 15
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM, so a run stops exactly as on Ctrl-C (finished work kept)."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def _sigterm_stops_like_ctrl_c():
+    """Install :func:`_on_sigterm` for the duration of a command; returns the previous handler (or None)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
 
 F = TypeVar("F", bound=Callable)
 
 
 def cli_errors(fn: F) -> F:
-    """Turn yololens errors into a one-line message and an exit code, and Ctrl-C into 130.
+    """Turn yololens errors into a one-line message and an exit code, Ctrl-C into 130 and SIGTERM into 143
+    (both print the same line; finished work is kept).
 
     An I/O failure that escaped the command (an output path under a regular file, a full disk,
     a read-only file system) becomes a one-line error with exit 2; any other unexpected exception
@@ -34,45 +55,61 @@ def cli_errors(fn: F) -> F:
     nor 2 ("could not run", the user's to fix) ever hides a crash.
     """
 
+    # `project`, `plot` and `stages` write beside the table they read: they have no --out to change
+    has_out = "out" in inspect.signature(fn).parameters
+    elsewhere = "choose another --out" if has_out else "copy the table to a writable folder and run there"
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        previous = _sigterm_stops_like_ctrl_c()
         try:
             return fn(*args, **kwargs)
         except YololensError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             typer.echo("interrupted: finished work is saved; rerun the same command to resume", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED) from None
         except (typer.Exit, typer.Abort, TyperException):
             raise
         except OSError as exc:
-            typer.echo(f"error: {describe_os_error(exc)}", err=True)
+            typer.echo(f"error: {describe_os_error(exc, elsewhere)}", err=True)
             raise typer.Exit(EXIT_FATAL) from None
         except Exception as exc:  # a bug: keep the traceback for the report, but never exit 1
             traceback.print_exc()
             typer.echo(f"error: unexpected {type(exc).__name__}: {_one_line(exc)} (this is a yololens bug; "
                        "please report it with the traceback above)", err=True)
             raise typer.Exit(EXIT_BUG) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper  # type: ignore[return-value]
 
 
-def describe_os_error(exc: OSError) -> str:
-    """``path: cause`` in one line, e.g. ``out/projections: a file is in the way (a folder is needed here)``."""
+def describe_os_error(exc: OSError, elsewhere: str = "choose another --out") -> str:
+    """``path: cause; remedy`` in one line, e.g. ``out/projections: cannot write here (out/projections is a file,
+    not a folder)``. ``elsewhere``: how this command writes somewhere else (its option, if it has one)."""
     # os.replace(temp, target) names the target second: that is the path the user knows
     path = exc.filename2 or exc.filename
-    path = "?" if path is None else path
+    path = "an output file" if path is None else path
     if isinstance(exc, IsADirectoryError):
         return f"{path}: cannot write here (it is a folder, not a file)"
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
         for parent in (Path(path), *Path(path).parents):
             if parent.exists() and not parent.is_dir():
                 return f"{path}: cannot write here ({parent} is a file, not a folder)"
-    if exc.errno == errno.ENOSPC:
-        return f"{path}: no space left on the device; free some space and rerun to resume"
-    if exc.errno == errno.EROFS:
-        return f"{path}: read-only file system; choose another --out"
+    remedies = {
+        errno.ENOSPC: "no space left on the device; free some space and rerun to resume",
+        errno.EDQUOT: "disk quota exceeded; free some space and rerun to resume",
+        errno.EROFS: f"read-only file system; {elsewhere}",
+        errno.EACCES: f"permission denied; make it writable or {elsewhere}",
+        errno.EPERM: f"operation not permitted; make it writable or {elsewhere}",
+        errno.ENAMETOOLONG: "file name too long; use a shorter folder path",
+        errno.EIO: "input/output error (a failing disk or a lost network mount?); check the device and rerun",
+    }
+    if exc.errno in remedies:
+        return f"{path}: {remedies[exc.errno]}"
     return f"{path}: {exc.strerror or _one_line(exc)}"
 
 
@@ -102,9 +139,12 @@ FORMAT_HELP = "Force the source format: image, folder, list, bdd, coco, yolo (de
 SourceOpt = Annotated[str, typer.Option("--source", "-s", help=SOURCE_HELP)]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")]
 FormatOpt = Annotated[Optional[str], typer.Option("--format", help=FORMAT_HELP)]
-ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP)]
-BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP)]
+ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP, **typer_bounds("imgsz"))]
+BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP, **typer_bounds("batch"))]
 DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
 HalfOpt = Annotated[bool, typer.Option(help="fp16 inference (CUDA only).")]
-WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.")]
+WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.", **typer_bounds("workers"))]
+MaxImageBytesOpt = Annotated[int, typer.Option(help="Skip image files larger than this many bytes, before reading them.",
+                                               **typer_bounds("max_image_bytes"))]
+DEFAULT_MAX_IMAGE_BYTES = 1 << 30  # as yololens.sources.decoding (not imported here: the CLI starts fast)
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]

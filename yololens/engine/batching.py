@@ -39,9 +39,15 @@ class DecodedBatch:
 
 
 def _default_decoder() -> Callable[[ImageRecord], np.ndarray]:
-    from yololens.sources.images import decode_image
+    return image_decoder()
 
-    return lambda record: decode_image(record.path)
+
+def image_decoder(max_image_bytes: int | None = None) -> Callable[[ImageRecord], np.ndarray]:
+    """record -> BGR image, refusing files above ``max_image_bytes`` (default: the decoder's 1 GiB)."""
+    from yololens.sources.images import DEFAULT_MAX_IMAGE_BYTES, decode_image
+
+    limit = DEFAULT_MAX_IMAGE_BYTES if max_image_bytes is None else max_image_bytes
+    return lambda record: decode_image(record.path, max_bytes=limit)
 
 
 def plan_windows(records: Sequence[ImageRecord], window: int) -> list[list[ImageRecord]]:

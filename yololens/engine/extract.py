@@ -19,6 +19,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
+from yololens.engine.batching import image_decoder
 from yololens.engine.mask_pool import MaskPooler, mask_column
 from yololens.engine.matching import ClassMap, load_class_map, match, table_matched_pairs
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode, check_pool_size, clip_to_content, pool_boxes
@@ -27,11 +28,15 @@ from yololens.engine.windows import run_windows
 from yololens.errors import InputError, StrictModeError
 from yololens.model.catalogue import resolve_layers
 from yololens.model.loading import LoadedModel, load_model
+from yololens.options import check_options
 from yololens.sources.records import ImageRecord, Skip, Source
+from yololens.sources.resolve import as_source
 from yololens.store.atomic import remove_stale_temps, write_bytes
+from yololens.store.fingerprint import SourceFingerprint
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
-from yololens.store.objects import ObjectRows, embedding_column
+from yololens.store.naming import OutputNames
+from yololens.store.objects import ObjectRows, attribute_types, embedding_column
 from yololens.store.table import ResumableTable, guard_settings
 
 BOX_MODES = ("pred", "gt", "both")
@@ -117,6 +122,7 @@ def extract(
     crop_size: int = 128,
     workers: int = 2,
     chunk_images: int = 64,
+    max_image_bytes: int | None = None,
     strict: bool = False,
     overwrite: bool = False,
     progress: bool = True,
@@ -144,6 +150,7 @@ def extract(
         chunk_images: window of consecutive source images per durable part; an interrupted
             run redoes at most the windows in flight. Batches hold images of one shape, so each
             image gets its own minimal letterbox (as Ultralytics predict at batch 1).
+        max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         strict: stop at the first bad input instead of skipping it.
         overwrite: discard earlier results in ``out`` instead of resuming.
 
@@ -157,6 +164,9 @@ def extract(
         pool_mode = PoolMode(pool)
     except ValueError:
         raise InputError(f"--pool must be one of {', '.join(m.value for m in PoolMode)}, not {pool!r}") from None
+    check_options(imgsz=imgsz, batch=batch, window=chunk_images, workers=workers, conf=conf, iou=iou,
+                  match_iou=match_iou, max_det=max_det, pool_size=pool_size, crop_size=crop_size,
+                  max_image_bytes=max_image_bytes)
     out = Path(out)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -167,7 +177,7 @@ def extract(
             raise InputError(f"--pool {pool_mode}: a {loaded.task} model predicts no masks; use a -seg model or "
                              "--boxes gt/both with mask labels")
         timings["load_model"] = time.perf_counter() - t0
-        src = _open(source, labels, fmt)
+        src = as_source(source, labels, fmt, exclude=out)
         if strict and src.skips:
             raise StrictModeError(f"--strict: {src.skips[0]}")
         if boxes != "pred" and not src.has_labels:
@@ -180,18 +190,21 @@ def extract(
             end2end=loaded.end2end, crops=crops, crop_size=crop_size, class_map=cmap.describe(),
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
-        guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out)
+        guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out,
+                       source=SourceFingerprint.of(src.records, labels))
         if overwrite:
             shutil.rmtree(out / "crops", ignore_errors=True)
         remove_stale_temps(out)  # half-written temp files of a killed run (we hold the lock: none is live)
         done = table.done_keys()
+        redone = [Skip(file, reason, "redone") for file, reason in table.notes]  # corrupt parts set aside
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                         predict=boxes != "gt")
         job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap,
                           pool_mode)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
-        skips = list(src.skips)
+        skips = list(src.skips) + redone
+        job.decode = image_decoder(max_image_bytes)
         skips.extend(job.run(src.records, done, table, batch, workers, chunk_images, strict, progress))
         timings["run"] = time.perf_counter() - t_run
         t_fin = time.perf_counter()
@@ -228,16 +241,6 @@ def _given(source, labels) -> tuple[str | None, str | None]:
     return (None if source is None else str(source)), (None if labels is None else str(labels))
 
 
-def _open(source, labels, fmt) -> Source:
-    if isinstance(source, Source):
-        return source
-    if source is None:
-        raise InputError("no --source given")
-    from yololens.sources.resolve import open_source
-
-    return open_source(source, labels=labels, fmt=fmt)
-
-
 def _layer_info(runner: Runner, job: "_ExtractJob") -> list[dict]:
     info = []
     for layer in job.layer_ids:
@@ -261,11 +264,14 @@ class _ExtractJob:
                   "mask_fallback": self.masks is not None}
         self.extra_columns = tuple(c for c, on in wanted.items() if on)
         self.crops, self.crop_size = crops, crop_size
+        self.crop_names = OutputNames(r.name for r in src.records) if crops else None
         self.class_index = {name: i for i, name in enumerate(src.class_names)}
         self.dims: dict[str, int] = {}
+        self.attr_types = attribute_types(src.records)  # before the first window: one type per column
         self.strides: dict = {}
         self.objects = 0
         self.done_images: list[str] = []
+        self.decode = image_decoder()
 
     def run(self, records: list[ImageRecord], done: set[str], table: ResumableTable, batch: int, workers: int,
             window: int, strict: bool, progress: bool) -> list[Skip]:
@@ -281,11 +287,11 @@ class _ExtractJob:
         rows: ObjectRows | None = None
         keys: list[str] = []
         for step in run_windows(self.runner, records, done, batch=batch, window=window, workers=workers,
-                                progress=progress, desc="extract", on_skip=on_skip):
+                                progress=progress, desc="extract", on_skip=on_skip, decode=self.decode):
             if step.result is not None:
                 boxes = [self._objects_lb(r, res) for r, res in zip(step.decoded.records, step.result.images)]
                 embeddings = self._pool(step.result, [lb for _, lb in boxes], step.decoded.records)
-                rows = rows or ObjectRows(self.dims, self.extra_columns)
+                rows = rows or ObjectRows(self.dims, self.extra_columns, self.attr_types)
                 for record, image_result, (orig, _), emb in zip(step.decoded.records, step.result.images, boxes,
                                                                 embeddings):
                     self._add_image(rows, record, image_result, orig, emb)
@@ -299,7 +305,7 @@ class _ExtractJob:
         """Write one window's rows, in source order, as a durable part."""
         if not keys:
             return
-        part = (rows.to_table() if rows is not None else ObjectRows(self.dims, self.extra_columns).to_table())
+        part = (rows.to_table() if rows is not None else ObjectRows(self.dims, self.extra_columns, self.attr_types).to_table())
         part = part.sort_by([("image_index", "ascending"), ("object", "ascending")])
         order = {r.name: r.index for r in window}
         table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index)
@@ -410,7 +416,7 @@ class _ExtractJob:
         scale = self.crop_size / max(crop.shape[:2])
         crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        rel = f"crops/{record.index:08d}_{k:04d}.jpg"
+        rel = f"crops/{self.crop_names(record.name)}_{k:04d}.jpg"  # from the image key: never a shifting position
         ok, buf = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if ok:
             write_bytes(self.out / rel, buf.tobytes())

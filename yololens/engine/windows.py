@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from yololens.engine.batching import DecodedBatch, bucket_by_shape, iter_decoded_batches, plan_windows
@@ -40,11 +41,13 @@ class BatchStep:
 
 def run_windows(runner: Runner, records: Sequence[ImageRecord], done: Container[str] = (), *, batch: int,
                 window: int, workers: int = 2, progress: bool = True, desc: str = "images",
-                on_skip: Callable[[Skip], None] | None = None) -> Iterator[BatchStep]:
+                on_skip: Callable[[Skip], None] | None = None,
+                decode: Callable[[ImageRecord], np.ndarray] | None = None) -> Iterator[BatchStep]:
     """Yield a :class:`BatchStep` per batch of the images of ``records`` not in ``done`` (by name).
 
     Decoding runs ahead on background threads; images that fail to decode are reported
-    once through ``on_skip`` (default: a line above the progress bar) and in the step.
+    once through ``on_skip`` (default: a line above the progress bar) and in the step. ``decode``:
+    record -> BGR image (default :func:`~yololens.sources.images.decode_image` with its default limits).
     """
     windows = [[r for r in w if r.name not in done] for w in plan_windows(records, window)]
     windows = [w for w in windows if w]
@@ -55,7 +58,7 @@ def run_windows(runner: Runner, records: Sequence[ImageRecord], done: Container[
     report = on_skip or (lambda skip: tqdm.write(f"skipped {skip}"))
     bar = tqdm(total=sum(remaining), unit="img", desc=desc, disable=not progress, dynamic_ncols=True)
     try:
-        for (wi, planned), decoded in zip(plan, iter_decoded_batches((b for _, b in plan), workers=workers)):
+        for (wi, planned), decoded in zip(plan, iter_decoded_batches((b for _, b in plan), workers=workers, decode=decode)):
             for skip in decoded.skips:
                 report(skip)
             result = runner.run(decoded.images) if decoded.images else None

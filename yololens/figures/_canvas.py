@@ -15,6 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 DPI = 100
+MAX_CELL_ASPECT = 4.0  # a cell is at most 4x wider than tall, or taller than wide (as protos' figures)
+MAX_CANVAS_PX = 8000  # longest side of any canvas, pixels (a 8000x8000 RGB canvas is 192 MB)
 
 
 @dataclass
@@ -38,6 +40,14 @@ class Canvas:
     pixels: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Clamp the cells, whatever the image's aspect: a 3000x2 image would otherwise ask for a
+        # 324,190-pixel-wide figure (GBs of RAM). Cells stretch instead; axes and titles stay readable.
+        self.cell_w, self.cell_h = max(int(self.cell_w), 1), max(int(self.cell_h), 1)
+        self.cell_w = min(self.cell_w, round(self.cell_h * MAX_CELL_ASPECT))
+        self.cell_h = min(self.cell_h, round(self.cell_w * MAX_CELL_ASPECT))
+        shrink = min(1.0, MAX_CANVAS_PX / self.width, MAX_CANVAS_PX / self.height)
+        if shrink < 1:
+            self.cell_w, self.cell_h = max(int(self.cell_w * shrink), 1), max(int(self.cell_h * shrink), 1)
         self.pixels = np.full((self.height, self.width, 3), 255, np.uint8)
 
     @property

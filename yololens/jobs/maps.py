@@ -1,6 +1,7 @@
 """The maps job: stage feature maps for every image of a source, one forward pass per batch.
 
-For each image and requested layer it writes, under ``OUT/<image-stem>/``:
+For each image and requested layer it writes, under ``OUT/<image>/`` (the name made safe by
+:mod:`yololens.store.naming`, e.g. ``a/b.jpg`` -> ``a__b_jpg``):
 
 * ``L<idx>_<Module>.npy``: the full ``(C, H, W)`` activations in letterboxed space (float16 by
   default) and ``L<idx>_<Module>.json``: letterbox metadata, stride, content cells, channel ranking;
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from yololens.engine.batching import iter_decoded_batches
+from yololens.engine.batching import image_decoder, iter_decoded_batches
 from yololens.engine.mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heatmap, content_cells, crop_content,
                                      pca_rgb, rank_channels, robust_unit, to_original)
 from yololens.engine.runner import ImageResult, Runner
@@ -34,11 +35,13 @@ from yololens.figures import featuremaps as figs
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
 from yololens.model.loading import LoadedModel, as_model
+from yololens.options import check_options
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.sources.resolve import as_source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import versions, write_manifest
+from yololens.store.naming import OutputNames
 
 DTYPES = ("float16", "float32")
 FP16_MAX = float(np.finfo(np.float16).max)
@@ -63,8 +66,7 @@ class MapsOptions:
                                      ("dtype", self.dtype, DTYPES)):
             if value not in allowed:
                 raise InputError(f"--{name} must be one of {', '.join(allowed)}, not {value!r}")
-        if self.channels < 0:
-            raise InputError(f"--channels must be >= 0, not {self.channels}")
+        check_options(channels=self.channels)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ def maps(
     labels=None,
     fmt: str | None = None,
     workers: int = 2,
+    max_image_bytes: int | None = None,
     progress: bool = True,
     on_skip=None,
 ) -> MapsResult:
@@ -159,20 +162,20 @@ def maps(
         dtype: ``float16`` or ``float32`` for the ``.npy`` tensors; npy / figures: write them or not.
         labels, fmt: passed to ``open_source`` (labels are not used by the maps).
         workers: image decoding threads.
+        max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         on_skip: called with each :class:`Skip` as it happens (the CLI prints it).
     """
     start = time.perf_counter()
     opts = MapsOptions(channels, rank, shared_scale, heatmap, dtype, npy, figures)
     opts.check()
-    if batch < 1:
-        raise InputError(f"--batch must be >= 1, not {batch}")
+    check_options(imgsz=imgsz, batch=batch, workers=workers, max_image_bytes=max_image_bytes)
     lm = as_model(model, device=device, half=half)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
     stages = [Stage.of(layer, catalogue) for layer in requested]
-    src = as_source(source, labels, fmt)
-    folders = image_folders(src.records)
     out = Path(out)
+    src = as_source(source, labels, fmt, exclude=out)
+    folders = image_folders(src.records)
     skips: list[Skip] = list(src.skips)
     notify = on_skip or (lambda skip: None)
     for skip in skips:
@@ -180,7 +183,8 @@ def maps(
     runner = Runner(lm, layers=requested, imgsz=imgsz, predict=False)
     done: list[ImageMaps] = []
     with DirectoryLock(out), tqdm(total=len(src.records), unit="img", desc="maps", disable=not progress) as bar:
-        for decoded in iter_decoded_batches(src.records, batch, workers=workers):
+        for decoded in iter_decoded_batches(src.records, batch, workers=workers,
+                                            decode=image_decoder(max_image_bytes)):
             for skip in decoded.skips:
                 skips.append(skip)
                 notify(skip)
@@ -291,18 +295,12 @@ def _thumb(bgr: np.ndarray) -> np.ndarray:
 
 
 def image_folders(records: Sequence[ImageRecord]) -> dict[int, str]:
-    """Record index -> output folder name: the image stem, then ``<stem>_1``, ``<stem>_2`` ... for
-    repeats, in source order (names are reserved before decoding, so a skipped image never shifts them)."""
-    used: set[str] = set()
-    out: dict[int, str] = {}
-    for record in records:
-        stem = Path(record.name).stem or f"image{record.index}"
-        name, n = stem, 0
-        while name.lower() in used:  # case-insensitive: safe on macOS/Windows file systems
-            n += 1
-            name = f"{stem}_{n}"
-        used.add(name.lower())
-        out[record.index] = name
+    """Record index -> output folder name (:mod:`yololens.store.naming`: ``a/b.jpg`` -> ``a__b_jpg``, unique,
+    case-insensitively, within the run; reserved in source order before decoding, so a skip shifts nothing)."""
+    names, out = OutputNames(), {}
+    for record in records:  # the same name twice (a list naming one file twice) still gets two folders
+        key = record.name if record.name not in names else f"{record.name}\0{record.index}"
+        out[record.index] = names(key)
     return out
 
 

@@ -1,8 +1,7 @@
 """The ``protos`` job: per-instance decomposition figures, per-image mask figures, prototype arrays.
 
-Output, per image ``OUT/<image>/`` (``<image>`` = the image name made file-safe):
-
-(relative names keep their folders, ``a/b.jpg`` -> ``a__b_jpg``; absolute paths keep the file name)
+Output, per image ``OUT/<image>/`` (``<image>`` = the image name made file-safe by
+:mod:`yololens.store.naming`: ``a/b.jpg`` -> ``a__b_jpg``, bounded, unique within the run):
 
 * ``instance_<i>_<class>.<fmt>``: :func:`~yololens.figures.protos.instance_figure` of instance ``i``
   (``Results`` order);
@@ -23,13 +22,15 @@ import numpy as np
 
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
-from yololens.seg.common import OutputNames, open_images, safe_name, seg_model
+from yololens.options import check_options
+from yololens.seg.common import open_images, seg_model
 from yololens.seg.decompose import ProtoGrid, decompose
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import save_fig, save_npy, write_json
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
+from yololens.store.naming import OutputNames, safe_component
 
 FIGURE_FORMATS = ("png", "svg")
 ORDERS = ("abs", "index")
@@ -76,7 +77,8 @@ class ProtosResult:
 def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False, retina_masks: bool = False,
            max_instances: int | None = None, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640,
            max_det: int = 300, batch: int = 1, device: str | None = None, fmt: str = "png", workers: int = 2,
-           progress: bool = True, labels=None, source_format: str | None = None) -> ProtosResult:
+           progress: bool = True, labels=None, source_format: str | None = None,
+           max_image_bytes: int | None = None) -> ProtosResult:
     """Draw every instance's prototype decomposition for every image of ``source`` into ``out``.
 
     Args:
@@ -92,16 +94,18 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         raise InputError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
     if fmt not in FIGURE_FORMATS:
         raise InputError(f"--format must be one of {', '.join(FIGURE_FORMATS)}, not {fmt!r}")
+    check_options(imgsz=imgsz, batch=batch, workers=workers, conf=conf, iou=iou, max_det=max_det,
+                  max_instances=max_instances, max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
     loaded = seg_model(model, "protos", device)
-    src = open_images(source, labels, source_format)
+    src = open_images(source, labels, source_format, exclude=out)
     result = ProtosResult(out, skips=list(src.skips))
     runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
-    folder_of = OutputNames()
+    folder_of = OutputNames(r.name for r in src.records)  # reserved in source order: skips shift nothing
     with DirectoryLock(out):
         for window in iter_seg_windows(runner, src.records, batch, retina_masks, workers=workers,
-                                       progress=progress, desc="protos"):
+                                       progress=progress, desc="protos", max_image_bytes=max_image_bytes):
             result.skips.extend(window.skips)
             for item in window.images:
                 folder = result.folders[item.record.name] = out / folder_of(item.record.name)
@@ -140,7 +144,7 @@ def _write_image(item: SegImage, folder: Path, loaded, order: str, shared_scale:
         fig = instance_figure(dec, item.image, order=order, shared_scale=shared_scale,
                               title=f"{item.record.name} — instance {i}: {dec.class_name} {dec.score:.2f}")
         page.instances.append(InstanceFigure(i, dec.class_name, float(dec.score),
-                                             folder / f"instance_{i:03d}_{safe_name(dec.class_name)}.{fmt}"))
+                                             folder / f"instance_{i:03d}_{safe_component(dec.class_name)[:64]}.{fmt}"))
         save_fig(fig, page.instances[-1].path)
         result.figures += 1
     result.images += 1

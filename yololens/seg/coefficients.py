@@ -14,6 +14,7 @@ whichever path aligns the rows. ``layout="seed"``: ``image_name, type, mask_1 ..
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Sequence
@@ -25,14 +26,17 @@ import pyarrow as pa
 
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
+from yololens.options import check_options
 from yololens.seg.ablation import ablation_drops
-from yololens.seg.common import ensure_suffix, open_images, output_stem, parse_indices, seg_model
+from yololens.seg.common import ensure_suffix, open_images, parse_indices, seg_model
 from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import atomic_path
+from yololens.store.fingerprint import SourceFingerprint
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
+from yololens.store.naming import OutputNames
 from yololens.store.table import FORMATS, ResumableTable, guard_settings
 
 LAYOUTS = ("yololens", "seed")
@@ -111,7 +115,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                  iou: float = 0.7, imgsz: int = 640, max_det: int = 300, batch: int = 8, device: str | None = None,
                  workers: int = 2, window: int | None = None, save_prototype_png: bool = False,
                  report: bool = False, overwrite: bool = False, progress: bool = True, labels=None,
-                 source_format: str | None = None) -> CoefficientsResult:
+                 source_format: str | None = None, max_image_bytes: int | None = None) -> CoefficientsResult:
     """Write one row per instance of every image of ``source`` to ``out/table``.
 
     Args:
@@ -136,6 +140,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     """
     if layout not in LAYOUTS:
         raise InputError(f"--layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    check_options(imgsz=imgsz, batch=batch, window=window, workers=workers, conf=conf, iou=iou, max_det=max_det,
+                  max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
     path = Path(table) if Path(table).is_absolute() else out / table
@@ -148,29 +154,34 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     if save_prototype_png and len(chosen) > MAX_PROTOTYPE_PNGS:
         raise InputError(f"--save-prototype-png draws one PNG per chosen index; choose at most "
                          f"{MAX_PROTOTYPE_PNGS} with --index (or use `yololens protos` for all prototypes)")
-    src = open_images(source, labels, source_format)
+    src = open_images(source, labels, source_format, exclude=out)
     settings = {"model": loaded.sha256 or loaded.source, "indices": chosen, "layout": layout,
                 "retina_masks": retina_masks, "mask_area": mask_area, "conf": conf, "iou": iou, "imgsz": imgsz,
                 "max_det": max_det, "report": report}
     schema = table_schema(layout, chosen, mask_area and layout != "seed")
     result = CoefficientsResult(path, skips=list(src.skips))
-    with DirectoryLock(out):
+    outside = path.resolve().parent != out.resolve()  # --csv /elsewhere/x.csv: lock that file too
+    with DirectoryLock(out), DirectoryLock(out, guards=path) if outside else contextlib.nullcontext():
         # Rows live in a Parquet store; a CSV is exported from it at the end, so a resumed CSV is
-        # byte-identical to a clean run's (ResumableTable re-reads a CSV with inferred types).
-        tables = {"main": ResumableTable(_store_path(path, fmt), key_column=KEY, fmt="parquet")}
+        # byte-identical to a clean run's (ResumableTable re-reads a CSV with inferred types). All working
+        # state (store, parts, settings) stays under --out, wherever the final file goes.
+        tables = {"main": ResumableTable(_store_path(path, fmt, out), key_column=KEY, fmt="parquet", work_dir=out)}
         if report:
-            tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet")
-        guard_settings(path.with_name(f".{path.name}.settings.json"), list(tables.values()), settings, overwrite,
-                       where=path, hint="--out/--csv")
+            tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet", work_dir=out)
+        guard_settings(out / f".{path.name}.settings.json", list(tables.values()), settings, overwrite,
+                       where=path, hint="--out/--csv", source=SourceFingerprint.of(src.records, labels))
         done = tables["main"].done_keys()
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
         # the images it already holds are not written to it again.
         ablation_done = tables["ablation"].done_keys() if report else set()
+        result.skips.extend(Skip(file, reason, "redone") for t in tables.values() for file, reason in t.notes)
         result.resumed = sum(r.name in done for r in src.records)
         runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
         names = loaded.names
+        png_names = OutputNames(r.name for r in src.records)
         for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
-                                    workers=workers, progress=progress, desc="coefficients", done=done):
+                                    workers=workers, progress=progress, desc="coefficients", done=done,
+                                    max_image_bytes=max_image_bytes):
             result.skips.extend(win.skips)
             if not win.images:
                 continue
@@ -180,9 +191,9 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
             if report and fresh:
                 tables["ablation"].write_part(_ablation_table(fresh, names, loaded.nm),
                                               [item.record.name for item in fresh], win.first_index)
+            if save_prototype_png:  # before the part: a window is done only once its PNGs are
+                _prototype_pngs(win.images, out / "prototypes", chosen, names, png_names)
             tables["main"].write_part(_to_table(cols, schema), keys, win.first_index)
-            if save_prototype_png:
-                _prototype_pngs(win.images, out / "prototypes", chosen, names)
             result.images += len(win.images)
             result.instances += sum(len(item.instances) for item in win.images)
         final = tables["main"].finalize(metadata={"yololens.settings": json.dumps(settings)})
@@ -206,8 +217,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     return result
 
 
-def _store_path(path: Path, fmt: str) -> Path:
-    return path if fmt == "parquet" else path.with_name(f".{path.name}.parquet")
+def _store_path(path: Path, fmt: str, out: Path) -> Path:
+    return path if fmt == "parquet" else out / f".{path.name}.parquet"
 
 
 def _export_csv(store: Path, path: Path) -> Path:
@@ -242,8 +253,9 @@ def _ablation_table(items: list[SegImage], names: dict[int, str], nm: int) -> pa
     return _to_table(cols, schema)
 
 
-def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], names: dict[int, str]) -> None:
-    """The seed's per-image PNG: the chosen prototype, titled with each instance's weight for it."""
+def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], names: dict[int, str],
+                    png_names: OutputNames) -> None:
+    """The seed's per-image PNG ``<image>_p<k>.png``: the chosen prototype, titled with each instance's weight."""
     from yololens.figures.protos import prototype_figure
     from yololens.seg.decompose import ProtoGrid
     from yololens.store.atomic import save_fig
@@ -256,4 +268,4 @@ def _prototype_pngs(items: list[SegImage], folder: Path, chosen: list[int], name
         for k in chosen:
             weights = [(label, float(coefs[i, k])) for i, label in enumerate(labels)]
             fig = prototype_figure(grid.unletterbox(protos[k]), k, weights, title=f"{item.record.name}: ")
-            save_fig(fig, folder / f"{output_stem(item.record.name)}_p{k}.png")
+            save_fig(fig, folder / f"{png_names(item.record.name)}_p{k}.png")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from yololens.errors import InputError
 from yololens.model.loading import LoadedModel, as_model
 from yololens.sources.records import Source
 
+__all__ = ["ensure_suffix", "open_images", "parse_indices", "seg_model"]
 
 def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
     """Load ``model`` (or take a :class:`LoadedModel`) and refuse non-seg models.
@@ -22,36 +22,12 @@ def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
     return loaded
 
 
-def open_images(source, labels=None, fmt: str | None = None) -> Source:
-    """The source of a seg command (see :func:`yololens.sources.resolve.as_source`)."""
+def open_images(source, labels=None, fmt: str | None = None, exclude: Path | None = None) -> Source:
+    """The source of a seg command (see :func:`yololens.sources.resolve.as_source`; images under the output
+    folder ``exclude`` left out)."""
     from yololens.sources.resolve import as_source
 
-    return as_source(source, labels=labels, fmt=fmt)
-
-
-def safe_name(name: str) -> str:
-    """An image name as one file-name component: ``a/b.jpg`` -> ``a__b_jpg``."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("/", "__").replace("\\", "__")).replace(".", "_")
-
-
-def output_stem(name: str) -> str:
-    """File-safe name for an image's outputs: relative names keep their folders
-    (``a/b.jpg`` -> ``a__b_jpg``); absolute paths keep only the file name."""
-    path = Path(name)
-    return safe_name(path.name if path.is_absolute() else name)
-
-
-class OutputNames:
-    """:func:`output_stem`, made unique within a run: repeats get ``_1``, ``_2`` ..."""
-
-    def __init__(self) -> None:
-        self._used: dict[str, int] = {}
-
-    def __call__(self, name: str) -> str:
-        base = output_stem(name)
-        n = self._used.get(base, 0)
-        self._used[base] = n + 1
-        return base if n == 0 else f"{base}_{n}"
+    return as_source(source, labels=labels, fmt=fmt, exclude=exclude)
 
 
 def parse_indices(values, nm: int | None = None) -> list[int] | None:

@@ -68,10 +68,12 @@ def frames_of(data: object, file: str) -> list[Any]:
     raise InputError(f"{file}: not BDD/Scalabel labels (expected a list of frames or a dict with 'frames')")
 
 
-def load_bdd_frames(labels: Path, data: object = None) -> list[tuple[str, Any]]:
+def load_bdd_frames(labels: Path, data: object = None, skips: list[Skip] | None = None) -> list[tuple[str, Any]]:
     """``(file label for Skip lines, frame)`` pairs from a JSON file or a folder of per-frame JSONs.
 
     ``data``: the already-loaded content of ``labels`` (a file), to avoid parsing it twice.
+    ``skips``: in a folder, a malformed or unreadable file is skipped with a line here (as a bad image
+    is) instead of ending the run; without it, or for a single file, it is fatal.
     """
     if data is not None:
         return [(labels.name, frame) for frame in frames_of(data, str(labels))]
@@ -84,7 +86,14 @@ def load_bdd_frames(labels: Path, data: object = None) -> list[tuple[str, Any]]:
     pairs: list[tuple[str, Any]] = []
     for file in files:
         shown = file.relative_to(labels).as_posix() if labels.is_dir() else file.name
-        pairs.extend((shown, frame) for frame in frames_of(load_json(file), str(file)))
+        try:
+            frames = frames_of(load_json(file), str(file))
+        except InputError as exc:
+            if skips is None or not labels.is_dir():
+                raise
+            skips.append(Skip(shown, str(exc).removeprefix(f"{file}: ")))
+            continue
+        pairs.extend((shown, frame) for frame in frames)
     return pairs
 
 
@@ -99,7 +108,7 @@ def read_bdd(
     records: list[ImageRecord] = []
     skips: list[Skip] = []
     first_seen: dict[str, str] = {}
-    for position, (file, frame) in enumerate(load_bdd_frames(labels, data)):
+    for position, (file, frame) in enumerate(load_bdd_frames(labels, data, skips)):
         where = _frame_where(file, frame, position)
         name = frame.get("name") if isinstance(frame, Mapping) else None
         if not isinstance(name, str) or not name:

@@ -1,21 +1,25 @@
 """``--source`` / ``--labels`` / ``--format`` -> a :class:`Source`.
 
-Unlabelled formats iterate over images: ``image`` (one file; name as given), ``folder``
-(recursive; names relative to the folder), ``list`` (a .txt of paths; names as written).
+Unlabelled formats iterate over images: ``image`` (one file), ``folder`` (recursive), ``list`` (a .txt of
+paths). Image names are canonical keys (:func:`~yololens.sources.listing.canonical_key`): relative to the
+folder, the image's own folder, or the list's folder, however the path was spelled.
 Labelled formats iterate over the label file's frames that resolve to an image (``bdd``,
 ``coco``, label-file order) or over the dataset's images (``yolo``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from yololens.errors import InputError
 from yololens.sources.bdd import is_bdd_json, read_bdd
 from yololens.sources.coco import is_coco_json, read_coco
 from yololens.sources.common import load_json
-from yololens.sources.images import IMAGE_SUFFIXES, ImageFinder, is_image_name, list_images, read_image_list
+from yololens.sources.images import (IMAGE_SUFFIXES, ImageFinder, canonical_key, is_image_name, list_images,
+                                     read_image_list)
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.sources.yolo_dataset import read_yolo_folder, read_yolo_yaml
 
@@ -30,6 +34,7 @@ def open_source(
     fmt: str | None = None,
     categories: Iterable[str] | None = None,
     split: str = "val",
+    exclude: Iterable[str | Path] = (),
 ) -> Source:
     """Resolve the user's input into images (and ground truth) in a fixed order.
 
@@ -39,6 +44,8 @@ def open_source(
         fmt: force one of :data:`FORMATS` instead of detecting it.
         categories: keep only labels of these categories (default: all).
         split: data.yaml split to read.
+        exclude: output folders: images (and listing problems) under them are never inputs, so a
+            ``--out`` inside ``--source`` never feeds a rerun its own crops or figures.
 
     Raises:
         InputError: missing paths, unknown/contradictory format, malformed label file, no images.
@@ -57,7 +64,7 @@ def open_source(
     if chosen in _UNLABELLED and lab is not None:
         raise InputError(f"format '{chosen}' takes no labels; got --labels {labels}")
     cats = list(categories) if categories else None
-    source_obj = _open(chosen, src, given, lab, cats, split, data)
+    source_obj = _without(_open(chosen, src, given, lab, cats, split, data), src, exclude)
     source_obj.given = (given, None if labels is None else str(labels))
     if not source_obj.records:
         raise InputError(_empty_message(given, lab, source_obj))
@@ -109,7 +116,7 @@ def _open(
         if lab is None:
             raise InputError(f"format '{fmt}' needs --labels (the {fmt.upper()} JSON)")
         reader = read_bdd if fmt == "bdd" else read_coco
-        return reader(lab, _finder(src, given), cats, data)
+        return reader(lab, _finder(src), cats, data)
     entries, skips = _unlabelled_entries(fmt, src, given)
     records = [ImageRecord(i, path, name) for i, (path, name) in enumerate(entries)]
     return Source(records, skips, fmt)
@@ -137,16 +144,36 @@ def _unlabelled_entries(fmt: str, src: Path, given: str) -> tuple[list[tuple[Pat
         return read_image_list(src)
     if src.is_dir():
         raise InputError(f"{given}: is a folder, not an image")
-    return [(src, given)], []
+    return [(src, canonical_key(src, src.parent))], []
 
 
-def _finder(src: Path, given: str) -> ImageFinder:
+def _finder(src: Path) -> ImageFinder:
     """Where label-file names are looked up: the source folder, or the given image(s)."""
     if src.is_dir():
         return ImageFinder.for_folder(src)
     if src.suffix.lower() == ".txt":
         return ImageFinder.for_entries(read_image_list(src)[0])
-    return ImageFinder.for_entries([(src, given)])
+    return ImageFinder.for_entries([(src, canonical_key(src, src.parent))])
+
+
+def _without(source: Source, src: Path, exclude: Iterable[str | Path]) -> Source:
+    """``source`` minus the images and skips under the ``exclude`` folders, renumbered in order.
+
+    A folder that holds ``src`` itself (``--out`` above ``--source``) excludes nothing."""
+    given = os.path.realpath(src) + os.sep
+    roots = [r for r in (os.path.realpath(p) + os.sep for p in exclude if os.path.isdir(p)) if not given.startswith(r)]
+    if not roots:
+        return source
+
+    def inside(path: str | Path) -> bool:
+        return any(os.path.realpath(path).startswith(root) for root in roots)
+
+    kept = [r for r in source.records if not inside(r.path)]
+    if len(kept) == len(source.records):
+        return source
+    records = [replace(r, index=i) for i, r in enumerate(kept)]
+    skips = [s for s in source.skips if not inside(s.file)]
+    return Source(records, skips, source.format, source.class_names)
 
 
 def _empty_message(given: str, labels: Path | None, source: Source) -> str:
@@ -156,14 +183,15 @@ def _empty_message(given: str, labels: Path | None, source: Source) -> str:
     return f"{given}: no images found (looked for {', '.join(IMAGE_SUFFIXES)}){first}"
 
 
-def as_source(source, labels: str | Path | None = None, fmt: str | None = None) -> Source:
+def as_source(source, labels: str | Path | None = None, fmt: str | None = None,
+              exclude: str | Path | None = None) -> Source:
     """The one source opener of every job: a :class:`Source` as given; a list of image paths in that order,
     each named as passed (``str(path)``, like the ``image`` column of the objects table); anything else
-    through :func:`open_source`."""
+    through :func:`open_source`, leaving out images under the output folder ``exclude``."""
     if isinstance(source, Source):
         return source
     if source is None:
         raise InputError("no --source given")
     if isinstance(source, (list, tuple)):
         return Source([ImageRecord(i, Path(p), str(p)) for i, p in enumerate(source)], format="list")
-    return open_source(source, labels=labels, fmt=fmt)
+    return open_source(source, labels=labels, fmt=fmt, exclude=[exclude] if exclude else ())

@@ -293,5 +293,10 @@ def _classes_txt(labels: Path) -> Names | None:
     file = labels / "classes.txt"
     if not file.is_file():
         return None
-    lines = [line.strip() for line in file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
-    return dict(enumerate(lines))
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8, one class name a line") from None
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read the class names ({exc.strerror or exc})") from None
+    return dict(enumerate(line.strip() for line in text.splitlines() if line.strip()))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+_TEMP_STEM_BYTES = 64
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -28,7 +29,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    # The stem is cut so that a target name of up to 200 bytes still gives a temp name under 255 bytes.
+    stem = target.stem.encode("utf-8", "surrogateescape")[:_TEMP_STEM_BYTES].decode("utf-8", "ignore")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{target.suffix[:16]}", dir=target.parent)
+    except OSError as exc:  # mkstemp names its random temp file: name the target instead
+        raise type(exc)(exc.errno, exc.strerror or str(exc), str(target)) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -38,9 +44,18 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates 0600 files; give outputs the usual permissions (0666 minus the umask).
         os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        raise _naming_target(exc, target, tmp_path) from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _naming_target(exc: OSError, target: Path, tmp: Path) -> OSError:
+    """The error, naming ``target`` (the file the user asked for) rather than no file or our temp file."""
+    if exc.filename is not None and exc.filename2 is None and Path(exc.filename) != tmp:
+        return exc  # about another file (the writer's own input): keep it
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(target))
 
 
 #: Names of :func:`atomic_path` temp files: ``.<stem>.<8 random chars from mkstemp>.tmp<suffix>``.

@@ -16,9 +16,11 @@ class DirectoryLock:
     never leaves a stale lock behind.
     """
 
-    def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory)
-        self.path = self.directory / ".yololens.lock"
+    def __init__(self, directory: str | os.PathLike, guards: str | os.PathLike | None = None):
+        """``guards``: lock one output file outside any locked folder instead (``.<name>.lock`` beside it)."""
+        self.guards = Path(guards) if guards is not None else None
+        self.directory = self.guards.parent if self.guards is not None else Path(directory)
+        self.path = self.directory / (f".{self.guards.name}.lock" if self.guards is not None else ".yololens.lock")
         self._fh = None
 
     def __enter__(self) -> "DirectoryLock":
@@ -35,7 +37,8 @@ class DirectoryLock:
             self._fh.close()
             self._fh = None
             raise OutputLockedError(
-                f"{self.directory}: output directory is in use by {holder}; "
+                f"{self.guards or self.directory}: output {'file' if self.guards else 'directory'} is in use by "
+                f"{holder}; "
                 "wait for that run to finish or choose another --out"
             ) from None
         self._fh.seek(0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -46,17 +47,48 @@ OPTIONAL_COLUMNS: dict[str, pa.DataType] = {
 }
 
 
+def attribute_types(records: Iterable) -> dict[str, pa.DataType]:
+    """``attr_<name>`` -> its column type, decided once from the whole label set (frames and labels).
+
+    All booleans -> bool, all integers -> int64, integers and floats -> float64, anything else mixed
+    (``false`` in one frame, ``"no"`` in another) -> string. Every window of a run then writes the same
+    type, so the parts always merge and the type never depends on ``--window``.
+    """
+    kinds: dict[str, set[type]] = defaultdict(set)
+    for record in records:
+        for attrs in [record.attributes, *(lab.attributes for lab in record.labels or ())]:
+            for key, value in attrs.items():
+                value = _clean(value)
+                kinds[f"attr_{key}"].add(type(value))
+    return {name: _type_of(found - {type(None)}) for name, found in sorted(kinds.items())}
+
+
+def _type_of(kinds: set[type]) -> pa.DataType:
+    if kinds == {bool}:
+        return pa.bool_()
+    if kinds == {int}:
+        return pa.int64()
+    if kinds and kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()  # strings, mixtures, or never a value
+
+
 class ObjectRows:
     """Accumulates object rows for one chunk of images.
 
     Args:
         embedding_dims: embedding column name -> vector length (fixed for the run).
         extra_columns: names from :data:`OPTIONAL_COLUMNS` to write (fixed for the run).
+        attr_types: ``attr_<name>`` -> column type (:func:`attribute_types`); every listed column is
+            written, with that type, even when this chunk has no value for it. Unlisted attributes
+            are inferred per chunk (the API without a label set).
     """
 
-    def __init__(self, embedding_dims: dict[str, int], extra_columns: tuple[str, ...] = ()):
+    def __init__(self, embedding_dims: dict[str, int], extra_columns: tuple[str, ...] = (),
+                 attr_types: dict[str, pa.DataType] | None = None):
         self.embedding_dims = dict(embedding_dims)
         self.extra_columns = tuple(extra_columns)
+        self.attr_types = dict(attr_types or {})
         self._scalars: dict[str, list] = defaultdict(list)
         self._attrs: dict[str, list] = {}
         self._emb: dict[str, list[np.ndarray]] = {name: [] for name in self.embedding_dims}
@@ -90,8 +122,8 @@ class ObjectRows:
         for name in self.extra_columns:
             arrays.append(pa.array(self._scalars[name], type=OPTIONAL_COLUMNS[name]))
             names.append(name)
-        for name in sorted(self._attrs):
-            arrays.append(_array(self._attrs[name]))
+        for name in sorted(set(self._attrs) | set(self.attr_types)):
+            arrays.append(_array(self._attrs.get(name, [None] * self.n), self.attr_types.get(name)))
             names.append(name)
         if "crop" in self._scalars:
             arrays.append(pa.array(self._scalars["crop"], type=pa.string()))
@@ -113,12 +145,18 @@ def _clean(value):
     return value
 
 
-def _array(values: list) -> pa.Array:
-    """An attribute column; mixed types across objects fall back to strings."""
+def _array(values: list, dtype: pa.DataType | None = None) -> pa.Array:
+    """An attribute column of ``dtype``; without one, mixed types across objects fall back to strings."""
+    if dtype is not None and pa.types.is_string(dtype):
+        return pa.array([_text(v) for v in values], type=pa.string())
     try:
-        return pa.array(values)
+        return pa.array(values, type=dtype)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        return pa.array([_text(v) for v in values], type=pa.string())
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _fixed_list(vectors: list[np.ndarray | None], dim: int) -> pa.Array:

@@ -27,7 +27,9 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from yololens.errors import InputError, one_line
 from yololens.store.atomic import atomic_path, write_json
+from yololens.store.fingerprint import SourceFingerprint
 
 DONE_KEY = b"yololens.done"
 FORMATS = ("parquet", "csv")
@@ -43,23 +45,41 @@ class ResumableTable:
         fmt: ``"parquet"`` or ``"csv"``; defaults to the suffix of ``path``.
     """
 
-    def __init__(self, path: str | os.PathLike, key_column: str, fmt: str | None = None):
+    def __init__(self, path: str | os.PathLike, key_column: str, fmt: str | None = None,
+                 work_dir: str | os.PathLike | None = None):
         self.path = Path(path)
         self.key_column = key_column
         self.fmt = (fmt or self.path.suffix.lstrip(".")).lower()
         if self.fmt not in FORMATS:
             raise ValueError(f"{self.path}: unknown table format {self.fmt!r}; use one of {FORMATS}")
-        self.parts_dir = self.path.parent / ".parts" / self.path.name
+        # The parts live under ``work_dir`` (the run's --out) even when the final file goes elsewhere.
+        self.work_dir = Path(work_dir) if work_dir is not None else self.path.parent
+        self.parts_dir = self.work_dir / ".parts" / self.path.name
         self._seq = 0
+        #: Corrupt parts found by :meth:`done_keys`, set aside (``.corrupt``) so their windows are redone.
+        self.notes: list[tuple[str, str]] = []  # (file, reason); callers report them as skips, action 'redone'
 
     # -- resume -----------------------------------------------------------------------
     def done_keys(self) -> set[str]:
         """Images already written, by the parts of an interrupted run or by the final file."""
         done: set[str] = set()
         for part in self._parts():
-            done.update(_read_done(part))
+            try:
+                done.update(_read_done(part))
+            except (pa.ArrowInvalid, OSError, ValueError) as exc:
+                # Parts are renamed into place only when complete, so this is damage from outside (a bad
+                # disk, a copy cut short): treat it as an unfinished window. Set aside, never deleted.
+                part.replace(part.with_name(part.name + ".corrupt"))
+                self.notes.append((str(part), f"corrupt part ({one_line(exc, 80)}); set aside as "
+                                   f"{part.name}.corrupt, its window is redone, the other parts are used"))
         if self.path.exists():
-            done.update(self._final_done())
+            try:
+                done.update(self._final_done())
+            except (pa.ArrowInvalid, OSError, ValueError) as exc:
+                parts = f"the {len(self._parts())} finished part(s) in {self.parts_dir} are intact, but this " \
+                        "table's rows cannot be recovered" if self._parts() else "its rows cannot be recovered"
+                raise InputError(f"{self.path}: cannot read the results table ({one_line(exc, 80)}); {parts}; "
+                                 "rerun with --overwrite to redo the run") from None
         return done
 
     def _final_done(self) -> set[str]:
@@ -128,10 +148,22 @@ class ResumableTable:
         sources.extend(fresh)
         if not sources:
             return None
-        schema = _unified_schema(sources)
         meta = {k.encode(): v.encode() for k, v in (metadata or {}).items()}
         meta[DONE_KEY] = json.dumps(done).encode()
-        schema = schema.with_metadata(meta)
+        try:
+            schema = _unified_schema(sources).with_metadata(meta)
+            self._write_final(sources, schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            # Nothing is lost: the final file is replaced only on success, the parts stay where they are.
+            kept = f"the {len(parts)} finished part(s) in {self.parts_dir} are kept" if parts else "nothing was changed"
+            raise InputError(f"{self.path}: cannot merge the results ({one_line(exc)}); {kept}; rerun with "
+                             "--overwrite to redo them with one consistent schema") from None
+        for part in parts:
+            part.unlink()
+        _remove_empty_dirs(self.parts_dir, stop=self.work_dir)
+        return self.path
+
+    def _write_final(self, sources: Sequence[pa.Table | Path], schema: pa.Schema) -> None:
         with atomic_path(self.path) as tmp:
             if self.fmt == "parquet":
                 with pq.ParquetWriter(tmp, schema) as writer:
@@ -142,10 +174,6 @@ class ResumableTable:
                 with pacsv.CSVWriter(tmp, csv_schema) as writer:
                     for table in _iter_tables(sources):
                         writer.write_table(_flatten_lists(_conform(table, schema)).cast(csv_schema))
-        for part in parts:
-            part.unlink()
-        _remove_empty_dirs(self.parts_dir, stop=self.path.parent)
-        return self.path
 
     def _read_final(self) -> pa.Table:
         if self.fmt == "parquet":
@@ -232,22 +260,42 @@ def _remove_empty_dirs(directory: Path, stop: Path) -> None:
 
 
 def guard_settings(config: Path, tables: Sequence[ResumableTable], settings: dict, overwrite: bool,
-                   where: Path, hint: str = "--out") -> None:
-    """Refuse to resume ``tables`` with rows made under other ``settings``; ``overwrite`` discards them.
+                   where: Path, hint: str = "--out", source: SourceFingerprint | None = None) -> None:
+    """Refuse to resume ``tables`` with rows made under other ``settings`` or from another ``source``;
+    ``overwrite`` discards them.
 
-    ``config`` (a JSON file) records the settings of the run that wrote the rows; it is
-    rewritten for this run. ``where`` and ``hint`` name the output in the error message.
+    ``config`` (a JSON file) records the settings of the run that wrote the rows, and
+    ``<config>.source.json`` its source fingerprint; both are rewritten for this run. ``where`` and
+    ``hint`` name the output in the error message.
     """
+    source_record = config.with_name(config.name.removesuffix(".json") + ".source.json")
     if overwrite:
         for t in tables:
             t.path.unlink(missing_ok=True)
             shutil.rmtree(t.parts_dir, ignore_errors=True)
     elif config.exists() and any(t.path.exists() or t.parts_dir.is_dir() for t in tables):
-        previous = json.loads(config.read_text())
+        previous = _read_settings(config)
         changed = sorted(k for k in settings if previous.get(k) != settings[k])
         if changed:
-            from yololens.errors import InputError
-
             raise InputError(f"{where}: holds results made with different settings ({', '.join(changed)}); "
                              f"use another {hint}, or --overwrite to discard them")
+        old = SourceFingerprint.load(source_record) if source is not None else None
+        diff = source.changes_since(old) if old is not None else None
+        if diff:
+            raise InputError(f"{where}: holds results made from a different source ({diff}); rerun with the "
+                             f"same source to resume, use another {hint}, or --overwrite to discard them")
     write_json(config, settings)
+    if source is not None:
+        source.save(source_record)
+
+
+def _read_settings(config: Path) -> dict:
+    try:
+        previous = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{config}: unreadable record of the previous run's settings ({one_line(exc)}); "
+                         "rerun with --overwrite to start over") from None
+    if not isinstance(previous, dict):
+        raise InputError(f"{config}: unreadable record of the previous run's settings (not a JSON object); "
+                         "rerun with --overwrite to start over")
+    return previous
