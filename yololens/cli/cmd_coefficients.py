@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.cli.common import (BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, BackendOpt, HalfOpt, ThreadsOpt,
+                                 cli_errors, exit_for_skips)
 from yololens.errors import InputError
 
 
@@ -36,6 +37,9 @@ def coefficients_command(
     imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
     batch: Annotated[int, typer.Option(help=BATCH_HELP + " Results do not depend on it.")] = 8,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    backend: BackendOpt = "auto",
+    half: HalfOpt = False,
+    threads: ThreadsOpt = 0,
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
     window: Annotated[Optional[int], typer.Option(help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
@@ -56,7 +60,8 @@ def coefficients_command(
         raise InputError("give either --index or --all, not both")
     result = coefficients(model, source, out, table=csv, indices=None if all_ else index, fmt=table_format,
                           layout=layout, retina_masks=retina_masks, mask_area=mask_area, conf=conf, iou=iou,
-                          imgsz=imgsz, batch=batch, device=device, workers=workers, window=window,
+                          imgsz=imgsz, batch=batch, device=device, backend=backend, half=half,
+                          threads=threads, workers=workers, window=window,
                           save_prototype_png=save_prototype_png, report=report, overwrite=overwrite,
                           progress=progress, source_format=source_format)
     typer.echo(result.summary() + (f"; report -> {result.report}" if result.report else ""))

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (
+    BackendOpt,
     BatchOpt,
     DeviceOpt,
     FormatOpt,
@@ -16,6 +17,7 @@ from yololens.cli.common import (
     ModelOpt,
     ProgressOpt,
     SourceOpt,
+    ThreadsOpt,
     WorkersOpt,
     cli_errors,
     exit_for_skips,
@@ -37,6 +39,8 @@ def maps_command(
     batch: BatchOpt = 8,
     device: DeviceOpt = None,
     half: HalfOpt = False,
+    backend: BackendOpt = "auto",
+    threads: ThreadsOpt = 0,
     channels: Annotated[int, typer.Option(help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
     rank: Annotated[str, typer.Option(help="Channel ranking: energy (mean of squares), variance (spatial), or index.")] = "energy",
     shared_scale: Annotated[bool, typer.Option("--shared-scale", help="One colour scale for all tiles of a grid (default: each tile its own 1-99% range).")] = False,
@@ -63,7 +67,8 @@ def maps_command(
     from yololens.engine.maps import maps
 
     result = maps(
-        model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, channels=channels,
+        model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, backend=backend,
+        threads=threads, channels=channels,
         rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures, fmt=fmt,
         workers=workers, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
     )

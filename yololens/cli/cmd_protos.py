@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, cli_errors, exit_for_skips
+from yololens.cli.common import (BATCH_HELP, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP, BackendOpt, HalfOpt, ThreadsOpt,
+                                 cli_errors, exit_for_skips)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +29,9 @@ def protos_command(
     imgsz: Annotated[int, typer.Option(help=IMGSZ_HELP)] = 640,
     batch: Annotated[int, typer.Option(help=BATCH_HELP + " Results do not depend on it.")] = 4,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    backend: BackendOpt = "auto",
+    half: HalfOpt = False,
+    threads: ThreadsOpt = 0,
     fig_format: Annotated[str, typer.Option("--format", help="Figure format: png or svg.")] = "png",
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(help="Image decoding threads.")] = 2,
@@ -49,6 +53,7 @@ def protos_command(
 
     result = protos(model, source, out, order=order, shared_scale=shared_scale, retina_masks=retina_masks,
                     max_instances=max_instances, conf=conf, iou=iou, imgsz=imgsz, batch=batch, device=device,
+                    backend=backend, half=half, threads=threads,
                     fmt=fig_format, workers=workers, progress=progress, source_format=source_format)
     for skip in result.skips:
         tqdm.write(f"skipped {skip}")

@@ -19,13 +19,14 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
+from yololens.engine.backends import prepare_model
 from yololens.engine.matching import match
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
 from yololens.engine.windows import run_windows
 from yololens.errors import InputError, StrictModeError
 from yololens.model.catalogue import resolve_layers
-from yololens.model.loading import LoadedModel, load_model
+from yololens.model.loading import LoadedModel
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import remove_stale_temps, write_bytes
 from yololens.store.lock import DirectoryLock
@@ -87,6 +88,8 @@ class ExtractSettings:
     end2end: bool
     crops: bool
     crop_size: int
+    backend: str
+    precision: str
 
 
 def extract(
@@ -106,6 +109,8 @@ def extract(
     device: str | None = None,
     half: bool = False,
     end2end: bool | None = None,
+    backend: str = "auto",
+    threads: int = 0,
     match_iou: float = 0.5,
     pool_size: int = DEFAULT_POOL_SIZE,
     crops: bool = False,
@@ -126,7 +131,11 @@ def extract(
             outputs feeding the head.
         boxes: ``"pred"`` (detections), ``"gt"`` (label boxes) or ``"both"`` (with
             predictions matched to ground truth at ``match_iou``: TP/FP/FN).
-        imgsz, batch, conf, iou, max_det, device, half: as in Ultralytics predict.
+        imgsz, batch, conf, iou, max_det, device: as in Ultralytics predict.
+        half: fp16 on CUDA (torch); bf16 with the OpenVINO backend where the CPU has it.
+        backend: ``auto`` (OpenVINO on CPU when installed, else torch), ``torch`` (bitwise
+            Ultralytics predict) or ``openvino``; see :mod:`yololens.engine.backends`.
+        threads: inference threads (torch threads or OpenVINO ``INFERENCE_NUM_THREADS``; 0: default).
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
         pool_size: RoIAlign bins per side; the embedding is their mean.
         crops: also save object thumbnails (longest side ``crop_size`` px) under ``out/crops``.
@@ -145,7 +154,7 @@ def extract(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with DirectoryLock(out):
-        loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half, end2end=end2end)
+        loaded, compute = prepare_model(model, device, backend, half, threads, end2end)
         layer_ids = resolve_layers(loaded, layers)
         timings["load_model"] = time.perf_counter() - t0
         src = _open(source, labels, fmt)
@@ -156,7 +165,8 @@ def extract(
         settings = ExtractSettings(
             model=loaded.sha256 or loaded.source, layers=[str(x) for x in layer_ids], boxes=boxes, imgsz=imgsz,
             conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, half=half,
-            end2end=loaded.end2end, crops=crops, crop_size=crop_size,
+            end2end=loaded.end2end, crops=crops, crop_size=crop_size, backend=str(compute.backend),
+            precision=str(compute.precision),
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
         guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out)
@@ -165,7 +175,7 @@ def extract(
         remove_stale_temps(out)  # half-written temp files of a killed run (we hold the lock: none is live)
         done = table.done_keys()
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                        predict=boxes != "gt")
+                        predict=boxes != "gt", **compute.runner_kwargs())
         job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
@@ -187,7 +197,8 @@ def extract(
 
             counts["objects_total"] = pq.read_metadata(final).num_rows
         params = {"source": str(source), "labels": str(labels) if labels else None, "format": src.format,
-                  "out": str(out), "batch": batch, "device": str(loaded.device), **settings.__dict__}
+                  "out": str(out), "batch": batch, "device": str(loaded.device), "threads": threads,
+                  **settings.__dict__}
         manifest_layers = _layer_info(runner, job)
         path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips,
                               extra={"layers": manifest_layers})

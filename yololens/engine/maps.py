@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from yololens import __version__
+from yololens.engine.backends import prepare_model
 from yololens.engine.batching import iter_decoded_batches
 from yololens.engine.runner import ImageResult, Runner
 from yololens.errors import InputError
@@ -36,7 +37,7 @@ from yololens.figures._mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heat
                                        pca_rgb, rank_channels, robust_unit, to_original)
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
-from yololens.model.loading import LoadedModel, load_model
+from yololens.model.loading import LoadedModel
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
@@ -145,6 +146,8 @@ def maps(
     workers: int = 2,
     progress: bool = True,
     on_skip=None,
+    backend: str = "auto",
+    threads: int = 0,
 ) -> MapsResult:
     """Write stage feature maps of ``model`` for every image of ``source`` under ``out``.
 
@@ -160,6 +163,8 @@ def maps(
         dtype: ``float16`` or ``float32`` for the ``.npy`` tensors; npy / figures: write them or not.
         labels, fmt: passed to ``open_source`` (labels are not used by the maps).
         workers: image decoding threads.
+        backend, threads: compute backend (``auto``/``torch``/``openvino``) and inference threads,
+            as in :func:`yololens.engine.extract.extract` (``half`` then means bf16 on OpenVINO).
         on_skip: called with each :class:`Skip` as it happens (the CLI prints it).
     """
     start = time.perf_counter()
@@ -167,7 +172,7 @@ def maps(
     opts.check()
     if batch < 1:
         raise InputError(f"--batch must be >= 1, not {batch}")
-    lm = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half)
+    lm, compute = prepare_model(model, device, backend, half, threads)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
     stages = [Stage.of(layer, catalogue) for layer in requested]
@@ -178,7 +183,7 @@ def maps(
     notify = on_skip or (lambda skip: None)
     for skip in skips:
         notify(skip)
-    runner = Runner(lm, layers=requested, imgsz=imgsz, predict=False)
+    runner = Runner(lm, layers=requested, imgsz=imgsz, predict=False, **compute.runner_kwargs())
     done: list[ImageMaps] = []
     with DirectoryLock(out), tqdm(total=len(src.records), unit="img", desc="maps", disable=not progress) as bar:
         for decoded in iter_decoded_batches(src.records, batch, workers=workers):
@@ -196,7 +201,7 @@ def maps(
         done.sort(key=lambda m: m.index)  # batches are grouped by image shape, so restore source order
         n_files = sum(len(m.files) for m in done) + 1
         result = MapsResult(out, requested, done, skips, n_files, time.perf_counter() - start)
-        write_json(out / "manifest.json", _manifest(lm, stages, imgsz, batch, opts, src, result))
+        write_json(out / "manifest.json", _manifest(lm, stages, imgsz, batch, opts, src, result) | compute.describe())
     return result
 
 

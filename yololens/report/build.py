@@ -53,6 +53,8 @@ class ReportOptions:
     overwrite: bool = False
     progress: bool = True
     workers: int = 2
+    backend: str = "auto"
+    threads: int = 0
 
     def check(self) -> None:
         if self.boxes not in BOX_CHOICES:
@@ -176,6 +178,8 @@ def build_report(
     overwrite: bool = False,
     progress: bool = True,
     workers: int = 2,
+    backend: str = "auto",
+    threads: int = 0,
     title: str | None = None,
     notes=(),
 ) -> ReportResult:
@@ -192,6 +196,7 @@ def build_report(
         max_images: images (the first ones of the source) shown as feature maps and seg decompositions.
         boxes: ``auto`` (``both`` with labels, else ``pred``), ``pred``, ``gt`` or ``both``.
         conf, iou, max_det, imgsz, batch, device: inference settings as in Ultralytics predict.
+        backend, threads: compute backend and inference threads of every model pass (as in extract).
         method: ``tsne`` (default), ``umap`` or ``pca`` for the 2-D maps; with fewer than 10 objects
             PCA is used (t-SNE needs more points than its perplexity). ``sample``: class-stratified cap
             on the objects projected (``None``: all). ``hover_thumbnails``: crops embedded for hovering.
@@ -213,7 +218,8 @@ def build_report(
                          iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, method=method,
                          sample=sample if sample and sample > 0 else None, seed=seed,
                          hover_thumbnails=hover_thumbnails, seg_instances=seg_instances, sections=wanted,
-                         overwrite=overwrite, progress=progress, workers=workers)
+                         overwrite=overwrite, progress=progress, workers=workers,
+                         backend=backend, threads=threads)
     opts.check()
     out = Path(out)
     phases = 2 + 1 + sum(1 for s in SECTIONS if s in wanted) + 1  # model, source+extract, sections, html

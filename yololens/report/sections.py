@@ -138,7 +138,7 @@ def run_extract(ctx: Context) -> Section:
     ctx.layer_ids = resolve_layers(ctx.model, o.layers)
     res = extract(ctx.model, ctx.source, out=ctx.extract_dir, layers=ctx.layer_ids, boxes=ctx.boxes, imgsz=o.imgsz,
                   batch=o.batch, conf=o.conf, iou=o.iou, max_det=o.max_det, crops=True, workers=o.workers,
-                  overwrite=o.overwrite, progress=o.progress)
+                  overwrite=o.overwrite, progress=o.progress, backend=o.backend, threads=o.threads)
     ctx.extract = res
     ctx.skips.extend(str(s) for s in res.skips)
     counts = res.manifest.get("counts", {})
@@ -215,7 +215,7 @@ def run_maps(ctx: Context) -> Section:
     src = _first_images(ctx)
     layers = _map_layers(ctx)
     res = maps(ctx.model, src, layers, ctx.out / MAPS_DIR, imgsz=o.imgsz, batch=o.batch, channels=MAP_CHANNELS,
-               npy=False, progress=o.progress, workers=o.workers)
+               npy=False, progress=o.progress, workers=o.workers, backend=o.backend, threads=o.threads)
     ctx.skips.extend(str(s) for s in res.skips if str(s) not in ctx.skips)
     stems = {}
     for r in ctx.catalogue():
@@ -406,7 +406,8 @@ def run_seg(ctx: Context) -> Section:
     src = _first_images(ctx)
     out = ctx.out / SEG_DIR
     res = protos(ctx.model, src, out / "protos", max_instances=o.seg_instances, conf=o.conf, iou=o.iou,
-                 imgsz=o.imgsz, max_det=o.max_det, batch=1, progress=o.progress, workers=o.workers)
+                 imgsz=o.imgsz, max_det=o.max_det, batch=1, progress=o.progress, workers=o.workers,
+                 backend=o.backend, threads=o.threads)
     images = []
     for record in src.records:
         folder = res.folders.get(record.name)  # the folder protos actually wrote (names made unique there)

@@ -23,7 +23,7 @@ import numpy as np
 
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
-from yololens.seg.common import OutputNames, open_images, safe_name, seg_model
+from yololens.seg.common import OutputNames, open_images, safe_name, seg_compute
 from yololens.seg.decompose import ProtoGrid, decompose
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
@@ -60,7 +60,8 @@ def save_fig(fig, path: Path) -> None:
 def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False, retina_masks: bool = False,
            max_instances: int | None = None, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640,
            max_det: int = 300, batch: int = 1, device: str | None = None, fmt: str = "png", workers: int = 2,
-           progress: bool = True, labels=None, source_format: str | None = None) -> ProtosResult:
+           progress: bool = True, labels=None, source_format: str | None = None, backend: str = "auto",
+           half: bool = False, threads: int = 0) -> ProtosResult:
     """Draw every instance's prototype decomposition for every image of ``source`` into ``out``.
 
     Args:
@@ -71,6 +72,8 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         retina_masks: final masks at original resolution (Ultralytics' ``retina_masks``).
         max_instances: at most this many instance figures per image (``Results`` order).
         fmt: ``png`` or ``svg``.
+        backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
+            inference threads, as in :func:`yololens.engine.extract.extract`.
     """
     if order not in ORDERS:
         raise InputError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
@@ -78,10 +81,10 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         raise InputError(f"--format must be one of {', '.join(FIGURE_FORMATS)}, not {fmt!r}")
     t0 = time.perf_counter()
     out = Path(out)
-    loaded = seg_model(model, "protos", device)
+    loaded, compute = seg_compute(model, "protos", device, backend, half, threads)
     src = open_images(source, labels, source_format)
     result = ProtosResult(out, skips=list(src.skips))
-    runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
+    runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
     folder_of = OutputNames()
     with DirectoryLock(out):
         for window in iter_seg_windows(runner, src.records, batch, retina_masks, workers=workers,

@@ -15,12 +15,13 @@ from __future__ import annotations
 import importlib.util
 import os
 from enum import StrEnum
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
 from yololens.errors import ModelError
-from yololens.model.loading import LoadedModel
+from yololens.model.loading import LoadedModel, load_model, select_device
 
 BACKEND_ENV = "YOLOLENS_BACKEND"  # what --backend auto resolves to, when set (torch / openvino)
 
@@ -74,10 +75,52 @@ def _parse(value, where: str) -> Backend:
         raise ModelError(f"{where} {value!r} is not one of {', '.join(b.value for b in Backend)}") from None
 
 
-def load_half(backend: Backend, half: bool) -> bool:
-    """Whether the torch model itself is loaded in fp16: only for the torch backend (``--half`` on
-    the OpenVINO backend means bf16 compute, from f32 weights)."""
-    return half and backend is Backend.TORCH
+@dataclass(frozen=True)
+class Compute:
+    """A job's resolved compute settings: what :class:`Runner` gets besides the model.
+
+    Attributes:
+        backend: ``torch`` or ``openvino`` (never ``auto``).
+        half: torch: fp16 weights (CUDA); openvino: bf16 compute where the CPU has it.
+        threads: inference threads (0: the backend's default).
+    """
+
+    backend: Backend
+    half: bool = False
+    threads: int = 0
+
+    @property
+    def precision(self) -> Precision:
+        """The precision the backend will compute in (what the manifest and resume guard record)."""
+        if not self.half:
+            return Precision.F32
+        if self.backend is Backend.TORCH:
+            return Precision.F16
+        from yololens.engine.backends.openvino_backend import cpu_has_bf16
+
+        return Precision.BF16 if cpu_has_bf16() else Precision.F32
+
+    def runner_kwargs(self) -> dict:
+        return {"backend": self.backend, "half": self.half, "threads": self.threads}
+
+    def describe(self) -> dict:
+        return {"backend": str(self.backend), "precision": str(self.precision), "threads": self.threads}
+
+
+def prepare_model(model, device: str | None = None, backend: Backend | str | None = Backend.AUTO, half: bool = False,
+                  threads: int = 0, end2end: bool | None = None) -> tuple[LoadedModel, Compute]:
+    """Load ``model`` (or take a :class:`LoadedModel`) for ``backend`` and resolve the backend.
+
+    ``half`` loads fp16 torch weights only for the torch backend; OpenVINO compiles f32 weights
+    and computes in bf16 instead. ``threads < 0`` is refused.
+    """
+    if threads < 0:
+        raise ModelError(f"--threads must be >= 0 (0: the backend's default), not {threads}")
+    if isinstance(model, LoadedModel):
+        return model, Compute(resolve_backend(backend, model.device), half, threads)
+    choice = resolve_backend(backend, select_device(device))
+    loaded = load_model(model, device=device, half=half and choice is Backend.TORCH, end2end=end2end)
+    return loaded, Compute(choice, half, threads)
 
 
 def create_backend(model: LoadedModel, layers: list[int], backend: Backend | str | None = Backend.TORCH, *,

@@ -75,7 +75,12 @@ def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], fol
     return [IR_NAME, IR_NAME.replace(".xml", ".bin")]
 
 
-def cpu_has_bf16(core) -> bool:
+def cpu_has_bf16(core=None) -> bool:
+    """Whether OpenVINO's CPU plugin can compute in bf16 here (AVX512-BF16 / AMX)."""
+    if core is None:
+        import openvino as ov
+
+        core = ov.Core()
     return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
