@@ -173,3 +173,27 @@ def test_half_on_cpu_loads_f32_weights_for_openvino_only():
         prepare_model("yolov8n.yaml", device="cpu", backend="torch", half=True)
     with pytest.raises(ModelError, match="--threads must be >= 0"):
         prepare_model("yolov8n.yaml", device="cpu", backend="torch", threads=-1)
+
+
+@pytest.mark.reliability
+def test_corrupt_cached_ir_is_rebuilt_and_still_exact(det_weights, assets, capsys):
+    model = load_model(str(det_weights), device="cpu")
+    folder = Runner(model, layers=[15], backend="openvino").backend.folder
+    (folder / "model.bin").write_bytes((folder / "model.bin").read_bytes()[:1000])  # a half-written IR
+    capsys.readouterr()
+    rebuilt = Runner(model, layers=[15], backend="openvino")
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [f"{folder}: cached OpenVINO export model.bin is corrupt (checksum mismatch); rebuilding it"]
+    im = ultra.imread(str(assets / "bus.jpg"))
+    a, b = rebuilt.run([im]).images[0], Runner(model, layers=[15]).run([im]).images[0]
+    np.testing.assert_allclose(a.detections.boxes, b.detections.boxes, atol=BOX_ATOL)
+
+
+@pytest.mark.reliability
+def test_openvino_is_deterministic(det_weights, assets):
+    model = load_model(str(det_weights), device="cpu")
+    im = ultra.imread(str(assets / "zidane.jpg"))
+    first = Runner(model, layers=[15], backend="openvino").run([im]).images[0]
+    second = Runner(model, layers=[15], backend="openvino").run([im]).images[0]  # a fresh compile
+    assert torch.equal(first.features[15], second.features[15])
+    np.testing.assert_array_equal(first.detections.boxes, second.detections.boxes)
