@@ -45,6 +45,30 @@ def test_extract_openvino_matches_torch_and_guards_resume(seg_weights, assets, t
     assert again.images_done == 0  # same backend: resumed, nothing redone
 
 
+def test_default_backend_on_cpu_is_openvino(det_weights, assets, tmp_path, monkeypatch):
+    monkeypatch.delenv("YOLOLENS_BACKEND", raising=False)  # the suite pins auto -> torch; a user's run does not
+    res = extract(str(det_weights), str(assets / "bus.jpg"), out=tmp_path, layers=[15], imgsz=320, progress=False)
+    assert (res.manifest["params"]["backend"], res.manifest["params"]["precision"]) == ("openvino", "f32")
+    assert res.objects > 0
+
+
+def test_export_failure_is_one_line(det_weights, monkeypatch):
+    import openvino
+
+    from yololens.engine.runner import Runner
+    from yololens.errors import ModelError
+    from yololens.model.loading import load_model
+
+    def broken(*_a, **_k):
+        raise RuntimeError("Tracer cannot infer type of output\nsecond line")
+
+    monkeypatch.setattr(openvino, "convert_model", broken)
+    model = load_model(str(det_weights), device="cpu")
+    with pytest.raises(ModelError, match=r"OpenVINO export failed \(Tracer cannot infer type of output second "
+                                         r"line\); run it with --backend torch"):
+        Runner(model, layers=[4, 6], backend="openvino")
+
+
 def test_coefficients_and_protos_with_openvino(seg_weights, assets, tmp_path):
     kw = dict(imgsz=320, progress=False)
     ov = coefficients(str(seg_weights), str(assets), tmp_path / "ov", fmt="parquet", backend="openvino", **kw)

@@ -197,3 +197,15 @@ def test_openvino_is_deterministic(det_weights, assets):
     second = Runner(model, layers=[15], backend="openvino").run([im]).images[0]  # a fresh compile
     assert torch.equal(first.features[15], second.features[15])
     np.testing.assert_array_equal(first.detections.boxes, second.detections.boxes)
+
+
+def test_threads_reach_the_backend(det_weights):
+    model = load_model(str(det_weights), device="cpu")
+    ov = Runner(model, layers=[15], backend="openvino", threads=1).backend
+    assert int(ov.compiled.get_property("INFERENCE_NUM_THREADS")) == 1
+    before = torch.get_num_threads()
+    try:
+        Runner(model, layers=[15], backend="torch", threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

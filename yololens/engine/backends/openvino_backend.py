@@ -24,6 +24,7 @@ import torch
 
 from yololens.engine.backends import Backend, Precision
 from yololens.engine.backends.cache import cached_entry
+from yololens.errors import ModelError
 from yololens.model import ultra
 from yololens.model.loading import LoadedModel
 
@@ -68,9 +69,13 @@ def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], fol
 
     wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers).prepare()
     example = torch.zeros(1, 3, *imgsz)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.jit.trace deprecation and tracer notes: not the user's concern
-        ov_model = ov.convert_model(wrapper, example_input=example, input=[ov.PartialShape([-1, 3, -1, -1])])
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.trace deprecation and tracer notes: not the user's concern
+            ov_model = ov.convert_model(wrapper, example_input=example, input=[ov.PartialShape([-1, 3, -1, -1])])
+    except Exception as exc:  # tracing/conversion raise many types; the user needs one line and a way out
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ModelError(f"{model.source}: OpenVINO export failed ({reason}); run it with --backend torch") from None
     ov.save_model(ov_model, folder / IR_NAME, compress_to_fp16=False)  # f32 weights, exactly torch's
     return [IR_NAME, IR_NAME.replace(".xml", ".bin")]
 
