@@ -45,10 +45,12 @@ def test_key_depends_on_every_field():
     assert cache.cache_key(dict(reversed(list(FIELDS.items())))) == base
 
 
-def test_entry_built_once_then_reused(root):
+def test_entry_built_once_then_reused(root, capsys):
     calls: list = []
     first = cache.cached_entry(FIELDS, _build(calls))
+    assert capsys.readouterr().err == f"{first}: building the export (once; later runs reuse it)\n"
     second = cache.cached_entry(FIELDS, _build(calls))
+    assert capsys.readouterr().err == ""
     assert first == second and first.parent == root and len(calls) == 1
     assert (first / "model.bin").read_bytes() == b"weights"
     assert calls[0] != first  # built in a temp folder, renamed into place
@@ -60,6 +62,7 @@ def test_entry_built_once_then_reused(root):
 def test_corrupt_or_stale_entry_is_rebuilt_with_one_line(root, capsys, damage):
     calls: list = []
     folder = cache.cached_entry(FIELDS, _build(calls))
+    capsys.readouterr()  # the first build's line
     if damage == "truncate_bin":
         (folder / "model.bin").write_bytes(b"wei")
     elif damage == "delete_bin":

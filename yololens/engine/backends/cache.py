@@ -75,6 +75,8 @@ def cached_entry(fields: dict, build: Callable[[Path], list[str]], what: str = "
         if reason is None:
             return folder
         print(f"{folder}: cached {what} {reason}; rebuilding it", file=sys.stderr)
+    else:
+        print(f"{folder}: building the {what} (once; later runs reuse it)", file=sys.stderr)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=root))
     try:
