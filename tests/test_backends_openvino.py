@@ -90,8 +90,9 @@ def _raw(runner: Runner, x: torch.Tensor):
     return (preds[0] if isinstance(preds, (list, tuple)) else preds), protos, feats
 
 
-@pytest.mark.parametrize("yaml, end2end", [("yolo11n-seg.yaml", None), ("yolo26n-seg.yaml", False),
-                                           ("yolo26n-seg.yaml", True), ("yolo26n.yaml", True)])
+@pytest.mark.parametrize("yaml, end2end", [("yolo11n-seg.yaml", None), ("yolo11n.yaml", None),
+                                           ("yolo26n-seg.yaml", False), ("yolo26n-seg.yaml", True),
+                                           ("yolo26n.yaml", False), ("yolo26n.yaml", True)])
 def test_openvino_matches_torch_on_yolo11_and_yolo26(yaml, end2end, assets):
     torch.manual_seed(0)
     model = load_model(yaml, device="cpu", end2end=end2end)
