@@ -117,7 +117,8 @@ def prepare_model(model, device: str | None = None, backend: Backend | str | Non
     if threads < 0:
         raise ModelError(f"--threads must be >= 0 (0: the backend's default), not {threads}")
     if isinstance(model, LoadedModel):
-        return model, Compute(resolve_backend(backend, model.device), half, threads)
+        choice = resolve_backend(backend, model.device)
+        return model, Compute(choice, half or (model.half and choice is Backend.TORCH), threads)
     choice = resolve_backend(backend, select_device(device))
     loaded = load_model(model, device=device, half=half and choice is Backend.TORCH, end2end=end2end)
     return loaded, Compute(choice, half, threads)
