@@ -83,7 +83,7 @@ def main() -> None:
         for backend in backends:  # first run: exports into the temp cache (a one-time cost, shown apart)
             first = run_child(extract_code(model, folder, tmp / "warm", backend, T, args.workers, args.batch,
                                            args.window))
-            print(f"  first extract --backend {backend} (export + compile, cold): {first.wall_s:.1f} s")
+            print(f"  first extract --backend {backend} (cold; openvino: export + compile): {first.wall_s:.1f} s")
         print("whole-process wall time:")
         for b in (1, 8):
             timed(f"ultralytics predict batch={b}, {T} threads", predict_code(model, folder, b, T))

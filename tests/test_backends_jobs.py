@@ -112,3 +112,15 @@ def test_cli_rejects_an_unknown_backend_in_one_line(assets, tmp_path):
     assert res.exit_code == 2
     lines = [line for line in res.output.splitlines() if line.strip()]
     assert lines == ["error: --backend 'tensorrt' is not one of auto, torch, openvino"]
+
+
+def test_report_passes_the_backend_to_every_model_pass(det_weights, assets, tmp_path):
+    from yololens.report.build import build_report
+
+    res = build_report(str(det_weights), str(assets / "bus.jpg"), out=tmp_path, max_images=1, progress=False,
+                       imgsz=320, sections=("maps",), backend="openvino", threads=1)
+    assert not res.failed
+    extract_manifest = json.loads((tmp_path / "extract" / "manifest.json").read_text())
+    maps_manifest = json.loads(next(tmp_path.rglob("maps/manifest.json")).read_text())
+    assert (extract_manifest["params"]["backend"], extract_manifest["params"]["threads"]) == ("openvino", 1)
+    assert (maps_manifest["backend"], maps_manifest["threads"]) == ("openvino", 1)
