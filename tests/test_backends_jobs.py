@@ -87,6 +87,7 @@ def test_coefficients_and_protos_with_openvino(seg_weights, assets, tmp_path):
     (folder,) = res.folders.values()
     meta = json.loads((folder / "meta.json").read_text())
     assert len(meta["instances"]) == len(b[b.image_name == "bus.jpg"])
+    assert (meta["compute"]["backend"], meta["compute"]["precision"]) == ("openvino", "f32")
     assert (folder / "masks.png").is_file()
 
 

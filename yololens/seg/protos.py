@@ -45,6 +45,7 @@ class ProtosResult:
     skips: list[Skip] = field(default_factory=list)
     seconds: float = 0.0
     folders: dict[str, Path] = field(default_factory=dict)  # image name -> its output folder
+    compute: dict = field(default_factory=dict)  # backend, precision, threads (also in each meta.json)
 
     def summary(self) -> str:
         return (f"protos: {self.images} image(s), {self.instances} instance(s), {self.figures} figure(s), "
@@ -83,7 +84,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
     out = Path(out)
     loaded, compute = seg_compute(model, "protos", device, backend, half, threads)
     src = open_images(source, labels, source_format)
-    result = ProtosResult(out, skips=list(src.skips))
+    result = ProtosResult(out, skips=list(src.skips), compute=compute.describe())
     runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
     folder_of = OutputNames()
     with DirectoryLock(out):
@@ -107,7 +108,7 @@ def _write_image(item: SegImage, folder: Path, loaded, order: str, shared_scale:
     labels = [f"{names.get(int(c), str(c))} {s:.2f}" for c, s in zip(inst.class_ids, inst.scores)]
     save_npy(folder / "protos.npy", protos_t.float().cpu().numpy())
     save_npy(folder / "coefs.npy", inst.coefs.cpu().numpy().astype(np.float32))
-    write_json(folder / "meta.json", _meta(item, loaded))
+    write_json(folder / "meta.json", _meta(item, loaded) | {"compute": result.compute})
     save_fig(image_masks_figure(item.image, [m.cpu().numpy() for m in inst.masks], list(inst.boxes), labels,
                                 inst.retina_masks, title=f"{item.record.name}: {len(inst)} instance(s)"),
              folder / f"masks.{fmt}")
