@@ -55,7 +55,8 @@ def coefficients_code(weights: str, folder: Path, out: Path, backend: str, threa
 
 
 def seed_code(weights: str, folder: Path, threads: int) -> str:
-    return (f"import sys, torch, ultralytics.utils.torch_utils as tu; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+    here = str(Path(__file__).parent)
+    return (f"import sys, torch, ultralytics.utils.torch_utils as tu; sys.path.insert(0, {here!r})\n"
             f"tu.NUM_THREADS = {threads}; torch.set_num_threads({threads})\n"
             f"from pathlib import Path\nfrom coefficients import make_seed_predictor\n"
             f"seed = make_seed_predictor({weights!r}, 'cpu')\n"
