@@ -210,3 +210,19 @@ def test_threads_reach_the_backend(det_weights):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_throughput_requests_give_the_batched_outputs(det_weights, assets):
+    from yololens.engine.backends.openvino_backend import OpenVINOBackend, PerfHint
+
+    model = load_model(str(det_weights), device="cpu")
+    im = ultra.imread(str(assets / "zidane.jpg"))
+    runner = Runner(model, layers=[15], backend="openvino")
+    x = ultra.to_input_tensor(runner.letterbox([im, im[:, ::-1].copy(), im, im]), model.device, False)
+    split = OpenVINOBackend(model, [15], hint=PerfHint.THROUGHPUT, requests=3)
+    (pa, _), fa = split.forward(x)
+    (pb, _), fb = runner.backend.forward(x)
+    assert pa.shape == pb.shape and fa[15].shape == fb[15].shape == (4, 64, 48, 80)
+    torch.testing.assert_close(pa, pb, atol=1e-3, rtol=1e-4)
+    torch.testing.assert_close(fa[15], fb[15], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(fa[15][0], fa[15][1])  # the chunks are not mixed up: image 1 is mirrored
