@@ -113,3 +113,19 @@ def test_concurrent_builders_install_one_whole_entry(root):
     assert len(set(results)) == 1 and len(calls) == 4
     assert cache.check_entry(results[0], FIELDS) is None
     assert [p.name for p in root.iterdir()] == [results[0].name]
+
+
+@pytest.mark.reliability
+def test_temp_folders_of_a_killed_export_are_removed(root):
+    import os
+    import time
+
+    root.mkdir(parents=True)
+    old, young = root / ".tmp-abc-killed", root / ".tmp-def-live"
+    for path in (old, young):
+        path.mkdir()
+        (path / "model.bin").write_bytes(b"half")
+    an_hour_ago = time.time() - cache.STALE_TEMP_S - 10
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    folder = cache.cached_entry(FIELDS, _build([]))
+    assert sorted(p.name for p in root.iterdir()) == sorted([folder.name, young.name])

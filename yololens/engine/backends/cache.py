@@ -21,6 +21,7 @@ from pathlib import Path
 
 CACHE_ENV = "YOLOLENS_CACHE"
 META = "meta.json"
+STALE_TEMP_S = 3600.0  # temp folders older than this were left by a killed export: removed
 
 
 def cache_root() -> Path:
@@ -78,6 +79,7 @@ def cached_entry(fields: dict, build: Callable[[Path], list[str]], what: str = "
     else:
         print(f"{folder}: building the {what} (once; later runs reuse it)", file=sys.stderr)
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(root)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=root))
     try:
         names = build(tmp)
@@ -87,6 +89,21 @@ def cached_entry(fields: dict, build: Callable[[Path], list[str]], what: str = "
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def remove_stale_temps(root: Path, older_than_s: float = STALE_TEMP_S) -> int:
+    """Delete temp/trash folders a killed run left in ``root`` (a live export's are younger)."""
+    import time
+
+    removed = 0
+    for path in [*root.glob(".tmp-*"), *root.glob(".trash-*")]:
+        try:
+            if path.is_dir() and time.time() - path.stat().st_mtime > older_than_s:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        except OSError:
+            pass  # another run removed it first
+    return removed
 
 
 def _install(tmp: Path, folder: Path, fields: dict) -> None:
