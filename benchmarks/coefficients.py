@@ -51,7 +51,7 @@ def coefficients_code(weights: str, folder: Path, out: Path, backend: str, threa
     return (f"from yololens.seg.coefficients import coefficients\n"
             f"r = coefficients({weights!r}, {str(folder)!r}, {str(out)!r}, batch={batch}, device='cpu', "
             f"backend={backend!r}, threads={threads}, overwrite=True, progress=False)\n"
-            f"RESULT = {{'images': r.images}}")
+            f"RESULT = {{'images': r.images, 'call_s': r.seconds}}")
 
 
 def seed_code(weights: str, folder: Path, threads: int) -> str:
@@ -94,11 +94,14 @@ def main() -> None:
             first = run_child(codes["coefficients-openvino"])
             print(f"first coefficients --backend openvino (export + compile, cold): {first.wall_s:.1f} s")
         ips: dict[str, float] = {}
+        call_s: dict[str, float] = {}
         print(f"{args.images} images (mixed shapes), {T} inference threads; whole-process wall time:")
         for name in chosen:
             run = run_child(codes[name])
             assert run.result["images"] == args.images, (name, run.result)
             ips[name] = args.images / run.wall_s
+            if "call_s" in run.result:
+                call_s[name] = run.result["call_s"]
             print(f"  {name:<24} {ips[name]:7.2f} img/s  {run.wall_s:6.1f} s  RSS {run.peak_rss_mb:5.0f} MB",
                   flush=True)
 
@@ -119,6 +122,8 @@ def main() -> None:
             if predicts:
                 print(ratio_line(f"{name} / best predict with masks", ips[name] / max(predicts), 1.5))
             print(ratio_line(f"{name} / raw {backend} forward (whole process)", ips[name] / floor, 0.85))
+            print(ratio_line(f"{name} / raw {backend} forward (coefficients() call)",
+                             args.images / call_s[name] / floor, 0.85))
         rss = {}
         for n in [int(x) for x in args.rss.split(",") if x.strip()]:
             rss_folder = image_folder(shared, n, tmp / f"rss{n}")
