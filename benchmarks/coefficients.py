@@ -1,56 +1,35 @@
-"""Throughput of ``yololens coefficients --all`` against Ultralytics predict and a seed-style predictor.
+"""Throughput of ``yololens coefficients --all``, per compute backend, against Ultralytics predict with masks.
 
-    .venv/bin/python benchmarks/coefficients.py [--n 64] [--rounds 2] [--threads N] [--device cpu]
+    python benchmarks/coefficients.py [--images 128] [--threads N] [--rss 100,1000] [--methods ...]
+    (tiny smoke run: --images 8 --rss 8)
 
-Images: the seed's 9 COCO images, bus.jpg, zidane.jpg and the BDD100K frames from ../shared,
-repeated (as links) to at least ``--n``. Methods, each timed in the same process over the same
-images, with masks computed:
+Same protocol as ``benchmarks/extract_throughput.py`` (shared in ``_harness.py``): every timed run is
+a fresh process on the same folder of real mixed-shape images (BDD100K, COCO, Ultralytics assets,
+cycled to --images), whole-process wall time, the same inference thread count for every method:
 
-* ``yololens`` : ``coefficients(..., all coefficients, mask_area)`` at ``--batch`` (table written);
-* ``yololens-noarea``: the same without the ``mask_area`` column (no original-size masks);
-* ``ultra-b1`` / ``ultra-b8``: ``YOLO.predict(folder, batch=1|8, stream=True)``, default masks;
+* ``coefficients-torch`` / ``coefficients-openvino``: ``coefficients(..., all coefficients, mask_area)``;
+* ``ultra-b1`` / ``ultra-b8``: ``YOLO.predict(folder, batch=1|8, stream=True)`` (seg: masks computed),
+  with --threads torch threads; ``ultra-shipped``: batch 8, Ultralytics' own thread count;
 * ``seed-like``: a ``SegmentationPredictor`` subclass that keeps each image's prototypes and
-  coefficients, called once per image (the seed's approach).
+  coefficients, called once per image (the seed's approach);
+* the floor: each backend's raw forward (prototypes + head) on exactly the batches coefficients forms,
+  at the fastest batch size of 1/2/4/8.
 
-Ultralytics' predictor sets ``torch.set_num_threads(cpu_count - 1)`` when it starts; every timed
-section here sets ``--threads`` first, so all methods run with the same thread count. Each
-method runs ``--rounds`` times (interleaved); the best round counts (shared machines are noisy).
+Printed ratios: coefficients(openvino) / best predict (>= 1.5), coefficients(openvino) / raw OpenVINO
+forward (>= 0.85), peak RSS (<= 2 GB, flat from the smallest to the largest --rss run).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
 import tempfile
-import time
 from pathlib import Path
 
-import torch
+from _harness import best_raw_forward, image_folder, predict_code, ratio_line, run_child, shared_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_dir() -> Path:
-    env = os.environ.get("YOLOLENS_SHARED")
-    path = Path(env) if env else ROOT.parent / "shared"
-    if not (path / "models").is_dir():
-        raise SystemExit(f"{path}: shared data not found (set YOLOLENS_SHARED)")
-    return path
-
-
-def image_folder(shared: Path, n: int, tmp: Path) -> Path:
-    from ultralytics.utils import ASSETS
-
-    base = sorted((shared / "data/seed_coco_images").glob("*.jpg"))
-    base += [Path(ASSETS) / "bus.jpg", Path(ASSETS) / "zidane.jpg"]
-    base += sorted({p.name: p for p in (shared / "data/bdd100k_sample").rglob("*.jpg")}.values())
-    folder = tmp / "images"
-    folder.mkdir()
-    for i in range(max(n, len(base))):
-        src = base[i % len(base)]
-        os.symlink(src, folder / f"{i:04d}_{src.name}")
-    return folder
+BATCHES = (1, 2, 4, 8)
 
 
 def make_seed_predictor(weights: str, device: str):
@@ -68,71 +47,94 @@ def make_seed_predictor(weights: str, device: str):
     return GrabPredictor(overrides={"model": weights, "device": device, "verbose": False, "save": False})
 
 
+def coefficients_code(weights: str, folder: Path, out: Path, backend: str, threads: int, batch: int) -> str:
+    return (f"from yololens.seg.coefficients import coefficients\n"
+            f"r = coefficients({weights!r}, {str(folder)!r}, {str(out)!r}, batch={batch}, device='cpu', "
+            f"backend={backend!r}, threads={threads}, overwrite=True, progress=False)\n"
+            f"RESULT = {{'images': r.images, 'call_s': r.seconds}}")
+
+
+def seed_code(weights: str, folder: Path, threads: int) -> str:
+    here = str(Path(__file__).parent)
+    return (f"import sys, torch, ultralytics.utils.torch_utils as tu; sys.path.insert(0, {here!r})\n"
+            f"tu.NUM_THREADS = {threads}; torch.set_num_threads({threads})\n"
+            f"from pathlib import Path\nfrom coefficients import make_seed_predictor\n"
+            f"seed = make_seed_predictor({weights!r}, 'cpu')\n"
+            f"for p in sorted(Path({str(folder)!r}).iterdir()):\n    list(seed(source=str(p), stream=True))\n"
+            f"RESULT = {{'images': len(seed.grabbed)}}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=64, help="images (the base set repeated)")
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--images", "--n", type=int, default=128, help="images (the base set cycled)")
     ap.add_argument("--batch", type=int, default=8, help="yololens batch size")
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--methods", default="yololens,yololens-noarea,ultra-b1,ultra-b8,seed-like")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--imgsz", type=int, default=640)
+    ap.add_argument("--rss", default="100,1000", help="image counts for the peak-RSS runs ('' to skip)")
+    ap.add_argument("--methods", default="coefficients-torch,coefficients-openvino,ultra-b1,ultra-b8,ultra-shipped,"
+                                         "seed-like")
     args = ap.parse_args()
-
-    from ultralytics import YOLO
-
-    from yololens.seg.coefficients import coefficients
-    from yololens.seg.common import seg_model
-
     shared = shared_dir()
     weights = str(shared / "models/yolov8n-seg-coco.pt")
-    tmp = Path(tempfile.mkdtemp(prefix="yololens-bench-"))
-    try:
-        folder = image_folder(shared, args.n, tmp)
-        paths = sorted(str(p) for p in folder.iterdir())
-        loaded = seg_model(weights, "coefficients", device=args.device)
-        yolo = YOLO(weights)
-        seed = make_seed_predictor(weights, args.device)
-
-        def ours(mask_area: bool):
-            res = coefficients(loaded, folder, tmp / "out", batch=args.batch, mask_area=mask_area, overwrite=True,
-                               progress=False)
-            return res.images
-
-        def ultra(batch: int):
-            return sum(1 for _ in yolo.predict(str(folder), batch=batch, stream=True, verbose=False,
-                                               device=args.device))
-
-        def seed_like():
-            seed.grabbed.clear()
-            for p in paths:
-                list(seed(source=p, stream=True))
-            return len(seed.grabbed)
-
-        methods = {"yololens": lambda: ours(True), "yololens-noarea": lambda: ours(False),
-                   "ultra-b1": lambda: ultra(1), "ultra-b8": lambda: ultra(8), "seed-like": seed_like}
-        chosen = [m for m in args.methods.split(",") if m]
-        # warm-up: model setup, oneDNN kernels for each input shape
+    T = args.threads
+    chosen = [m for m in args.methods.split(",") if m]
+    with tempfile.TemporaryDirectory(prefix="yololens-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        os.environ["YOLOLENS_CACHE"] = str(tmp / "cache")
+        folder = image_folder(shared, args.images, tmp / "images")
+        codes = {
+            "coefficients-torch": coefficients_code(weights, folder, tmp / "out", "torch", T, args.batch),
+            "coefficients-openvino": coefficients_code(weights, folder, tmp / "out", "openvino", T, args.batch),
+            "ultra-b1": predict_code(weights, folder, 1, T),
+            "ultra-b8": predict_code(weights, folder, 8, T),
+            "ultra-shipped": predict_code(weights, folder, 8, None),
+            "seed-like": seed_code(weights, folder, T),
+        }
+        if "coefficients-openvino" in chosen:  # the one-time export, apart from the timed runs
+            first = run_child(codes["coefficients-openvino"])
+            print(f"first coefficients --backend openvino (export + compile, cold): {first.wall_s:.1f} s")
+        ips: dict[str, float] = {}
+        call_s: dict[str, float] = {}
+        print(f"{args.images} images (mixed shapes), {T} inference threads; whole-process wall time:")
         for name in chosen:
-            methods[name]()
-        best: dict[str, float] = {}
-        for r in range(args.rounds):
-            for name in chosen:
-                torch.set_num_threads(args.threads)
-                t0 = time.perf_counter()
-                count = methods[name]()
-                dt = time.perf_counter() - t0
-                assert count == len(paths), (name, count)
-                best[name] = min(best.get(name, float("inf")), dt)
-                print(f"round {r}: {name:16s} {len(paths) / dt:6.2f} img/s ({dt:.1f} s)", flush=True)
-        print(f"\n{len(paths)} images, torch threads {args.threads}, device {args.device}, yololens batch {args.batch}")
-        ultra_best = max(len(paths) / best[m] for m in ("ultra-b1", "ultra-b8") if m in best) if any(
-            m in best for m in ("ultra-b1", "ultra-b8")) else None
-        for name in chosen:
-            ips = len(paths) / best[name]
-            ratio = f"  {ips / ultra_best:.2f}x Ultralytics' best predict" if ultra_best else ""
-            print(f"{name:16s} {ips:6.2f} img/s{ratio}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            run = run_child(codes[name])
+            assert run.result["images"] == args.images, (name, run.result)
+            ips[name] = args.images / run.wall_s
+            if "call_s" in run.result:
+                call_s[name] = run.result["call_s"]
+            print(f"  {name:<24} {ips[name]:7.2f} img/s  {run.wall_s:6.1f} s  RSS {run.peak_rss_mb:5.0f} MB",
+                  flush=True)
+
+        from yololens.model.loading import load_model
+
+        loaded = load_model(weights, device="cpu")
+        floors = {}
+        for backend in ("torch", "openvino"):
+            if f"coefficients-{backend}" in chosen:
+                fastest, floors[backend], speeds = best_raw_forward(loaded, [], folder, args.imgsz,
+                                                                    max(8 * args.batch, 64), BATCHES, backend, T)
+                print(f"  raw {backend} forward: " + ", ".join(f"batch {b}: {v:.2f}" for b, v in speeds.items())
+                      + f" img/s (fastest: batch {fastest})")
+        predicts = [v for k, v in ips.items() if k.startswith("ultra-")]
+        print("ratios:")
+        for backend, floor in floors.items():
+            name = f"coefficients-{backend}"
+            if predicts:
+                print(ratio_line(f"{name} / best predict with masks", ips[name] / max(predicts), 1.5))
+            print(ratio_line(f"{name} / raw {backend} forward (whole process)", ips[name] / floor, 0.85))
+            print(ratio_line(f"{name} / raw {backend} forward (coefficients() call)",
+                             args.images / call_s[name] / floor, 0.85))
+        rss = {}
+        for n in [int(x) for x in args.rss.split(",") if x.strip()]:
+            rss_folder = image_folder(shared, n, tmp / f"rss{n}")
+            rss[n] = run_child(coefficients_code(weights, rss_folder, tmp / f"rss{n}-out", "openvino", T,
+                                                 args.batch)).peak_rss_mb
+            print(f"peak RSS, coefficients --backend openvino, {n} images: {rss[n]:.0f} MB")
+        if rss:
+            print(ratio_line("peak RSS (MB), largest run", max(rss.values()), 2048, higher_is_better=False))
+            print(ratio_line("RSS growth (largest / smallest run)", max(rss.values()) / min(rss.values()), 1.1,
+                             higher_is_better=False))
+        print(json.dumps({"img_per_s": ips, "raw_forward_img_per_s": floors, "peak_rss_mb": rss}))
 
 
 if __name__ == "__main__":

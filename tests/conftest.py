@@ -67,3 +67,21 @@ def assets() -> Path:
     from ultralytics.utils import ASSETS
 
     return Path(ASSETS)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _backend_env(tmp_path_factory):
+    """A private export cache for the session (never the user's), and ``auto`` -> torch.
+
+    The suite's exactness tests pin the bitwise torch path (Ultralytics predict); OpenVINO is
+    tested where a test asks for it (``backend="openvino"``, tests/test_backends*.py).
+    """
+    saved = {k: os.environ.get(k) for k in ("YOLOLENS_CACHE", "YOLOLENS_BACKEND")}
+    os.environ["YOLOLENS_CACHE"] = str(tmp_path_factory.mktemp("yololens-cache"))
+    os.environ["YOLOLENS_BACKEND"] = "torch"
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -46,6 +46,22 @@ class Vocabulary(StrEnum):
     PRED = "pred"
 
 
+class Backend(StrEnum):
+    """Compute backend of the model passes (``auto``: OpenVINO on CPU when installed, torch on CUDA)."""
+
+    AUTO = "auto"
+    TORCH = "torch"
+    OPENVINO = "openvino"
+
+
+class Precision(StrEnum):
+    """The precision a backend computes in (recorded in manifests and the resume guard)."""
+
+    F32 = "f32"
+    F16 = "f16"  # torch on CUDA (--half)
+    BF16 = "bf16"  # OpenVINO on a CPU with bf16 support (--half)
+
+
 class Method(StrEnum):
     """2-D projection method."""
 
@@ -113,4 +129,4 @@ def embedding_column(layer: int | str) -> str:
     return f"emb_L{layer}" if isinstance(layer, int) else f"emb_{layer}"
 
 
-__all__ = ["PROTO", "BoxMode", "CoefLayout", "LayerId", "Method", "Origin", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]
+__all__ = ["PROTO", "Backend", "BoxMode", "CoefLayout", "LayerId", "Method", "Origin", "Precision", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]

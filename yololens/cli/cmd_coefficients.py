@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
-                                  MaxImageBytesOpt, cli_errors, exit_for_skips)
+                                  BackendOpt, HalfOpt, MaxImageBytesOpt, ThreadsOpt, cli_errors, exit_for_skips)
 from yololens.errors import InputError
-from yololens.types import CoefLayout
+from yololens.types import Backend, CoefLayout
 from yololens.options import typer_bounds
 
 
@@ -39,6 +39,9 @@ def coefficients_command(
     imgsz: Annotated[int, typer.Option(**typer_bounds("imgsz"), help=IMGSZ_HELP)] = 640,
     batch: Annotated[int, typer.Option(**typer_bounds("batch"), help=BATCH_HELP + " Results do not depend on it.")] = 8,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    backend: BackendOpt = Backend.AUTO,
+    half: HalfOpt = False,
+    threads: ThreadsOpt = 0,
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
     max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
@@ -60,8 +63,8 @@ def coefficients_command(
         raise InputError("give either --index or --all, not both")
     result = coefficients(model, source, out, table=csv, indices=None if all_ else index, fmt=table_format,
                           layout=layout, retina_masks=retina_masks, mask_area=mask_area, conf=conf, iou=iou,
-                          imgsz=imgsz, batch=batch, device=device, workers=workers, window=window,
-                          max_image_bytes=max_image_bytes,
+                          imgsz=imgsz, batch=batch, device=device, backend=backend, half=half,
+                          threads=threads, workers=workers, window=window, max_image_bytes=max_image_bytes,
                           save_prototype_png=save_prototype_png, report=report, overwrite=overwrite,
                           progress=progress, source_format=source_format)
     typer.echo(result.summary() + (f"; report -> {result.report}" if result.report else ""))

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (
+    BackendOpt,
     DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
@@ -18,12 +19,13 @@ from yololens.cli.common import (
     ModelOpt,
     ProgressOpt,
     SourceOpt,
+    ThreadsOpt,
     WorkersOpt,
     cli_errors,
     exit_for_skips,
 )
 from yololens.options import typer_bounds
-from yololens.types import BoxMode
+from yololens.types import Backend, BoxMode
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +49,8 @@ def extract_command(
     match_iou: Annotated[float, typer.Option(**typer_bounds("match_iou"), help="IoU needed to match a prediction to a label box (--boxes both).")] = 0.5,
     device: DeviceOpt = None,
     half: HalfOpt = False,
+    backend: BackendOpt = Backend.AUTO,
+    threads: ThreadsOpt = 0,
     end2end: Annotated[Optional[bool], typer.Option("--end2end/--no-end2end", help="YOLO26: use the NMS-free one-to-one head (default: Ultralytics' predict default).")] = None,
     crops: Annotated[bool, typer.Option(help="Save object thumbnails to OUT/crops (for plots).")] = False,
     crop_size: Annotated[int, typer.Option(**typer_bounds("crop_size"), help="Thumbnail longest side, pixels.")] = 128,
@@ -73,7 +77,8 @@ def extract_command(
 
     result = extract(
         model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
-        iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, match_iou=match_iou,
+        iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, backend=backend, threads=threads,
+        match_iou=match_iou,
         class_map=class_map, pool=pool, pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers,
         chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
         overwrite=overwrite, progress=progress,

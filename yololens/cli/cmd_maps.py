@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (
+    BackendOpt,
     DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
@@ -18,11 +19,13 @@ from yololens.cli.common import (
     ModelOpt,
     ProgressOpt,
     SourceOpt,
+    ThreadsOpt,
     WorkersOpt,
     cli_errors,
     exit_for_skips,
 )
 from yololens.options import typer_bounds
+from yololens.types import Backend
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +43,8 @@ def maps_command(
     batch: BatchOpt = 8,
     device: DeviceOpt = None,
     half: HalfOpt = False,
+    backend: BackendOpt = Backend.AUTO,
+    threads: ThreadsOpt = 0,
     channels: Annotated[int, typer.Option(**typer_bounds("channels"), help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
     rank: Annotated[str, typer.Option(help="Channel ranking: energy (mean of squares), variance (spatial), or index.")] = "energy",
     shared_scale: Annotated[bool, typer.Option("--shared-scale", help="One colour scale for all tiles of a grid (default: each tile its own 1-99% range).")] = False,
@@ -67,7 +72,8 @@ def maps_command(
     from yololens.jobs.maps import maps
 
     result = maps(
-        model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, channels=channels,
+        model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, backend=backend,
+        threads=threads, channels=channels,
         rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures, fmt=fmt,
         workers=workers, max_image_bytes=max_image_bytes, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
     )

@@ -8,8 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
-                                  MaxImageBytesOpt, cli_errors, exit_for_skips)
+                                  BackendOpt, HalfOpt, MaxImageBytesOpt, ThreadsOpt, cli_errors, exit_for_skips)
 from yololens.options import typer_bounds
+from yololens.types import Backend
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +31,9 @@ def protos_command(
     imgsz: Annotated[int, typer.Option(**typer_bounds("imgsz"), help=IMGSZ_HELP)] = 640,
     batch: Annotated[int, typer.Option(**typer_bounds("batch"), help=BATCH_HELP + " Results do not depend on it.")] = 4,
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
+    backend: BackendOpt = Backend.AUTO,
+    half: HalfOpt = False,
+    threads: ThreadsOpt = 0,
     fig_format: Annotated[str, typer.Option("--format", help="Figure format: png or svg.")] = "png",
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
@@ -52,6 +56,7 @@ def protos_command(
 
     result = protos(model, source, out, order=order, shared_scale=shared_scale, retina_masks=retina_masks,
                     max_instances=max_instances, conf=conf, iou=iou, imgsz=imgsz, batch=batch, device=device,
+                    backend=backend, half=half, threads=threads,
                     fmt=fig_format, workers=workers, progress=progress, source_format=source_format,
                     max_image_bytes=max_image_bytes)
     for skip in result.skips:

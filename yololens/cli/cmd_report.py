@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import (BatchOpt, DeviceOpt, FormatOpt, ImgszOpt, ModelOpt, SourceOpt, WorkersOpt,
+from yololens.cli.common import (BackendOpt, BatchOpt, DeviceOpt, FormatOpt, ImgszOpt, ModelOpt, SourceOpt, ThreadsOpt,
+                                 WorkersOpt,
                                  cli_errors)
-from yololens.types import Method, ReportBoxMode
+from yololens.types import Backend, Method, ReportBoxMode
 
 SECTION_OPTION = {
     "catalogue": "the layer catalogue",
@@ -56,6 +57,8 @@ def report_command(
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,
     device: DeviceOpt = None,
+    backend: BackendOpt = Backend.AUTO,
+    threads: ThreadsOpt = 0,
     catalogue: Annotated[bool, typer.Option("--catalogue/--no-catalogue", help=f"Include {SECTION_OPTION['catalogue']}.")] = True,
     maps: Annotated[bool, typer.Option("--maps/--no-maps", help=f"Include {SECTION_OPTION['maps']}.")] = True,
     projection: Annotated[bool, typer.Option("--projection/--no-projection", help=f"Include {SECTION_OPTION['projection']}.")] = True,
@@ -78,7 +81,8 @@ def report_command(
     chosen = {"catalogue": catalogue, "maps": maps, "projection": projection, "stages": stages, "seg": seg}
     result = build_report(
         model, source, labels, out=out, fmt=fmt, layers=layers, map_layers=map_layers, max_images=max_images,
-        boxes=boxes, conf=conf, iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, device=device, method=method,
+        boxes=boxes, conf=conf, iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, device=device, backend=backend,
+        threads=threads, method=method,
         sample=sample, seed=seed, hover_thumbnails=hover_thumbnails, seg_instances=seg_instances,
         sections=[k for k, on in chosen.items() if on], overwrite=overwrite, progress=progress, workers=workers,
         class_map=class_map,

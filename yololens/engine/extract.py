@@ -19,6 +19,7 @@ import pyarrow as pa
 import torch
 from tqdm.auto import tqdm
 
+from yololens.engine.backends import prepare_model
 from yololens.engine.batching import image_decoder
 from yololens.engine.mask_pool import MaskPooler, mask_column
 from yololens.engine.matching import ClassMap, load_class_map, match, table_matched_pairs
@@ -27,7 +28,7 @@ from yololens.engine.runner import ImageResult, Runner
 from yololens.engine.windows import run_windows
 from yololens.errors import InputError, StrictModeError
 from yololens.model.catalogue import resolve_layers
-from yololens.model.loading import LoadedModel, load_model
+from yololens.model.loading import LoadedModel
 from yololens.options import check_options
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.sources.resolve import as_source
@@ -95,6 +96,8 @@ class ExtractSettings:
     crops: bool
     crop_size: int
     class_map: dict
+    backend: str
+    precision: str
 
 
 def extract(
@@ -114,6 +117,8 @@ def extract(
     device: str | None = None,
     half: bool = False,
     end2end: bool | None = None,
+    backend: str = "auto",
+    threads: int = 0,
     match_iou: float = 0.5,
     class_map: str | Path | ClassMap | None = None,
     pool: str = PoolMode.BOX,
@@ -139,7 +144,11 @@ def extract(
             predictions matched to ground truth at ``match_iou``: TP/FP/FN).
         class_map: which label class matches which model class: a YAML/JSON file (label name -> model
             name) or a :class:`ClassMap`; default: the shipped BDD100K -> COCO map.
-        imgsz, batch, conf, iou, max_det, device, half: as in Ultralytics predict.
+        imgsz, batch, conf, iou, max_det, device: as in Ultralytics predict.
+        half: fp16 on CUDA (torch); bf16 with the OpenVINO backend where the CPU has it.
+        backend: ``auto`` (OpenVINO on CPU when installed, else torch), ``torch`` (bitwise
+            Ultralytics predict) or ``openvino``; see :mod:`yololens.engine.backends`.
+        threads: inference threads (torch threads or OpenVINO ``INFERENCE_NUM_THREADS``; 0: default).
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
         pool: ``box`` (RoIAlign inside the box: ``emb_L<idx>``), ``mask`` (mean inside the instance mask,
             resampled to each layer's grid, padding excluded: ``emb_L<idx>_mask``; predicted masks for pred
@@ -171,7 +180,7 @@ def extract(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with DirectoryLock(out):
-        loaded = model if isinstance(model, LoadedModel) else load_model(model, device=device, half=half, end2end=end2end)
+        loaded, compute = prepare_model(model, device, backend, half, threads, end2end)
         layer_ids = resolve_layers(loaded, layers)
         if pool_mode.masks and loaded.task != "segment" and boxes == "pred":
             raise InputError(f"--pool {pool_mode}: a {loaded.task} model predicts no masks; use a -seg model or "
@@ -188,6 +197,7 @@ def extract(
             model=loaded.sha256 or loaded.source, layers=[str(x) for x in layer_ids], boxes=boxes, imgsz=imgsz,
             conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, pool=str(pool_mode), half=half,
             end2end=loaded.end2end, crops=crops, crop_size=crop_size, class_map=cmap.describe(),
+            backend=str(compute.backend), precision=str(compute.precision),
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
         guard_settings(out / RUN_CONFIG, [table], settings.__dict__, overwrite, where=out,
@@ -198,7 +208,7 @@ def extract(
         done = table.done_keys()
         redone = [Skip(file, reason, "redone") for file, reason in table.notes]  # corrupt parts set aside
         runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                        predict=boxes != "gt")
+                        predict=boxes != "gt", **compute.runner_kwargs())
         job = _ExtractJob(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap,
                           pool_mode)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
@@ -223,7 +233,8 @@ def extract(
             counts["objects_total"] = pq.read_metadata(final).num_rows
         given_source, given_labels = _given(source, labels)
         params = {"source": given_source, "labels": given_labels, "format": src.format,
-                  "out": str(out), "batch": batch, "device": str(loaded.device), **settings.__dict__}
+                  "out": str(out), "batch": batch, "device": str(loaded.device), "threads": threads,
+                  **settings.__dict__}
         manifest_layers = _layer_info(runner, job)
         extra = {"layers": manifest_layers}
         if final is not None and src.has_labels and boxes == "both":

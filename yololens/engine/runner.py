@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from yololens.engine.backends import Backend, ComputeBackend, create_backend
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO
-from yololens.model.hooks import FeatureCapture
 from yololens.model.loading import LoadedModel
 from yololens.model.ultra import LetterboxInfo
 
@@ -82,11 +82,17 @@ class Runner:
         conf, iou, max_det: NMS settings (Ultralytics' predict defaults: 0.25, 0.7, 300).
         predict: run NMS and return detections (``False`` skips it, e.g. for ground-truth boxes).
         rect: minimal-padding letterbox when a batch's images share a shape (Ultralytics' default).
+        backend: what runs the network (``torch``: bitwise Ultralytics predict; ``openvino``;
+            ``auto``), see :mod:`yololens.engine.backends`.
+        half: with the OpenVINO backend, bf16 compute where the CPU has it (torch fp16 is
+            ``load_model(half=True)``).
+        threads: inference threads (0: the backend's default).
     """
 
     def __init__(self, model: LoadedModel, layers: list[int | str] = (), imgsz: int | tuple[int, int] = 640,
                  conf: float = 0.25, iou: float = 0.7, max_det: int = 300, predict: bool = True,
-                 rect: bool = True, classes: list[int] | None = None):
+                 rect: bool = True, classes: list[int] | None = None, backend: Backend | str = Backend.TORCH,
+                 half: bool = False, threads: int = 0):
         self.model = model
         self.layers = list(layers)
         self.imgsz = ultra.check_imgsz(imgsz, model.stride)
@@ -99,6 +105,8 @@ class Runner:
         if model.end2end:
             # Class filtering needs candidates before max_det truncation (as Ultralytics' predictor does).
             model.net.set_head_attr(max_det=max(max_det, 300), agnostic_nms=False)
+        self.backend: ComputeBackend = create_backend(model, self._hooked, backend, half=half, threads=threads,
+                                                      imgsz=self.imgsz)
 
     def letterbox(self, images: list[np.ndarray]) -> list[np.ndarray]:
         return ultra.letterbox_batch(images, self.imgsz, self.model.stride, rect=self.rect)
@@ -109,9 +117,8 @@ class Runner:
         lb_images = self.letterbox(images)
         x = ultra.to_input_tensor(lb_images, self.model.device, self.model.half)
         input_shape = (int(x.shape[2]), int(x.shape[3]))
-        with FeatureCapture(self.model.layers, self._hooked) as capture:
-            output = self.model.net(x)
-        features: dict[int | str, torch.Tensor] = dict(capture.features)
+        output, hooked = self.backend.forward(x)
+        features: dict[int | str, torch.Tensor] = dict(hooked)
         preds, protos = ultra.split_head_output(output, self.model.task)
         if protos is not None and self._want_protos:
             features[PROTO] = protos

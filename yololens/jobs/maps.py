@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from yololens.engine.backends import prepare_model
 from yololens.engine.batching import image_decoder, iter_decoded_batches
 from yololens.engine.mapmath import (HEATMAP_KINDS, RANK_METHODS, channel_heatmap, content_cells, crop_content,
                                      pca_rgb, rank_channels, robust_unit, to_original)
@@ -34,7 +35,7 @@ from yololens.errors import InputError
 from yololens.figures import featuremaps as figs
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
-from yololens.model.loading import LoadedModel, as_model
+from yololens.model.loading import LoadedModel
 from yololens.options import check_options
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.sources.resolve import as_source
@@ -147,6 +148,8 @@ def maps(
     max_image_bytes: int | None = None,
     progress: bool = True,
     on_skip=None,
+    backend: str = "auto",
+    threads: int = 0,
 ) -> MapsResult:
     """Write stage feature maps of ``model`` for every image of ``source`` under ``out``.
 
@@ -163,13 +166,15 @@ def maps(
         labels, fmt: passed to ``open_source`` (labels are not used by the maps).
         workers: image decoding threads.
         max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
+        backend, threads: compute backend (``auto``/``torch``/``openvino``) and inference threads,
+            as in :func:`yololens.engine.extract.extract` (``half`` then means bf16 on OpenVINO).
         on_skip: called with each :class:`Skip` as it happens (the CLI prints it).
     """
     start = time.perf_counter()
     opts = MapsOptions(channels, rank, shared_scale, heatmap, dtype, npy, figures)
     opts.check()
     check_options(imgsz=imgsz, batch=batch, workers=workers, max_image_bytes=max_image_bytes)
-    lm = as_model(model, device=device, half=half)
+    lm, compute = prepare_model(model, device, backend, half, threads)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
     stages = [Stage.of(layer, catalogue) for layer in requested]
@@ -180,7 +185,7 @@ def maps(
     notify = on_skip or (lambda skip: None)
     for skip in skips:
         notify(skip)
-    runner = Runner(lm, layers=requested, imgsz=imgsz, predict=False)
+    runner = Runner(lm, layers=requested, imgsz=imgsz, predict=False, **compute.runner_kwargs())
     done: list[ImageMaps] = []
     with DirectoryLock(out), tqdm(total=len(src.records), unit="img", desc="maps", disable=not progress) as bar:
         for decoded in iter_decoded_batches(src.records, batch, workers=workers,
@@ -199,7 +204,7 @@ def maps(
         done.sort(key=lambda m: m.index)  # batches are grouped by image shape, so restore source order
         n_files = sum(len(m.files) for m in done) + 1
         result = MapsResult(out, requested, done, skips, n_files, time.perf_counter() - start)
-        _write_manifest(out, lm, stages, imgsz, batch, opts, src, result)
+        _write_manifest(out, lm, stages, imgsz, batch, opts, src, result, compute)
     return result
 
 
@@ -305,11 +310,12 @@ def image_folders(records: Sequence[ImageRecord]) -> dict[int, str]:
 
 
 def _write_manifest(out: Path, lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions,
-                    src: Source, result: MapsResult) -> Path:
-    """``OUT/manifest.json`` through the one manifest writer (store/manifest.py), with the maps-specific keys."""
+                    src: Source, result: MapsResult, compute) -> Path:
+    """``OUT/manifest.json`` through the one manifest writer (store/manifest.py), with the maps-specific keys
+    (``compute``: the resolved backend, precision and threads)."""
     import sklearn
 
-    params = {"imgsz": imgsz, "batch": batch, "device": str(lm.device), "half": lm.half}
+    params = {"imgsz": imgsz, "batch": batch, "device": str(lm.device), "half": lm.half, **compute.describe()}
     counts = {"images": len(result.images), "layers": len(stages), "files": result.files_written,
               "skipped": len(result.skips)}
     extra = {

@@ -23,7 +23,7 @@ import numpy as np
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
 from yololens.options import check_options
-from yololens.seg.common import open_images, seg_model
+from yololens.seg.common import open_images, seg_compute
 from yololens.seg.decompose import ProtoGrid, decompose
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
@@ -68,6 +68,7 @@ class ProtosResult:
     seconds: float = 0.0
     folders: dict[str, Path] = field(default_factory=dict)  # image name -> its output folder
     pages: dict[str, ProtosPage] = field(default_factory=dict)  # image name -> the figures written for it
+    compute: dict = field(default_factory=dict)  # backend, precision, threads (also in each meta.json)
 
     def summary(self) -> str:
         return (f"protos: {self.images} image(s), {self.instances} instance(s), {self.figures} figure(s), "
@@ -78,7 +79,8 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
            max_instances: int | None = None, conf: float = 0.25, iou: float = 0.7, imgsz: int = 640,
            max_det: int = 300, batch: int = 1, device: str | None = None, fmt: str = "png", workers: int = 2,
            progress: bool = True, labels=None, source_format: str | None = None,
-           max_image_bytes: int | None = None) -> ProtosResult:
+           max_image_bytes: int | None = None, backend: str = "auto", half: bool = False,
+           threads: int = 0) -> ProtosResult:
     """Draw every instance's prototype decomposition for every image of ``source`` into ``out``.
 
     Args:
@@ -89,6 +91,8 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         retina_masks: final masks at original resolution (Ultralytics' ``retina_masks``).
         max_instances: at most this many instance figures per image (``Results`` order).
         fmt: ``png`` or ``svg``.
+        backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
+            inference threads, as in :func:`yololens.engine.extract.extract`.
     """
     if order not in ORDERS:
         raise InputError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
@@ -98,10 +102,10 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
                   max_instances=max_instances, max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
-    loaded = seg_model(model, "protos", device)
+    loaded, compute = seg_compute(model, "protos", device, backend, half, threads)
     src = open_images(source, labels, source_format, exclude=out)
-    result = ProtosResult(out, skips=list(src.skips))
-    runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
+    result = ProtosResult(out, skips=list(src.skips), compute=compute.describe())
+    runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
     folder_of = OutputNames(r.name for r in src.records)  # reserved in source order: skips shift nothing
     with DirectoryLock(out):
         for window in iter_seg_windows(runner, src.records, batch, retina_masks, workers=workers,
@@ -132,7 +136,7 @@ def _write_image(item: SegImage, folder: Path, loaded, order: str, shared_scale:
     labels = [f"{names.get(int(c), str(c))} {s:.2f}" for c, s in zip(inst.class_ids, inst.scores)]
     save_npy(folder / "protos.npy", protos_t.float().cpu().numpy())
     save_npy(folder / "coefs.npy", inst.coefs.cpu().numpy().astype(np.float32))
-    write_json(folder / "meta.json", _meta(item, loaded))
+    write_json(folder / "meta.json", _meta(item, loaded) | {"compute": result.compute})
     page = result.pages[item.record.name] = ProtosPage(folder, folder / f"masks.{fmt}", len(inst))
     save_fig(image_masks_figure(item.image, [m.cpu().numpy() for m in inst.masks], list(inst.boxes), labels,
                                 inst.retina_masks, title=f"{item.record.name}: {len(inst)} instance(s)"),

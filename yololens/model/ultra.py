@@ -209,3 +209,49 @@ def datasets_dir() -> Path:
     from ultralytics.utils import DATASETS_DIR
 
     return Path(DATASETS_DIR)
+
+
+class ExportNet(torch.nn.Module):
+    """``net`` with flat tensor outputs, for compiling by another runtime (OpenVINO).
+
+    ``forward(x)`` returns ``(preds, protos?, *features)``: ``preds`` is the tensor Ultralytics'
+    NMS reads (``(B, 4 + nc + nm, N)``; for end-to-end heads ``(B, N, 4 + nc + nm)`` *before* the
+    head's top-k, which :func:`head_output` applies in torch), the seg prototypes ``(B, nm, h, w)``
+    when ``task == "segment"``, then the outputs of ``layers`` in that order, ``(B, C, H, W)``.
+    Build it on a private copy of the net: :meth:`prepare` changes head attributes.
+    """
+
+    def __init__(self, net: torch.nn.Module, task: str, layers: list[int]):
+        super().__init__()
+        self.net, self.task, self.layers = net, task, list(layers)
+
+    def prepare(self) -> "ExportNet":
+        head = self.net.model[-1]
+        head.dynamic = True  # anchors computed in the graph, so any input H, W works
+        if getattr(head, "end2end", False):
+            head.postprocess = lambda preds: preds  # top-k stays in torch (k depends on max_det, set per run)
+        self.net = self.net.float().to(memory_format=torch.contiguous_format).eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        from yololens.model.hooks import FeatureCapture
+
+        with FeatureCapture(self.net.model, self.layers) as capture:
+            output = self.net(x)
+        preds, protos = split_head_output(output, self.task)
+        preds = preds[0] if isinstance(preds, (list, tuple)) else preds
+        extra = (protos,) if self.task == "segment" else ()
+        return (preds, *extra, *(capture.features[i] for i in self.layers))
+
+
+def head_output(net: torch.nn.Module, preds: torch.Tensor, protos: torch.Tensor | None, task: str):
+    """Rebuild the eval-mode output structure of ``net`` from :class:`ExportNet`'s tensors.
+
+    The result feeds :func:`split_head_output` and :func:`non_max_suppression` exactly as the
+    torch model's own output does (``(preds, raw)`` for detect, ``((preds, protos), raw)`` for seg;
+    the raw per-level dict, which neither reads, is ``None``).
+    """
+    head = net.model[-1]
+    if getattr(head, "end2end", False):
+        preds = head.postprocess(preds)
+    return ((preds, protos), None) if task == "segment" else (preds, None)

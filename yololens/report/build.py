@@ -118,6 +118,8 @@ def build_report(
     progress: bool = True,
     workers: int = 2,
     class_map=None,
+    backend: str = "auto",
+    threads: int = 0,
     title: str | None = None,
     notes=(),
 ) -> ReportResult:
@@ -134,6 +136,7 @@ def build_report(
         max_images: images (the first ones of the source) shown as feature maps and seg decompositions.
         boxes: ``auto`` (``both`` with labels, else ``pred``), ``pred``, ``gt`` or ``both``.
         conf, iou, max_det, imgsz, batch, device: inference settings as in Ultralytics predict.
+        backend, threads: compute backend and inference threads of every model pass (as in extract).
         method: ``tsne`` (default), ``umap`` or ``pca`` for the 2-D maps; with fewer than 10 objects
             PCA is used (t-SNE needs more points than its perplexity). ``sample``: class-stratified cap
             on the objects projected (``None``: all). ``hover_thumbnails``: crops embedded for hovering.
@@ -156,7 +159,8 @@ def build_report(
                          iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, method=method,
                          sample=sample if sample and sample > 0 else None, seed=seed,
                          hover_thumbnails=hover_thumbnails, seg_instances=seg_instances, sections=wanted,
-                         overwrite=overwrite, progress=progress, workers=workers, class_map=class_map)
+                         overwrite=overwrite, progress=progress, workers=workers, class_map=class_map,
+                         backend=backend, threads=threads)
     opts.check(SECTIONS)
     out = Path(out)
     phases = 2 + 1 + sum(1 for s in SECTIONS if s in wanted) + 1  # model, source+extract, sections, html

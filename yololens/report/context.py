@@ -47,6 +47,8 @@ class ReportOptions:
     progress: bool = True
     workers: int = 2
     class_map: object = None  # --class-map FILE for matching predictions to labels (None: the shipped map)
+    backend: str = "auto"  # compute backend of every model pass (as in extract)
+    threads: int = 0
 
     def check(self, known_sections: tuple[str, ...]) -> None:
         """Coerce the enum options (the API takes plain strings too) and refuse bad values."""

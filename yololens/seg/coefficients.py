@@ -28,7 +28,7 @@ from yololens.engine.runner import Runner
 from yololens.errors import InputError
 from yololens.options import check_options
 from yololens.seg.ablation import ablation_drops
-from yololens.seg.common import ensure_suffix, open_images, parse_indices, seg_model
+from yololens.seg.common import ensure_suffix, open_images, parse_indices, seg_compute
 from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
@@ -115,7 +115,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                  iou: float = 0.7, imgsz: int = 640, max_det: int = 300, batch: int = 8, device: str | None = None,
                  workers: int = 2, window: int | None = None, save_prototype_png: bool = False,
                  report: bool = False, overwrite: bool = False, progress: bool = True, labels=None,
-                 source_format: str | None = None, max_image_bytes: int | None = None) -> CoefficientsResult:
+                 source_format: str | None = None, max_image_bytes: int | None = None, backend: str = "auto",
+                 half: bool = False, threads: int = 0) -> CoefficientsResult:
     """Write one row per instance of every image of ``source`` to ``out/table``.
 
     Args:
@@ -131,6 +132,9 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         report: also compute per-instance prototype ablation and write the analytics report
             to ``out/report`` (see :mod:`yololens.jobs.coef_report`).
         overwrite: discard earlier results in ``out`` instead of resuming.
+        backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
+            inference threads, as in :func:`yololens.engine.extract.extract`; backend and
+            precision are resume settings.
         window: consecutive source images per durable part (default ``max(8 * batch, 64)``); an
             interrupted run redoes at most the windows in flight. Batches hold one image shape
             inside a window, so larger windows fill batches better on mixed-size folders.
@@ -149,7 +153,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     if fmt not in FORMATS:
         raise InputError(f"--format must be csv or parquet, not {fmt!r}")
     path = ensure_suffix(path, fmt)
-    loaded = seg_model(model, "coefficients", device)
+    loaded, compute = seg_compute(model, "coefficients", device, backend, half, threads)
     chosen = parse_indices(indices, loaded.nm) or list(range(loaded.nm))
     if save_prototype_png and len(chosen) > MAX_PROTOTYPE_PNGS:
         raise InputError(f"--save-prototype-png draws one PNG per chosen index; choose at most "
@@ -157,7 +161,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     src = open_images(source, labels, source_format, exclude=out)
     settings = {"model": loaded.sha256 or loaded.source, "indices": chosen, "layout": layout,
                 "retina_masks": retina_masks, "mask_area": mask_area, "conf": conf, "iou": iou, "imgsz": imgsz,
-                "max_det": max_det, "report": report}
+                "max_det": max_det, "report": report, "backend": str(compute.backend),
+                "precision": str(compute.precision)}
     schema = table_schema(layout, chosen, mask_area and layout != "seed")
     result = CoefficientsResult(path, skips=list(src.skips))
     outside = path.resolve().parent != out.resolve()  # --csv /elsewhere/x.csv: lock that file too
@@ -176,7 +181,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         ablation_done = tables["ablation"].done_keys() if report else set()
         result.skips.extend(Skip(file, reason, "redone") for t in tables.values() for file, reason in t.notes)
         result.resumed = sum(r.name in done for r in src.records)
-        runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det)
+        runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
         names = loaded.names
         png_names = OutputNames(r.name for r in src.records)
         for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
@@ -210,7 +215,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         counts = {"images_in_source": len(src.records), "images_resumed": result.resumed,
                   "images_processed": result.images, "instances_written": result.instances,
                   "skipped": len(result.skips)}
-        params = {"source": str(source), "table": str(path), "format": fmt, "batch": batch,
+        params = {"source": str(source), "table": str(path), "format": fmt, "batch": batch, "threads": threads,
                   "device": str(loaded.device), **settings}
         write_manifest(out, "coefficients", params, loaded.describe(), counts, {"total": result.seconds},
                        result.skips)

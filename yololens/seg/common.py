@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from yololens.engine.backends import Backend, Compute, prepare_model
 from yololens.errors import InputError
-from yololens.model.loading import LoadedModel, as_model
+from yololens.model.loading import LoadedModel
 from yololens.sources.records import Source
 
-__all__ = ["ensure_suffix", "open_images", "parse_indices", "seg_model"]
+__all__ = ["ensure_suffix", "open_images", "parse_indices", "seg_compute", "seg_model"]
+
 
 def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
     """Load ``model`` (or take a :class:`LoadedModel`) and refuse non-seg models.
 
     ``as_model`` (``load_model``) already gives the net AutoBackend's memory format, so prototypes and
     coefficients are bitwise those of ``YOLO(model).predict`` run with the same torch
-    thread count.
+    thread count (on the torch backend).
     """
-    loaded = as_model(model, device=device)
+    return seg_compute(model, command, device, backend=Backend.TORCH)[0]
+
+
+def seg_compute(model, command: str, device: str | None = None, backend: Backend | str = Backend.AUTO,
+                half: bool = False, threads: int = 0) -> tuple[LoadedModel, Compute]:
+    """:func:`seg_model` plus the resolved compute backend (see :func:`prepare_model`)."""
+    loaded, compute = prepare_model(model, device, backend, half, threads)
     loaded.require_segment(command)
-    return loaded
+    return loaded, compute
 
 
 def open_images(source, labels=None, fmt: str | None = None, exclude: Path | None = None) -> Source:

@@ -16,7 +16,8 @@ def run_extract(ctx: Context) -> Section:
     ctx.layer_ids = resolve_layers(ctx.model, o.layers)
     res = extract(ctx.model, ctx.source, out=ctx.extract_dir, layers=ctx.layer_ids, boxes=ctx.boxes, imgsz=o.imgsz,
                   batch=o.batch, conf=o.conf, iou=o.iou, max_det=o.max_det, crops=True, workers=o.workers,
-                  overwrite=o.overwrite, progress=o.progress, class_map=o.class_map)
+                  overwrite=o.overwrite, progress=o.progress, class_map=o.class_map,
+                  backend=o.backend, threads=o.threads)
     ctx.extract = res
     ctx.skips.extend(str(s) for s in res.skips)
     counts = res.manifest.get("counts", {})

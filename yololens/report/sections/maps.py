@@ -28,7 +28,8 @@ def run_maps(ctx: Context) -> Section:
     o = ctx.opts
     layers = map_layers(ctx)
     res = maps(ctx.model, ctx.first_images(), layers, ctx.out / MAPS_DIR, imgsz=o.imgsz, batch=o.batch,
-               channels=MAP_CHANNELS, npy=False, progress=o.progress, workers=o.workers)
+               channels=MAP_CHANNELS, npy=False, progress=o.progress, workers=o.workers, backend=o.backend,
+               threads=o.threads)
     ctx.skips.extend(str(s) for s in res.skips if str(s) not in ctx.skips)
     stems = {}
     for r in ctx.catalogue():

@@ -20,7 +20,8 @@ def run_seg(ctx: Context) -> Section:
     src = ctx.first_images()
     out = ctx.out / SEG_DIR
     res = protos(ctx.model, src, out / "protos", max_instances=o.seg_instances, conf=o.conf, iou=o.iou,
-                 imgsz=o.imgsz, max_det=o.max_det, batch=1, progress=o.progress, workers=o.workers)
+                 imgsz=o.imgsz, max_det=o.max_det, batch=1, progress=o.progress, workers=o.workers,
+                 backend=o.backend, threads=o.threads)
     images = []
     for record in src.records:
         page = res.pages.get(record.name)  # what protos wrote for this image (folder names made unique there)

@@ -1,0 +1,154 @@
+"""The OpenVINO backend: the fused network compiled by OpenVINO, hooked layers as extra outputs.
+
+Export route: ``openvino.convert_model`` straight from the torch module (TorchScript tracing
+of :class:`yololens.model.ultra.ExportNet`), not through ONNX: no ``onnx`` dependency, no
+opset choice, and the hooked layers come out as plain graph outputs. The input is dynamic
+in batch, height and width (the head computes its anchors in the graph), so one export
+serves every shape a source has. The IR is cached (see :mod:`.cache`).
+
+Precision is f32 (``INFERENCE_PRECISION_HINT=f32``: a CPU reporting BF16 would otherwise
+silently compute in bf16); ``half=True`` asks for bf16 where the CPU has it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import sys
+import warnings
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from yololens.engine.backends import Backend, Precision
+from yololens.engine.backends.cache import cached_entry
+from yololens.errors import ModelError
+from yololens.model import ultra
+from yololens.model.loading import LoadedModel
+
+EXPORT_FORMAT = 1  # bump when ExportNet's outputs change: old cache entries then no longer match
+IR_NAME = "model.xml"
+
+
+class PerfHint(StrEnum):
+    LATENCY = "LATENCY"
+    THROUGHPUT = "THROUGHPUT"
+
+
+# Provisional defaults (benchmarks/extract_throughput.py --sweep measures the alternatives):
+# one infer request per batch with the LATENCY hint, on the same-shape batches extract forms.
+DEFAULT_HINT = PerfHint.LATENCY
+DEFAULT_REQUESTS = 1  # >1: a batch is split into this many parallel infer requests (THROUGHPUT)
+
+
+def model_fingerprint(model: LoadedModel) -> str:
+    """The checkpoint's sha256, else (yaml / YOLO object) a sha256 of the fused weights."""
+    if model.sha256:
+        return model.sha256
+    digest = hashlib.sha256()
+    for name, tensor in model.net.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def export_fields(model: LoadedModel, layers: list[int], imgsz: tuple[int, int]) -> dict:
+    """Everything the exported graph depends on: the cache key."""
+    import openvino
+
+    return {"format": EXPORT_FORMAT, "model": model_fingerprint(model), "task": model.task,
+            "end2end": model.end2end, "layers": list(layers), "imgsz": list(imgsz),
+            "ultralytics": ultra.ULTRALYTICS_VERSION, "torch": torch.__version__, "openvino": openvino.__version__}
+
+
+def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], folder: Path) -> list[str]:
+    """Trace ``model`` (a private copy) and save its f32 IR to ``folder``; returns the file names."""
+    import openvino as ov
+
+    wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers).prepare()
+    example = torch.zeros(1, 3, *imgsz)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.jit.trace deprecation and tracer notes: not the user's concern
+            ov_model = ov.convert_model(wrapper, example_input=example, input=[ov.PartialShape([-1, 3, -1, -1])])
+    except Exception as exc:  # tracing/conversion raise many types; the user needs one line and a way out
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ModelError(f"{model.source}: OpenVINO export failed ({reason}); run it with --backend torch") from None
+    ov.save_model(ov_model, folder / IR_NAME, compress_to_fp16=False)  # f32 weights, exactly torch's
+    return [IR_NAME, IR_NAME.replace(".xml", ".bin")]
+
+
+def cpu_has_bf16(core=None) -> bool:
+    """Whether OpenVINO's CPU plugin can compute in bf16 here (AVX512-BF16 / AMX)."""
+    if core is None:
+        import openvino as ov
+
+        core = ov.Core()
+    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVINOBackend:
+    """Compile ``model`` with ``layers`` as extra outputs; :meth:`forward` like the torch backend.
+
+    Args:
+        half: bf16 inference where the CPU supports it (else f32, with a note).
+        threads: ``INFERENCE_NUM_THREADS`` (0: OpenVINO's default, all cores).
+        imgsz: the traced example shape (the IR itself takes any shape).
+        hint, requests: OpenVINO performance hint and parallel infer requests per batch.
+    """
+
+    name = Backend.OPENVINO
+
+    def __init__(self, model: LoadedModel, layers: list[int], half: bool = False, threads: int = 0,
+                 imgsz: tuple[int, int] = (640, 640), hint: PerfHint = DEFAULT_HINT,
+                 requests: int = DEFAULT_REQUESTS):
+        import openvino as ov
+
+        self.model, self.layers = model, list(layers)
+        fields = export_fields(model, self.layers, tuple(imgsz))
+        self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp),
+                                   what="OpenVINO export")
+        core = ov.Core()
+        self.precision = Precision.F32
+        if half:
+            if cpu_has_bf16(core):
+                self.precision = Precision.BF16
+            else:
+                print("--half: this CPU has no bf16 support; OpenVINO computes in f32", file=sys.stderr)
+        config = {"INFERENCE_PRECISION_HINT": str(self.precision), "PERFORMANCE_HINT": str(PerfHint(hint))}
+        if threads > 0:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self.compiled = core.compile_model(core.read_model(self.folder / IR_NAME), "CPU", config)
+        self.requests = max(1, int(requests))
+        self._request = self.compiled.create_infer_request()
+        self._queue = ov.AsyncInferQueue(self.compiled, self.requests) if self.requests > 1 else None
+
+    @property
+    def compiled_precision(self) -> str:
+        """The precision the compiled model computes in, as OpenVINO reports it (``f32``, ``bf16``)."""
+        return self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+
+    def _infer(self, x: np.ndarray) -> list[np.ndarray]:
+        if self._queue is None or len(x) == 1:
+            out = self._request.infer({0: x}, share_inputs=True)
+            return [out[o] for o in self.compiled.outputs]
+        chunks = np.array_split(x, min(self.requests, len(x)))
+        results: list = [None] * len(chunks)
+
+        def done(request, i):
+            results[i] = [np.array(request.get_output_tensor(k).data) for k in range(len(self.compiled.outputs))]
+
+        self._queue.set_callback(done)
+        for i, chunk in enumerate(chunks):
+            self._queue.start_async({0: np.ascontiguousarray(chunk)}, i)
+        self._queue.wait_all()
+        return [np.concatenate([r[k] for r in results]) for k in range(len(results[0]))]
+
+    def forward(self, x: torch.Tensor) -> tuple[object, dict[int, torch.Tensor]]:
+        outputs = [torch.from_numpy(o) for o in self._infer(x.float().cpu().contiguous().numpy())]
+        protos = outputs[1] if self.model.task == "segment" else None
+        first = 2 if self.model.task == "segment" else 1
+        features = dict(zip(self.layers, outputs[first:]))
+        return ultra.head_output(self.model.net, outputs[0], protos, self.model.task), features
