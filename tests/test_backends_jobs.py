@@ -14,7 +14,7 @@ from yololens.engine.backends import openvino_available
 from yololens.engine.extract import extract
 from yololens.errors import InputError
 from yololens.seg.coefficients import coefficients
-from yololens.seg.protos import protos
+from yololens.jobs.protos import protos
 
 pytestmark = pytest.mark.skipif(not openvino_available(), reason="openvino is not installed")
 cli = CliRunner()
@@ -98,20 +98,27 @@ def test_maps_all_layers_cli_openvino(det_weights, assets, tmp_path):
         assert res.exit_code == 0, res.output
     manifest = json.loads((tmp_path / "openvino" / "manifest.json").read_text())
     assert (manifest["backend"], manifest["precision"]) == ("openvino", "f32")
-    ov_files = sorted((tmp_path / "openvino" / "bus").glob("L*.npy"))
+    ov_files = sorted((tmp_path / "openvino" / "bus_jpg").glob("L*.npy"))
     assert len(ov_files) == 22  # every layer but the head
     for path in ov_files:
-        a, b = np.load(path), np.load(tmp_path / "torch" / "bus" / path.name)
+        a, b = np.load(path), np.load(tmp_path / "torch" / "bus_jpg" / path.name)
         assert a.shape == b.shape
         assert np.linalg.norm(a - b) <= 1e-4 * max(np.linalg.norm(b), 1e-12), path.name
 
 
 def test_cli_rejects_an_unknown_backend_in_one_line(assets, tmp_path):
-    res = cli.invoke(app, ["extract", "-s", str(assets / "bus.jpg"), "-m", "yolov8n.yaml", "-o", str(tmp_path),
-                           "--backend", "tensorrt"])
-    assert res.exit_code == 2
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert lines == ["error: --backend 'tensorrt' is not one of auto, torch, openvino"]
+    """The console script (``main``) turns typer's choice error into one line, exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "yololens.cli.app", "extract", "-s", str(assets / "bus.jpg"), "-m",
+                           "yolov8n.yaml", "-o", str(tmp_path), "--backend", "tensorrt"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "'tensorrt' is not one of" in lines[0], lines
+    assert "openvino" in lines[0] and "torch" in lines[0]
 
 
 def test_report_passes_the_backend_to_every_model_pass(det_weights, assets, tmp_path):
