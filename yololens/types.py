@@ -61,6 +61,13 @@ class SectionStatus(StrEnum):
     FAILED = "failed"
 
 
+class ExportMedia(StrEnum):
+    """``export fiftyone --media``: link the images into the dataset folder (symlinks) or copy them."""
+
+    SYMLINK = "symlink"
+    COPY = "copy"
+
+
 PROTO = "proto"  # the seg head's prototype tensor, addressable like a layer
 
 
@@ -99,4 +106,4 @@ class LayerId:
         return PROTO if self.index is None else f"L{self.index}"
 
 
-__all__ = ["PROTO", "BoxMode", "CoefLayout", "LayerId", "Method", "Origin", "ReportBoxMode", "SectionStatus", "Task"]
+__all__ = ["PROTO", "BoxMode", "CoefLayout", "ExportMedia", "LayerId", "Method", "Origin", "ReportBoxMode", "SectionStatus", "Task"]

@@ -7,6 +7,7 @@ import typer
 from yololens.cli import (
     cmd_coefficients,
     cmd_demo,
+    cmd_export,
     cmd_extract,
     cmd_layers,
     cmd_maps,
@@ -24,7 +25,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_demo):
+for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_export,
+                cmd_demo):
     _module.register(app)
 
 
