@@ -143,7 +143,7 @@ class Projector:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=kwargs["early_exaggeration_iter"] + kwargs["n_iter"], desc=f"t-SNE {len(X):,} points",
-                       unit="it", leave=False)
+                       unit="it")
 
             def tick(iteration, error, embedding) -> bool:  # openTSNE's callback: False means "go on"
                 bar.update(TSNE_TICK)
@@ -172,7 +172,7 @@ class Projector:
                 random_state=int(self.seed),
                 n_jobs=1,
                 verbose=bool(self.progress),  # umap-learn shows its epochs as a tqdm bar only when verbose
-                tqdm_kwds={"desc": f"UMAP {len(X):,} points", "leave": False, "disable": not self.progress},
+                tqdm_kwds={"desc": f"UMAP {len(X):,} points", "disable": not self.progress},
             )
             return reducer.fit_transform(X)
 
