@@ -1,0 +1,143 @@
+"""``yololens export fiftyone``: the folder reads back through FiftyOne's own importer (no database needed);
+``to_fiftyone`` (a real ``fiftyone.Dataset``) runs only where a MongoDB is reachable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from yololens.analysis.synthetic import make_objects_table
+from yololens.cli.app import app
+from yololens.jobs.export_fiftyone import FIELDS, export_fiftyone, read_embeddings
+from yololens.types import ExportMedia
+
+importers = pytest.importorskip(
+    "fiftyone.utils.data.importers", reason='needs FiftyOne (pip install "yololens[fiftyone]")'
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fo")
+    make_objects_table(d, 240, n_images=5, seed=4, coef=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def table(run):
+    return pq.read_table(run / "objects.parquet").to_pandas().set_index("object_id", drop=False)
+
+
+def _read_back(folder) -> list[tuple[str, dict]]:
+    """Every sample through FiftyOne's own ``FiftyOneImageLabelsDatasetImporter``: (image path, {field: dets})."""
+    importer = importers.FiftyOneImageLabelsDatasetImporter(str(folder))
+    with importer:
+        return [(path, {k: v.detections for k, v in labels.items()}) for path, _, labels in importer]
+
+
+def test_export_reads_back_through_fiftyone_importer(run, table, tmp_path):
+    res = export_fiftyone(run, tmp_path / "ds")
+    samples = _read_back(tmp_path / "ds")
+    assert res.images == len(samples) == 5 and not res.skips
+    seen = []
+    for path, fields in samples:
+        assert os.path.islink(path)  # --media symlink: links to the originals
+        image = None
+        for origin, fld in FIELDS.items():
+            for det in fields.get(fld, []):
+                row = table.loc[det["object_id"]]
+                image = row["image"]
+                seen.append(det["object_id"])
+                assert row["origin"] == origin
+                assert det.label == row["class_name"]
+                w, h = float(row["image_w"]), float(row["image_h"])
+                want = [row["x1"] / w, row["y1"] / h, (row["x2"] - row["x1"]) / w, (row["y2"] - row["y1"]) / h]
+                np.testing.assert_allclose(det.bounding_box, want, rtol=1e-6)
+                assert all(0.0 <= v <= 1.0 for v in det.bounding_box)
+                if origin == "pred":
+                    assert det.confidence == pytest.approx(float(row["score"]), rel=1e-6)
+                else:
+                    assert det.confidence is None
+                assert det["status"] == row["status"]
+                assert det["attr_weather"] == row["attr_weather"] and det["attr_timeofday"] == row["attr_timeofday"]
+                assert bool(det["attr_occluded"]) == bool(row["attr_occluded"])
+                assert det["class_id"] == row["class_id"]
+        assert os.path.realpath(path) == os.path.realpath(run / image)
+        per_image = table[table["image"] == image]
+        for origin, fld in FIELDS.items():
+            assert len(fields.get(fld, [])) == int((per_image["origin"] == origin).sum())
+    assert sorted(seen) == sorted(table["object_id"])  # every object exactly once
+    assert res.detections == {"ground_truth": int((table["origin"] == "gt").sum()),
+                              "predictions": int((table["origin"] == "pred").sum())}
+
+
+def test_embeddings_are_aligned_with_the_detections(run, table, tmp_path):
+    export_fiftyone(run, tmp_path / "ds", layers="9,coef")
+    index, emb = read_embeddings(tmp_path / "ds")
+    assert sorted(emb) == ["L9", "coef"] and len(index) == len(table)
+    assert emb["L9"].dtype == np.float32 and emb["L9"].shape == (len(table), 16)
+    for i in (0, 17, len(index) - 1):
+        row = table.loc[index["object_id"].iat[i]]
+        np.testing.assert_array_equal(emb["L9"][i], np.asarray(row["emb_L9"], dtype=np.float32))
+        assert index["field"].iat[i] == FIELDS[row["origin"]]
+    gt = (index["field"] == "ground_truth").to_numpy()
+    assert np.isnan(emb["coef"][gt]).all() and np.isfinite(emb["coef"][~gt]).all()  # coef: predictions only
+
+
+def test_copy_media_and_overwrite(run, tmp_path):
+    export_fiftyone(run, tmp_path / "ds", media=ExportMedia.COPY)
+    paths = [p for p, _ in _read_back(tmp_path / "ds")]
+    assert all(os.path.isfile(p) and not os.path.islink(p) for p in paths)
+    with pytest.raises(Exception, match="already exists"):
+        export_fiftyone(run, tmp_path / "ds")
+    export_fiftyone(run, tmp_path / "ds", overwrite=True)
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".")] == []  # no temp folder left beside it
+
+
+@pytest.mark.reliability
+def test_missing_image_is_one_line_and_exit_1(run, tmp_path):
+    broken = tmp_path / "run"
+    shutil.copytree(run, broken)
+    (broken / "images" / "frame_002.jpg").unlink()
+    res = CliRunner().invoke(app, ["export", "fiftyone", str(broken), "--out", str(tmp_path / "ds")])
+    assert res.exit_code == 1, res.output
+    lines = [line for line in res.output.splitlines() if line.startswith("skipped")]
+    assert lines == ["skipped images/frame_002.jpg: image not found under the run's source or --images-root (skipped)"]
+    assert "4 images" in res.output and "1 skipped" in res.output
+    assert len(_read_back(tmp_path / "ds")) == 4
+
+
+def _mongo_or_skip() -> None:
+    uri = os.environ.get("FIFTYONE_DATABASE_URI", "mongodb://localhost:27017")
+    try:
+        import pymongo
+
+        pymongo.MongoClient(uri, serverSelectionTimeoutMS=1500).server_info()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no database here"
+        pytest.skip(f"no MongoDB reachable at {uri} ({type(exc).__name__}); FiftyOne's own database "
+                    "(fiftyone-db) downloads MongoDB at install time, which fails offline")
+    os.environ["FIFTYONE_DATABASE_URI"] = uri
+
+
+def test_to_fiftyone_dataset_and_brain_visualization(run, table, tmp_path):
+    _mongo_or_skip()
+    import fiftyone.brain as fob
+
+    import yololens
+
+    ds = yololens.to_fiftyone(run, export_dir=tmp_path / "ds")
+    try:
+        assert len(ds) == 5
+        assert ds.count("predictions.detections") == int((table["origin"] == "pred").sum())
+        vecs = ds.values("predictions.detections.emb_L9", unwind=True)
+        assert all(v is not None and len(v) == 16 for v in vecs)
+        viz = fob.compute_visualization(ds, patches_field="predictions", embeddings="emb_L9", method="pca",
+                                        brain_key="yololens_l9")
+        assert viz.points.shape == (int((table["origin"] == "pred").sum()), 2)
+    finally:
+        ds.delete()
