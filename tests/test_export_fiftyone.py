@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from yololens.analysis.synthetic import make_objects_table
 from yololens.cli.app import app
 from yololens.jobs.export_fiftyone import FIELDS, export_fiftyone, read_embeddings
 from yololens.types import ExportMedia
@@ -22,10 +21,8 @@ importers = pytest.importorskip(
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    d = tmp_path_factory.mktemp("fo")
-    make_objects_table(d, 240, n_images=5, seed=4, coef=True)
-    return d
+def run(synthetic_run):
+    return synthetic_run
 
 
 @pytest.fixture(scope="module")

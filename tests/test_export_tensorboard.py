@@ -9,7 +9,6 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from yololens.analysis.synthetic import make_objects_table
 from yololens.cli.app import app
 from yololens.jobs.export_tensorboard import export_tensorboard, sprite_capacity
 
@@ -21,10 +20,8 @@ from google.protobuf import text_format  # noqa: E402  (installed with tensorboa
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tb")
-    make_objects_table(d, 240, n_images=5, seed=4, coef=True)
-    return d
+def run(synthetic_run):
+    return synthetic_run
 
 
 def _config(path):

@@ -14,7 +14,6 @@ import pytest
 import yololens
 from yololens.analysis.projection import Projector, project
 from yololens.analysis.stages import stages
-from yololens.analysis.synthetic import make_objects_table
 from yololens.engine.extract import ExtractResult
 from yololens.figures.scatter import plot
 from yololens.jobs.protos import ProtosPage, ProtosResult
@@ -27,10 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    d = tmp_path_factory.mktemp("nb")
-    make_objects_table(d, 240, n_images=5, seed=4, coef=True)
-    return d
+def run(synthetic_run):
+    return synthetic_run
 
 
 def _stacked(run, col, origin=None):

@@ -6,14 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yololens.analysis.synthetic import make_objects_table
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pq")
-    make_objects_table(d, 240, n_images=5, seed=4, coef=True)
-    return d
+def run(synthetic_run):
+    return synthetic_run
 
 
 def test_duckdb_sql_counts_false_positives_by_class(run):
