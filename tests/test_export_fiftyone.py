@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -15,9 +16,11 @@ from yololens.cli.app import app
 from yololens.jobs.export_fiftyone import FIELDS, export_fiftyone, read_embeddings
 from yololens.types import ExportMedia
 
-importers = pytest.importorskip(
-    "fiftyone.utils.data.importers", reason='needs FiftyOne (pip install "yololens[fiftyone]")'
-)
+
+
+@pytest.fixture(scope="module")
+def importers():
+    return pytest.importorskip("fiftyone.utils.data.importers", reason='needs FiftyOne (pip install "yololens[fiftyone]")')
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +35,14 @@ def table(run):
 
 def _read_back(folder) -> list[tuple[str, dict]]:
     """Every sample through FiftyOne's own ``FiftyOneImageLabelsDatasetImporter``: (image path, {field: dets})."""
-    importer = importers.FiftyOneImageLabelsDatasetImporter(str(folder))
+    from fiftyone.utils.data.importers import FiftyOneImageLabelsDatasetImporter
+
+    importer = FiftyOneImageLabelsDatasetImporter(str(folder))
     with importer:
         return [(path, {k: v.detections for k, v in labels.items()}) for path, _, labels in importer]
 
 
-def test_export_reads_back_through_fiftyone_importer(run, table, tmp_path):
+def test_export_reads_back_through_fiftyone_importer(run, table, tmp_path, importers):
     res = export_fiftyone(run, tmp_path / "ds")
     samples = _read_back(tmp_path / "ds")
     assert res.images == len(samples) == 5 and not res.skips
@@ -73,7 +78,7 @@ def test_export_reads_back_through_fiftyone_importer(run, table, tmp_path):
                               "predictions": int((table["origin"] == "pred").sum())}
 
 
-def test_embeddings_are_aligned_with_the_detections(run, table, tmp_path):
+def test_embeddings_are_aligned_with_the_detections(run, table, tmp_path, importers):
     export_fiftyone(run, tmp_path / "ds", layers="9,coef")
     index, emb = read_embeddings(tmp_path / "ds")
     assert sorted(emb) == ["L9", "coef"] and len(index) == len(table)
@@ -86,7 +91,7 @@ def test_embeddings_are_aligned_with_the_detections(run, table, tmp_path):
     assert np.isnan(emb["coef"][gt]).all() and np.isfinite(emb["coef"][~gt]).all()  # coef: predictions only
 
 
-def test_copy_media_and_overwrite(run, tmp_path):
+def test_copy_media_and_overwrite(run, tmp_path, importers):
     export_fiftyone(run, tmp_path / "ds", media=ExportMedia.COPY)
     paths = [p for p, _ in _read_back(tmp_path / "ds")]
     assert all(os.path.isfile(p) and not os.path.islink(p) for p in paths)
@@ -97,7 +102,7 @@ def test_copy_media_and_overwrite(run, tmp_path):
 
 
 @pytest.mark.reliability
-def test_missing_image_is_one_line_and_exit_1(run, tmp_path):
+def test_missing_image_is_one_line_and_exit_1(run, tmp_path, importers):
     broken = tmp_path / "run"
     shutil.copytree(run, broken)
     (broken / "images" / "frame_002.jpg").unlink()
@@ -107,6 +112,14 @@ def test_missing_image_is_one_line_and_exit_1(run, tmp_path):
     assert lines == ["skipped images/frame_002.jpg: image not found under the run's source or --images-root (skipped)"]
     assert "4 images" in res.output and "1 skipped" in res.output
     assert len(_read_back(tmp_path / "ds")) == 4
+
+
+def test_without_fiftyone_the_export_says_how_to_install_it(run, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "fiftyone.core.labels", None)  # import fails as if FiftyOne were absent
+    res = CliRunner().invoke(app, ["export", "fiftyone", str(run), "--out", str(tmp_path / "ds")])
+    assert res.exit_code == 2
+    assert res.output.strip() == 'error: the FiftyOne export needs the optional extra: pip install "yololens[fiftyone]"'
+    assert not (tmp_path / "ds").exists()
 
 
 def _mongo_or_skip() -> None:
@@ -121,7 +134,7 @@ def _mongo_or_skip() -> None:
     os.environ["FIFTYONE_DATABASE_URI"] = uri
 
 
-def test_to_fiftyone_dataset_and_brain_visualization(run, table, tmp_path):
+def test_to_fiftyone_dataset_and_brain_visualization(run, table, tmp_path, importers):
     _mongo_or_skip()
     import fiftyone.brain as fob
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +115,8 @@ def export_tensorboard(
             result.tensors[T.stage_label(col)] = path
             result.dims[T.stage_label(col)] = int(X.shape[1])
         result.metadata = out / METADATA_FILE
-        write_text(result.metadata, metadata_tsv(meta))
+        with atomic_path(result.metadata) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(metadata_lines(meta))
         if sprite:
             result.sprite = out / SPRITE_FILE
             result.missing_crops = _write_sprite(result.sprite, CropLoader(run, images_root, size=thumb_size),
@@ -123,16 +125,16 @@ def export_tensorboard(
     return result
 
 
-def metadata_tsv(meta) -> str:
-    """A header line and one line per row; tabs and newlines inside values become spaces, missing values ""."""
+def metadata_lines(meta) -> Iterator[str]:
+    """A header line, then one line per row; tabs and newlines inside values become spaces, missing values ""."""
     def cell(v) -> str:
         if v is None or (not isinstance(v, str) and bool(pd.isna(v))):
             return ""
         return " ".join(str(v).split()) if isinstance(v, str) else str(v)
 
-    lines = ["\t".join(str(c) for c in meta.columns)]
-    lines += ["\t".join(cell(v) for v in row) for row in meta.itertuples(index=False, name=None)]
-    return "\n".join(lines) + "\n"
+    yield "\t".join(str(c) for c in meta.columns) + "\n"
+    for row in meta.itertuples(index=False, name=None):
+        yield "\t".join(cell(v) for v in row) + "\n"
 
 
 def _write_sprite(path: Path, loader: CropLoader, meta, size: int) -> int:
