@@ -113,3 +113,19 @@ def test_cli_export_tensorboard(run, tmp_path):
     assert "Traceback" not in bad.output
     missing = runner.invoke(app, ["export", "tensorboard", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "no objects table" in missing.output
+
+
+@pytest.mark.reliability
+def test_missing_images_leave_blank_cells_and_a_note(run, tmp_path):
+    import shutil
+
+    broken = tmp_path / "run"
+    shutil.copytree(run, broken)
+    (broken / "images" / "frame_001.jpg").unlink()
+    n_missing = int((pq.read_table(broken / "objects.parquet", columns=["image"])["image"].to_numpy()
+                     == "images/frame_001.jpg").sum())
+    res = CliRunner().invoke(app, ["export", "tensorboard", str(broken), "--out", str(tmp_path / "tb")])
+    assert res.exit_code == 0, res.output  # the tensors and metadata are complete; only crops are missing
+    assert f"note: {n_missing} sprite cells are blank (image not found; try --images-root)" in res.output
+    bad = CliRunner().invoke(app, ["export", "tensorboard", str(broken), "--thumb-size", "0"])
+    assert bad.exit_code == 2 and bad.output.strip() == "error: --thumb-size must be between 1 and 8192, not 0"
