@@ -129,3 +129,38 @@ def test_missing_images_leave_blank_cells_and_a_note(run, tmp_path):
     assert f"note: {n_missing} sprite cells are blank (image not found; try --images-root)" in res.output
     bad = CliRunner().invoke(app, ["export", "tensorboard", str(broken), "--thumb-size", "0"])
     assert bad.exit_code == 2 and bad.output.strip() == "error: --thumb-size must be between 1 and 8192, not 0"
+
+
+def test_tensorboard_projector_plugin_serves_the_export(run, tmp_path):
+    """TensorBoard's own projector plugin, on the export as its log folder, serves the run, the tensors, the
+    metadata and the sprite (its WSGI routes, called as the Projector page calls them)."""
+    import json
+
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.projector.projector_plugin import ProjectorPlugin
+    from werkzeug.test import Client
+
+    res = export_tensorboard(run, "9,15", out=tmp_path / "tb", thumb_size=32)
+
+    class NoRuns:  # the log folder itself is the run ("."), as for `tensorboard --logdir OUT`
+        def list_runs(self, ctx, experiment_id):
+            return []
+
+    plugin = ProjectorPlugin(base_plugin.TBContext(logdir=str(tmp_path / "tb"), data_provider=NoRuns()))
+    apps = plugin.get_plugin_apps()
+
+    def get(route, **args):
+        resp = Client(apps[route]).get(route, query_string=args)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        return resp.get_data()
+
+    assert json.loads(get("/runs")) == ["."]
+    info = json.loads(get("/info", run="."))
+    assert [e["tensorName"] for e in info["embeddings"]] == ["L9", "L15"]
+    X = np.frombuffer(get("/tensor", run=".", name="L15"), dtype=np.float32).reshape(240, 32)
+    table = pq.read_table(run / "objects.parquet").to_pandas()
+    np.testing.assert_array_equal(X, np.stack(table["emb_L15"].to_numpy()))
+    meta = get("/metadata", run=".", name="L9").decode().splitlines()
+    assert len(meta) == 241 and meta[0].split("\t")[5] == "object_id"
+    sprite = get("/sprite_image", run=".", name="L9")
+    assert sprite.startswith(b"\x89PNG") and sprite == res.sprite.read_bytes()
