@@ -33,13 +33,19 @@ def table(run):
     return pq.read_table(run / "objects.parquet").to_pandas().set_index("object_id", drop=False)
 
 
-def _read_back(folder) -> list[tuple[str, dict]]:
-    """Every sample through FiftyOne's own ``FiftyOneImageLabelsDatasetImporter``: (image path, {field: dets})."""
+def _read_back_labels(folder) -> list[tuple[str, dict]]:
+    """Every sample through FiftyOne's own ``FiftyOneImageLabelsDatasetImporter``: (image path, {field: label})."""
     from fiftyone.utils.data.importers import FiftyOneImageLabelsDatasetImporter
 
     importer = FiftyOneImageLabelsDatasetImporter(str(folder))
     with importer:
-        return [(path, {k: v.detections for k, v in labels.items()}) for path, _, labels in importer]
+        return [(path, labels) for path, _, labels in importer]
+
+
+def _read_back(folder) -> list[tuple[str, dict]]:
+    """(image path, {detection field: list of Detection}) per sample."""
+    return [(path, {k: v.detections for k, v in labels.items() if k in FIELDS.values()})
+            for path, labels in _read_back_labels(folder)]
 
 
 def test_export_reads_back_through_fiftyone_importer(run, table, tmp_path, importers):
@@ -151,3 +157,26 @@ def test_to_fiftyone_dataset_and_brain_visualization(run, table, tmp_path, impor
         assert viz.points.shape == (int((table["origin"] == "pred").sum()), 2)
     finally:
         ds.delete()
+
+
+def test_per_image_attributes_become_sample_fields(run, tmp_path, importers):
+    """An attribute with one value per image (BDD's weather) is also a sample-level classification."""
+    import pyarrow as pa
+
+    frames = tmp_path / "run"
+    shutil.copytree(run, frames)
+    tbl = pq.read_table(frames / "objects.parquet")
+    weather = np.asarray(["clear", "rainy", "snowy", "overcast", "foggy"], dtype=object)[tbl["image_index"].to_numpy()]
+    tbl = tbl.set_column(tbl.schema.get_field_index("attr_weather"), "attr_weather", pa.array(weather, pa.string()))
+    # a label attribute: one value per image too, but on ground-truth rows only -> stays on the detections
+    occluded = [bool(i % 2) if o == "gt" else None for i, o in zip(tbl["image_index"].to_numpy(), tbl["origin"].to_numpy())]
+    tbl = tbl.set_column(tbl.schema.get_field_index("attr_occluded"), "attr_occluded", pa.array(occluded, pa.bool_()))
+    pq.write_table(tbl, frames / "objects.parquet")
+    export_fiftyone(frames, tmp_path / "ds")
+    for path, fields in _read_back_labels(tmp_path / "ds"):
+        image = os.path.basename(os.path.realpath(path))
+        want = weather[tbl["image"].to_numpy() == f"images/{image}"][0]
+        assert fields["weather"].label == want
+        assert "occluded" not in fields and "attr_occluded" not in fields
+        assert {d["attr_occluded"] for d in fields["ground_truth"].detections} <= {True, False}
+        assert all(d["attr_weather"] == want for d in fields["predictions"].detections)

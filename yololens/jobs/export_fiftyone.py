@@ -13,7 +13,9 @@ The folder is FiftyOne's own ``FiftyOneImageLabelsDataset`` format, written by F
 
 Every detection holds ``label`` (class name), ``bounding_box`` ``[x, y, w, h]`` relative to the image (FiftyOne's
 convention), ``confidence`` (predictions), and as attributes ``object_id``, ``status``, ``class_id``, ``gt_id``,
-``match_iou``, ``box_area`` and every ``attr_*`` column (values that do not apply are left out).
+``match_iou``, ``box_area`` and every ``attr_*`` column (values that do not apply are left out). Attributes with one
+value per image (BDD's ``attr_weather``, ``attr_scene``, ``attr_timeofday``) are also sample-level classifications
+(``weather``, ...).
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ def export_fiftyone(
     meta = pq.read_table(T.objects_path(run), columns=T.scalar_columns(T.read_schema(run))).to_pandas()
     meta["_row"] = np.arange(len(meta))
     loader = CropLoader(run, images_root)
+    frame_cols = frame_attributes(meta)
     result = FiftyOneExport(out=out, detections={f: 0 for f in FIELDS.values()})
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -115,7 +118,8 @@ def export_fiftyone(
                 if path is None:
                     result.skips.append(Skip(name, "image not found under the run's source or --images-root"))
                     continue
-                labels = {}
+                labels = {c[len("attr_"):]: fol.Classification(label=str(v)) for c in frame_cols
+                          if (v := _plain(objs[c].dropna().iloc[0] if objs[c].notna().any() else None)) is not None}
                 for origin, fld in FIELDS.items():
                     part = objs[objs["origin"] == origin]
                     labels[fld] = fol.Detections(detections=[_detection(fol, r) for r in part.to_dict("records")])
@@ -136,6 +140,20 @@ def export_fiftyone(
         shutil.rmtree(tmp, ignore_errors=True)
     result.embeddings = {k: out / p.relative_to(tmp) for k, p in result.embeddings.items()}
     return result
+
+
+def frame_attributes(meta: pd.DataFrame) -> list[str]:
+    """The ``attr_*`` columns with one value per image, on all its rows (BDD's weather, scene, timeofday): they
+    also become sample-level classifications named without the prefix (``weather``), to filter images by them."""
+    cols = [c for c in meta.columns if c.startswith("attr_")]
+    if not cols or meta.empty:
+        return []
+    groups = meta.groupby("image_index")[cols]
+    single = groups.nunique(dropna=True).max() <= 1
+    # frame attributes sit on every row of an image (predictions too); label attributes only on its gt rows
+    counts = groups.count()
+    everywhere = ((counts == 0) | counts.eq(groups.size(), axis=0)).all()
+    return [c for c in cols if single[c] and everywhere[c]]
 
 
 def _detection(fol, row: dict):
