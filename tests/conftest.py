@@ -85,3 +85,14 @@ def _backend_env(tmp_path_factory):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory) -> Path:
+    """A run folder with a synthetic objects table: 240 objects on 5 images, emb_L9 (16), emb_L15 (32) and
+    emb_coef (32, predictions only), status, score and attr_* columns (analysis.synthetic.make_objects_table)."""
+    from yololens.analysis.synthetic import make_objects_table
+
+    d = tmp_path_factory.mktemp("synthetic_run")
+    make_objects_table(d, 240, n_images=5, seed=4, coef=True)
+    return d

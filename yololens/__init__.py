@@ -5,14 +5,14 @@ The API mirrors the CLI, one function per command::
     import yololens
     res = yololens.extract("best.pt", "images/", labels="det_val.json", boxes="both", out="run1")
     df = res.to_pandas()                     # one row per object, emb_L9 ... embeddings
+    X, ids = res.embeddings("L9")            # (N, C) float32 and the matching object ids
     yololens.layers("best.pt")               # the layer catalogue (list of LayerInfo)
+    yololens.report.build_report("best.pt", "images/", out="report")
 
-Names are imported lazily, so ``import yololens`` stays fast.
+Names are imported lazily, so ``import yololens`` stays fast; ``dir(yololens)`` lists only the public API.
 """
 
-from __future__ import annotations
-
-import importlib
+import importlib as _importlib
 
 __version__ = "0.1.0"
 #: The Ultralytics versions yololens is tested against (pyproject pins the same range).
@@ -42,18 +42,25 @@ _API = {
     "coef_report": "yololens.jobs.coef_report",
     "build_report": "yololens.report",
     "PlotResult": "yololens.figures.scatter",
+    "export_tensorboard": "yololens.jobs.export_tensorboard",
+    "export_fiftyone": "yololens.jobs.export_fiftyone",
+    "to_fiftyone": "yololens.jobs.export_fiftyone",
 }
 _RENAMED = {"layers": "catalogue"}
+#: Public subpackages reached as attributes (``yololens.report.build_report(...)``, as the README shows).
+_MODULES = {"report": "yololens.report"}
 
-__all__ = sorted(_API)
+__all__ = sorted([*_API, *_MODULES, "ULTRALYTICS_TESTED"])
 
 
 def __getattr__(name: str):
+    if name in _MODULES:
+        return _importlib.import_module(_MODULES[name])
     if name not in _API:
         raise AttributeError(f"module 'yololens' has no attribute {name!r}")
-    module = importlib.import_module(_API[name])
+    module = _importlib.import_module(_API[name])
     return getattr(module, _RENAMED.get(name, name))
 
 
-def __dir__():
-    return sorted(list(globals()) + __all__)
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

@@ -86,6 +86,13 @@ class SectionStatus(StrEnum):
     FAILED = "failed"
 
 
+class ExportMedia(StrEnum):
+    """``export fiftyone --media``: link the images into the dataset folder (symlinks) or copy them."""
+
+    SYMLINK = "symlink"
+    COPY = "copy"
+
+
 PROTO = "proto"  # the seg head's prototype tensor, addressable like a layer
 
 
@@ -129,4 +136,4 @@ def embedding_column(layer: int | str) -> str:
     return f"emb_L{layer}" if isinstance(layer, int) else f"emb_{layer}"
 
 
-__all__ = ["PROTO", "Backend", "BoxMode", "CoefLayout", "LayerId", "Method", "Origin", "Precision", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]
+__all__ = ["PROTO", "Backend", "BoxMode", "CoefLayout", "ExportMedia", "LayerId", "Method", "Origin", "Precision", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]

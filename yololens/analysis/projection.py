@@ -25,6 +25,7 @@ from yololens.store.atomic import atomic_path, write_json
 METHODS = ("tsne", "umap", "pca")
 UMAP_HINT = 'UMAP needs the optional extra: pip install "yololens[umap]"'
 PROJECTIONS_DIR = "projections"
+TSNE_TICK = 10  # t-SNE iterations per progress update (openTSNE evaluates the KL error at each callback)
 
 
 def _n_jobs(n_jobs: int) -> int:
@@ -52,6 +53,7 @@ class Projector:
         cost, else fft).
     n_iter: t-SNE iterations after early exaggeration (openTSNE default 500).
     exaggeration_iter: t-SNE early-exaggeration iterations (openTSNE default 250).
+    progress: show a tqdm bar (t-SNE: openTSNE callbacks every 10 iterations; UMAP: its verbose epochs bar).
     """
 
     method: str = "tsne"
@@ -65,6 +67,7 @@ class Projector:
     gradient: str = "auto"
     n_iter: int = 500
     exaggeration_iter: int = 250
+    progress: bool = False
     timings_: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +80,7 @@ class Projector:
         """The parameters that determine the coordinates (JSON-serialisable)."""
         d = asdict(self)
         d.pop("timings_", None)
+        d.pop("progress", None)  # shows a bar; never changes the coordinates
         return d
 
     def preprocess(self, X: np.ndarray) -> np.ndarray:
@@ -133,9 +137,26 @@ class Projector:
     def _tsne(self, X: np.ndarray) -> np.ndarray:
         import openTSNE
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return np.asarray(openTSNE.TSNE(**self.tsne_kwargs(len(X))).fit(X))
+        kwargs = self.tsne_kwargs(len(X))
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=kwargs["early_exaggeration_iter"] + kwargs["n_iter"], desc=f"t-SNE {len(X):,} points",
+                       unit="it")
+
+            def tick(iteration, error, embedding) -> bool:  # openTSNE's callback: False means "go on"
+                bar.update(TSNE_TICK)
+                return False
+
+            kwargs.update(callbacks=tick, callbacks_every_iters=TSNE_TICK)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return np.asarray(openTSNE.TSNE(**kwargs).fit(X))
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _umap(self, X: np.ndarray) -> np.ndarray:
         try:
@@ -150,6 +171,8 @@ class Projector:
                 min_dist=float(self.min_dist),
                 random_state=int(self.seed),
                 n_jobs=1,
+                verbose=bool(self.progress),  # umap-learn shows its epochs as a tqdm bar only when verbose
+                tqdm_kwds={"desc": f"UMAP {len(X):,} points", "disable": not self.progress},
             )
             return reducer.fit_transform(X)
 
@@ -179,6 +202,13 @@ class ProjectionResult:
 
     def __len__(self) -> int:
         return len(self.object_ids)
+
+    def __repr__(self) -> str:
+        from yololens import reprs
+
+        return reprs.text("ProjectionResult", f"{self.stage} {self.method}, {len(self):,} objects -> {self.path}",
+                          {"coords": f"({len(self)}, 2) float32", "seed": self.params.get("seed"),
+                           "origin": self.params.get("origin"), "sample": self.params.get("sample")})
 
     def to_frame(self):
         import pandas as pd
@@ -258,6 +288,7 @@ def project(
     save: bool = True,
     reuse: bool = False,
     strict: bool = False,
+    progress: bool = True,
 ) -> ProjectionResult:
     """Project embedding column ``layer`` (``9`` -> ``emb_L9``, ``"coef"`` -> ``emb_coef``) of ``OUT`` to 2-D.
 
@@ -266,6 +297,7 @@ def project(
     objects). Rows whose embedding holds NaN/inf are left out, named in ``result.skips`` (``strict``: refused
     with a :class:`~yololens.errors.StrictModeError`). With ``save`` the coordinates go to :func:`projection_path` (+ ``.json`` sidecar). With ``reuse``
     a saved projection made with identical parameters from the same (unchanged) table is loaded instead.
+    ``progress``: a tqdm bar while t-SNE/UMAP runs (it never changes the coordinates).
     Returns a :class:`ProjectionResult` with ``coords`` ``(N, 2)``.
     """
     t0 = time.perf_counter()
@@ -283,6 +315,7 @@ def project(
         gradient=gradient,
         n_iter=n_iter,
         exaggeration_iter=exaggeration_iter,
+        progress=progress,
     )
     wanted = {
         **projector.params(),

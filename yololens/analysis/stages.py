@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yololens import reprs
 from yololens.analysis import metrics as M
 from yololens.analysis import table as T
 from yololens.analysis.grouping import Grouping, group_codes, resolve_grouping, resolve_origin
@@ -57,6 +58,18 @@ class StageReport:
 
     def __str__(self) -> str:
         return self.recommendation
+
+    def __repr__(self) -> str:
+        return reprs.text("StageReport", f"{len(self.table)} stage(s), best: {self.best}",
+                          {"recommendation": self.recommendation, **{k: str(v) for k, v in self.paths.items()}})
+
+    def _repr_html_(self) -> str:  # the stage table and the chart inline
+        cols = [c for c in ("stage", "n", "n_classes", *(m for m, _, _ in METRICS)) if c in self.table.columns]
+        return reprs.block(f"Stage report (best: {self.best})", reprs.table_html(self.table.to_dict("records"), cols),
+                           reprs.img_tag(self.paths.get("chart")), self.recommendation)
+
+    def _repr_png_(self) -> bytes | None:
+        return reprs.png_bytes(self.paths.get("chart"))
 
 
 def _meta_frame(out, label: str, extra: list[str]) -> pd.DataFrame:

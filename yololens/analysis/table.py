@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -257,6 +258,30 @@ def read_embeddings(out: str | os.PathLike, emb_col: str, rows: np.ndarray | Non
     if rows is not None:
         col = col.take(pa.array(np.asarray(rows, dtype=np.int64)))
     return embeddings_to_numpy(col)
+
+
+class LayerEmbeddings(NamedTuple):
+    """One embedding column as an array: ``array`` ``(N, C)`` float32 and its row keys ``object_ids`` ``(N,)``.
+
+    Rows whose embedding is null (``emb_coef`` on ground-truth rows) are left out; ``rows`` are their table row
+    indices. Unpacks as ``X, ids = res.embeddings("L9")``.
+    """
+
+    array: np.ndarray
+    object_ids: np.ndarray
+    column: str
+    rows: np.ndarray
+
+    def __iter__(self):  # unpack as (array, object_ids)
+        return iter((self.array, self.object_ids))
+
+
+def layer_embeddings(out: str | os.PathLike, layer: int | str = 9) -> LayerEmbeddings:
+    """The ``(N, C)`` float32 embeddings of ``layer`` (``9``, ``"L9"``, ``"coef"``) under ``out``, with their keys."""
+    column = layer_column(layer, read_schema(out))
+    rows = np.flatnonzero(valid_embedding_mask(out, column)).astype(np.int64)
+    ids = pq.read_table(objects_path(out), columns=["object_id"])["object_id"].take(pa.array(rows))
+    return LayerEmbeddings(read_embeddings(out, column, rows), np.asarray(ids.to_pandas(), dtype=object), column, rows)
 
 
 def stratified_sample(

@@ -10,6 +10,7 @@ from typer.exceptions import TyperException
 from yololens.cli import (
     cmd_coefficients,
     cmd_demo,
+    cmd_export,
     cmd_extract,
     cmd_layers,
     cmd_maps,
@@ -28,7 +29,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_demo):
+for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_export,
+                cmd_demo):
     _module.register(app)
 
 

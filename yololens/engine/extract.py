@@ -76,6 +76,18 @@ class ExtractResult:
     def to_pandas(self, columns: list[str] | None = None):
         return self.table(columns).to_pandas()
 
+    def embeddings(self, layer: int | str = 9):
+        """``layer``'s embeddings as ``(N, C)`` float32 with their object ids: ``X, ids = res.embeddings("L9")``."""
+        from yololens.analysis.table import layer_embeddings
+
+        return layer_embeddings(self.out, layer)
+
+    def __repr__(self) -> str:
+        from yololens import reprs
+
+        return reprs.text("ExtractResult", f"{self.objects:,} objects from {self.images_done:,} images in this run, "
+                          f"{len(self.skips)} skipped -> {self.out}", reprs.table_fields(self.table_path))
+
 
 @dataclass(frozen=True)
 class ExtractSettings:

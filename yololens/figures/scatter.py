@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from yololens import reprs
 from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
 from yololens.errors import InputError
@@ -178,6 +179,17 @@ def _coverage(out, columns: list[str], origin: str, everything: bool) -> tuple[l
         notes.append(f"{int(union.sum() - both.sum()):,} objects are not drawn: every panel shows the same objects "
                      f"and they lack {lacking}")
     return columns, notes
+
+    def __repr__(self) -> str:
+        return reprs.text("PlotResult", f"{self.n:,} objects, {len(self.projections)} panel(s)",
+                          {k: str(v) for k, v in self.paths.items()})
+
+    def _repr_html_(self) -> str:  # the interactive bokeh page inline (JS inlined: works offline)
+        html = self.paths.get("html")
+        return reprs.iframe(html) if html else reprs.img_tag(self.paths.get("png"))
+
+    def _repr_png_(self) -> bytes | None:
+        return reprs.png_bytes(self.paths.get("png"))
 
 
 def plot(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yololens import reprs
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
 from yololens.options import check_options
@@ -34,6 +35,7 @@ from yololens.store.naming import OutputNames, safe_component
 
 FIGURE_FORMATS = ("png", "svg")
 ORDERS = ("abs", "index")
+REPR_PAGES = 3  # images shown inline in a notebook
 
 
 @dataclass
@@ -73,6 +75,17 @@ class ProtosResult:
     def summary(self) -> str:
         return (f"protos: {self.images} image(s), {self.instances} instance(s), {self.figures} figure(s), "
                 f"{len(self.skips)} skipped, {self.seconds:.1f} s -> {self.out}")
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:  # each image's all-masks figure and its first instance decomposition
+        pages = list(self.pages.values())[:REPR_PAGES]
+        figs = [p for page in pages for p in (page.masks, *(f.path for f in page.instances[:1]))]
+        return reprs.block(self.summary(), *(reprs.img_tag(p) for p in figs))
+
+    def _repr_png_(self) -> bytes | None:
+        return reprs.png_bytes(next(iter(self.pages.values())).masks) if self.pages else None
 
 
 def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False, retina_masks: bool = False,

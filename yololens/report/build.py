@@ -22,6 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yololens import reprs
 from yololens.errors import InputError, OutputLockedError
 from yololens.model.loading import as_model
 from yololens.report.context import Context, ReportOptions, Section, model_line
@@ -63,6 +64,14 @@ class ReportResult:
         obj = f", {n_obj} objects" if n_obj is not None else ""
         return f"report: {len(self.sections)} sections ({parts}){obj}, {len(self.skips)} skipped inputs, " \
                f"{self.seconds:.1f} s -> {self.index}"
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:  # the link to the page and each section's status
+        rows = [{"section": s.title, "status": str(s.status)} for s in self.sections.values()]
+        return reprs.block("yololens report", reprs.link(self.index, f"open {self.index}"),
+                           reprs.table_html(rows, ["section", "status"]), self.summary())
 
 
 class PhaseLog:

@@ -1,0 +1,103 @@
+"""Notebook display helpers shared by the result classes: short text reprs, inline HTML and PNG.
+
+Jupyter calls ``_repr_html_`` / ``_repr_png_`` on the last value of a cell; each result class delegates to the
+functions here (two lines per class), so every result looks the same and none prints a whole manifest or
+every object id. Nothing here imports the rest of yololens (it sits with ``errors``/``types``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+#: Lists longer than this are cut in text reprs (``a, b, c, ... (+17 more)``).
+MAX_ITEMS = 12
+
+
+def short_list(items: Iterable, limit: int = MAX_ITEMS) -> str:
+    """``"a, b, c"``; longer lists end in ``... (+N more)``."""
+    items = [str(x) for x in items]
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", ... (+{len(items) - limit} more)"
+
+
+def text(kind: str, headline: str, fields: Mapping[str, object] | None = None) -> str:
+    """``Kind: headline`` followed by one indented ``name: value`` line per field (``None`` values left out)."""
+    lines = [f"{kind}: {headline}"]
+    for name, value in (fields or {}).items():
+        if value is not None and value != "":
+            lines.append(f"  {name}: {value}")
+    return "\n".join(lines)
+
+
+def table_fields(path: str | os.PathLike | None) -> dict[str, str]:
+    """Repr fields of an objects table: its path, row count, scalar columns and embedding columns with their C.
+
+    Read from the Parquet footer only (no data), so it is instant for millions of rows.
+    """
+    if path is None or not Path(path).is_file():
+        return {"table": "none (no objects)"}
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    schema = meta.schema.to_arrow_schema()
+    emb = [f"{f.name} ({f.type.list_size})" if pa.types.is_fixed_size_list(f.type) else f.name
+           for f in schema if f.name.startswith("emb_")]
+    return {"table": f"{path} ({meta.num_rows:,} rows)",
+            "columns": short_list(f.name for f in schema if not f.name.startswith("emb_")),
+            "embeddings": short_list(emb) or "none"}
+
+
+def png_bytes(path: str | os.PathLike | None) -> bytes | None:
+    """The bytes of ``path`` when it is an existing ``.png`` file, else ``None`` (Jupyter then skips PNG)."""
+    if path is None:
+        return None
+    p = Path(path)
+    return p.read_bytes() if p.suffix.lower() == ".png" and p.is_file() else None
+
+
+def img_tag(path: str | os.PathLike | None, width: str = "100%") -> str:
+    """An ``<img>`` with the PNG inlined as a data URI ("" when there is no PNG), so the notebook stays offline."""
+    data = png_bytes(path)
+    if data is None:
+        return ""
+    return (f'<img style="max-width:{width}" alt="{html.escape(Path(path).name)}" '
+            f'src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">')
+
+
+def link(path: str | os.PathLike, label: str | None = None) -> str:
+    """A link to a local file (relative to the notebook's folder when it is below it, else absolute)."""
+    p = Path(path)
+    try:
+        href = p.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        href = p.resolve().as_uri()
+    return f'<a href="{html.escape(href)}" target="_blank">{html.escape(label or str(p))}</a>'
+
+
+def iframe(path: str | os.PathLike, height: int = 640) -> str:
+    """A written, self-contained HTML page shown inline (``srcdoc``), e.g. the bokeh scatter (JS inlined)."""
+    page = Path(path).read_text(encoding="utf-8")
+    return (f'<iframe style="width:100%;height:{int(height)}px;border:0" '
+            f'srcdoc="{html.escape(page, quote=True)}"></iframe>')
+
+
+def block(title: str, *parts: str) -> str:
+    """One ``<div>``: a bold title and the given HTML parts (empty parts left out)."""
+    body = "".join(f"<div>{p}</div>" for p in parts if p)
+    return f'<div class="yololens"><b>{html.escape(title)}</b>{body}</div>'
+
+
+def table_html(rows: Iterable[Mapping[str, object]], columns: list[str]) -> str:
+    """A small HTML table of ``rows`` (dicts) restricted to ``columns``; floats printed with 3 decimals."""
+    def cell(v) -> str:
+        return f"{v:.3f}" if isinstance(v, float) else html.escape("" if v is None else str(v))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
