@@ -151,6 +151,17 @@ class PlotResult:
     notes: list[str] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return reprs.text("PlotResult", f"{self.n:,} objects, {len(self.projections)} panel(s)",
+                          {k: str(v) for k, v in self.paths.items()})
+
+    def _repr_html_(self) -> str:  # the interactive bokeh page inline (JS inlined: works offline)
+        html = self.paths.get("html")
+        return reprs.iframe(html) if html else reprs.img_tag(self.paths.get("png"))
+
+    def _repr_png_(self) -> bytes | None:
+        return reprs.png_bytes(self.paths.get("png"))
+
 
 def _coverage(out, columns: list[str], origin: str, everything: bool) -> tuple[list[str], list[str]]:
     """The columns to draw and a note for every object that is not drawn (never dropped silently).
