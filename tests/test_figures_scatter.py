@@ -233,7 +233,7 @@ def test_html_holds_every_point_with_hover_data(out):
     # colour switching, selection export
     for opt in ("status", "origin", "size_bin", "attr_weather", "score"):
         assert f"c__{opt}" in src
-    assert "Download selected ids (CSV)" in html and "text/csv" in html and "selected.indices" in html
+    assert "Download selection (CSV)" in html and "text/csv" in html and "selected.indices" in html
     assert "c__' + opt" in html
 
 
