@@ -95,7 +95,8 @@ function show(i) {
   const p = D.partner[i];
   const ic = D.img[i];
   const W = D.iw[i], H = D.ih[i];
-  let h = `<div class="yl-panel" data-index="${i}" data-object-id="${esc(D.object_id[i])}" style="font:13px sans-serif">`;
+  let h = `<div class="yl-panel" data-index="${i}" data-object-id="${esc(D.object_id[i])}" ` +
+          `style="font:13px sans-serif;display:flex;flex-wrap:wrap;gap:4px 14px"><div>`;
   if (ic >= 0 && W > 0 && H > 0) {
     h += `<svg class="yl-image" viewBox="0 0 ${W} ${H}" width="320" style="display:block;border:1px solid #999">` +
          `<image href="${uris[ic]}" x="0" y="0" width="${W}" height="${H}" preserveAspectRatio="none"/>` +
@@ -105,6 +106,7 @@ function show(i) {
   } else {
     h += `<div class="yl-noimg" style="color:#555">image not embedded in this page (see the note below the controls)</div>`;
   }
+  h += '</div><div style="max-width:340px">';
   const rows = [['image', val('image', i)], ['object id', D.object_id[i]], ['class', val(label, i)],
                 ['origin', val('origin', i)], ['status', val('status', i)], ['score', num(D.score ? D.score[i] : NaN, 3)],
                 ['IoU', num(D.iou[i], 3)],
@@ -125,7 +127,7 @@ function show(i) {
     h += `<div class="yl-nn" data-index="${m}" title="${esc(D.object_id[m])}" style="cursor:pointer;width:68px;text-align:center;font-size:11px" ` +
          `onclick="window.__yololens['${uid}'].show(${m})">${tile(m)}<div>${esc(val(label, m))}</div></div>`;
   }
-  h += '</div></div>';
+  h += '</div></div></div>';
   panel.text = h;
 }
 window.__yololens = window.__yololens || {};

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html as _html
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,10 @@ from yololens.store.atomic import write_text
 COLOR_OPTIONS = ("class_name", "status", "origin", "size_bin", "score")
 HOVER_TEXT = ("class_name", "image", "status", "origin")
 ALL = "(all)"
+#: points drawn (and clickable) in the HTML; above this a class-stratified sample is drawn over a density image
+#: of every point. ~110 bytes a point + crops and images keep the file under 25 MB (tests/test_figures_scatter.py)
+MAX_POINTS = 150_000
+DENSITY_BINS = 400
 
 
 def _codes_dtype(n: int):
@@ -97,10 +102,37 @@ def _float(meta: pd.DataFrame, c: str) -> np.ndarray:
     return pd.to_numeric(meta[c], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
 
 
+def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """``(bins, bins)`` uint8 log-density of ``coords`` ``(N, 2)`` (row 0 at the bottom, 0 = empty) and its
+    ``(x, y, dw, dh)`` extent in data units."""
+    xy = np.asarray(coords, np.float64)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(xy) == 0:
+        return np.zeros((bins, bins), np.uint8), (0.0, 0.0, 1.0, 1.0)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    H, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins, range=[[lo[0], lo[0] + span[0]], [lo[1], lo[1] + span[1]]])
+    L = np.log1p(H.T)  # counts span orders of magnitude: log keeps sparse regions visible
+    img = np.where(H.T > 0, 1 + np.round(254 * L / max(L.max(), 1e-9)), 0).astype(np.uint8)
+    return img, (float(lo[0]), float(lo[1]), float(span[0]), float(span[1]))
+
+
+def interactive_rows(labels, max_points: int | None, seed: int = 0) -> np.ndarray | None:
+    """Rows drawn as points: ``None`` (all) up to ``max_points``, else a class-stratified sample (sorted)."""
+    if max_points is None or len(labels) <= max_points:
+        return None
+    return T.stratified_sample(np.asarray(labels, dtype=object), max_points, seed=seed)
+
+
 def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs: np.ndarray | None,
                  max_categories: int = 20, seed: int = 0, title: str = "", selection_name: str = "selection.csv",
-                 explorer=None):
+                 explorer=None, density: list[np.ndarray] | None = None, n_total: int | None = None,
+                 panel_below: bool = False):
     """The bokeh layout for ``projs`` (ProjectionResults over the same objects) and ``meta`` (row-aligned).
+
+    ``density``: per stage, the ``(N_all, 2)`` coordinates of *every* object when ``projs``/``meta`` hold a
+    sample (``n_total`` = N_all): drawn as a grey log-density image under the points. ``panel_below``: the
+    click panel goes under the plots (narrow pages) instead of beside the controls.
 
     ``explorer``: an :class:`~yololens.figures.explorer.ExplorerData` for the click panel (neighbours, partner,
     images); without it the panel still shows each object's details, with no image and no neighbours.
@@ -172,7 +204,8 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
 
     uid = f"yl{seed}_{abs(hash(tuple(data['object_id'][:50]))) % 10**8}_{len(projs)}"
     panel = Div(text=("<div style='font:13px sans-serif;color:#555'>Click a point to see its image, details "
-                      "and nearest neighbours here.</div>"), width=340, css_classes=["yl-panel-host"])
+                      "and nearest neighbours here.</div>"), width=900 if panel_below else 340,
+                css_classes=["yl-panel-host"])
     size = float(np.clip(25000.0 / max(n, 1), 2.0, 7.0))
     figs = []
     w = 760 if len(projs) == 1 else 420
@@ -183,6 +216,11 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
             active_scroll="wheel_zoom", title=f"{p.column} - {METHOD_TITLES.get(p.method, p.method)} - n={n:,}",
             match_aspect=True,
         )
+        if density is not None:
+            img, (x0, y0, dw, dh) = density_image(density[j])
+            grey = LinearColorMapper(palette=[f"#{v:02x}{v:02x}{v:02x}" for v in np.linspace(225, 60, 255).astype(int)],
+                                     low=1, high=255, low_color=(0, 0, 0, 0))
+            f.image(image=[img], x=x0, y=y0, dw=dw, dh=dh, color_mapper=grey, level="image")
         r = f.scatter(f"x{j}", f"y{j}", source=source, view=CDSView(filter=filt), size=size, line_width=0,
                       fill_color={"field": "code", "transform": mapper}, fill_alpha=0.8,
                       selection_fill_alpha=0.95, nonselection_fill_alpha=0.08)
@@ -230,32 +268,72 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     copy = Button(label="Copy image list", width=220)
     copy.js_on_event("button_click", CustomJS(args=dict(source=source, names=names, out=image_list),
                                               code=JS.COPY_IMAGES))
-    note = Div(text=f"<div style='font:11px sans-serif;color:#555'>{_html.escape(ex.note)}</div>", width=220)
+    scale_note = ("" if density is None else
+                  f"Points: a class-stratified sample of {n:,} of {n_total or n:,} objects (click, hover, filter and "
+                  f"select work on these); the grey density image underneath shows all {n_total or n:,}. ")
+    note = Div(text=f"<div class='yl-note' style='font:11px sans-serif;color:#555'>{_html.escape(scale_note + ex.note)}"
+                    "</div>", width=220)
     head = Div(text=f"<h3 style='font-family:sans-serif;margin:4px 0'>{_html.escape(title)}</h3>", width=900)
     side = column(select, legend_title, legend, *selects.values(), search, status, count, button, copy, image_list,
                   note)
     plots = figs[0] if len(figs) == 1 else gridplot(figs, ncols=min(3, len(figs)), toolbar_location="right")
-    return column(head, row(plots, side, panel))
+    return column(head, row(plots, side), panel) if panel_below else column(head, row(plots, side, panel))
+
+
+@dataclass
+class Layer:
+    """What the HTML draws: the (possibly sampled) projections and meta rows, their hover crops and click-panel
+    data, and, when sampled, every object's coordinates for the density image (``density``, per stage)."""
+
+    projs: list
+    meta: pd.DataFrame
+    thumbs: np.ndarray
+    explorer: object
+    density: list[np.ndarray] | None
+    n_total: int
+
+
+def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int = 0, hover_thumbnails: int = 1000,
+                      thumb_size: int = 64, images_root=None, max_points: int | None = MAX_POINTS) -> Layer:
+    """Sample above ``max_points`` (class-stratified), then cut the crops and compute neighbours and images."""
+    from dataclasses import replace
+
+    from yololens.figures.explorer import explorer_data
+
+    n_all = len(meta)
+    keep = interactive_rows(meta[label] if label in meta else np.zeros(n_all), max_points, seed)
+    density = None
+    if keep is not None:
+        density = [p.coords for p in projs]
+        projs = [replace(p, coords=p.coords[keep], object_ids=p.object_ids[keep]) for p in projs]
+        meta = meta.iloc[keep].reset_index(drop=True)
+    thumbs = hover_thumbnail_uris(out, meta, label, hover_thumbnails, thumb_size, seed, images_root)
+    explorer = explorer_data(out, projs, meta, thumbs, images_root=images_root)
+    return Layer(projs, meta, thumbs, explorer, density, n_all)
 
 
 def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, *, initial: str = "class_name",
                        label: str = "class_name", seed: int = 0, hover_thumbnails: int = 1000, thumb_size: int = 64,
-                       images_root=None, max_categories: int = 20) -> Path:
-    """Write the interactive HTML for ``projs`` (same objects, row-aligned with ``meta``) atomically."""
+                       images_root=None, max_categories: int = 20, max_points: int | None = MAX_POINTS) -> Path:
+    """Write the interactive HTML for ``projs`` (same objects, row-aligned with ``meta``) atomically.
+
+    Above ``max_points`` objects the points are a class-stratified sample over a density image of all.
+    """
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
     path = Path(path)
-    from yololens.figures.explorer import explorer_data
-
-    thumbs = hover_thumbnail_uris(out, meta, label, hover_thumbnails, thumb_size, seed, images_root)
-    explorer = explorer_data(out, projs, meta, thumbs, images_root=images_root)
-    p0 = projs[0]
-    stages_txt = ", ".join(T.stage_label(p.column) for p in projs)
-    title = (f"{METHOD_TITLES.get(p0.method, p0.method)} of {stages_txt} - {len(meta):,} objects "
+    lay = interactive_layer(out, projs, meta, label=label, seed=seed, hover_thumbnails=hover_thumbnails,
+                            thumb_size=thumb_size, images_root=images_root, max_points=max_points)
+    p0 = lay.projs[0]
+    stages_txt = ", ".join(T.stage_label(p.column) for p in lay.projs)
+    n = len(lay.meta)
+    shown = f"{n:,} objects" if lay.density is None else f"{n:,} of {lay.n_total:,} objects drawn (all in the density)"
+    title = (f"{METHOD_TITLES.get(p0.method, p0.method)} of {stages_txt} - {shown} "
              f"(seed {p0.params.get('seed')}, origin {p0.params.get('origin', 'all')})")
-    layout = build_layout(projs, meta, initial=initial, label=label, thumbs=thumbs, max_categories=max_categories,
-                          seed=seed, title=title, selection_name=f"{path.stem}_selection.csv",
-                          explorer=explorer)
+    layout = build_layout(lay.projs, lay.meta, initial=initial, label=label, thumbs=lay.thumbs,
+                          max_categories=max_categories, seed=seed, title=title,
+                          selection_name=f"{path.stem}_selection.csv", explorer=lay.explorer, density=lay.density,
+                          n_total=lay.n_total)
     write_text(path, file_html(layout, resources=INLINE, title=title))
     return path
