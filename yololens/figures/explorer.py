@@ -20,7 +20,7 @@ from yololens.analysis import table as T
 
 N_NEIGHBOURS = 10
 IMAGE_PX = 320
-MAX_IMAGES = 200
+MAX_IMAGES = 150
 
 
 @dataclass

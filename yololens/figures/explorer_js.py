@@ -70,6 +70,7 @@ for (let i = 0; i < n; i++) {
   if (dd < bd) { bd = dd; best = i; }
 }
 if (best < 0) return;
+const imOf = (r) => (D.h__image ? D.h__image[r] : 0);
 
 function box(r, cls, colour, dashed, W, H) {
   const w = Math.max(W, H) / 150;
@@ -84,7 +85,7 @@ function tile(m) {
   if (ic >= 0 && bw > 0 && bh > 0) {  // cut the box out of the embedded image
     const s = 64 / Math.max(bw, bh);
     return `<div style="width:${bw * s}px;height:${bh * s}px;background:url('${uris[ic]}') no-repeat;` +
-           `background-size:${D.iw[m] * s}px ${D.ih[m] * s}px;background-position:${-D.bx1[m] * s}px ${-D.by1[m] * s}px"></div>`;
+           `background-size:${imw[imOf(m)] * s}px ${imh[imOf(m)] * s}px;background-position:${-D.bx1[m] * s}px ${-D.by1[m] * s}px"></div>`;
   }
   return `<div style="width:64px;height:40px;background:#eee;color:#555;font-size:11px">no image</div>`;
 }
@@ -94,7 +95,7 @@ function show(i) {
   cur.data = cur_d;
   const p = D.partner[i];
   const ic = D.img[i];
-  const W = D.iw[i], H = D.ih[i];
+  const W = imw[imOf(i)], H = imh[imOf(i)];
   let h = `<div class="yl-panel" data-index="${i}" data-object-id="${esc(D.object_id[i])}" ` +
           `style="font:13px sans-serif;display:flex;flex-wrap:wrap;gap:4px 14px"><div>`;
   if (ic >= 0 && W > 0 && H > 0) {

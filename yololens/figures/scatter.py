@@ -160,6 +160,7 @@ def plot(
     images_root: str | os.PathLike | None = None,
     max_categories: int = 20,
     projection: dict | None = None,
+    max_points: int | None = None,
 ) -> PlotResult:
     """Scatter plot(s) of the 2-D projection of ``layer`` coloured by column ``color``.
 
@@ -169,6 +170,8 @@ def plot(
     self-contained bokeh HTML; ``thumbnails``: crops drawn on the static plot (0: none); ``hover_thumbnails``:
     crops embedded for hovering in the HTML (a capped, class-stratified sample). ``projection``: extra
     :func:`~yololens.analysis.projection.project` keyword arguments (perplexity, pca_dims, normalize, ...).
+    ``max_points``: points drawn in the HTML (default :data:`~yololens.figures.scatter_html.MAX_POINTS`);
+    above it a class-stratified sample is drawn over a density image of every object.
     Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
     """
     import matplotlib.pyplot as plt
@@ -225,11 +228,11 @@ def plot(
     plt.close(fig)
     result.paths[fmt] = static
     if html:
-        from yololens.figures.scatter_html import write_scatter_html
+        from yololens.figures.scatter_html import MAX_POINTS, write_scatter_html
 
         result.paths["html"] = write_scatter_html(
             fig_dir / f"{stem}.html", out, projs, meta, initial=color, label=label, seed=seed,
             hover_thumbnails=hover_thumbnails, thumb_size=thumb_size, images_root=images_root,
-            max_categories=max_categories,
+            max_categories=max_categories, max_points=MAX_POINTS if max_points is None else max_points,
         )
     return result

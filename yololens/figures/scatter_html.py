@@ -166,11 +166,14 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                   for c, v in names.items()}
     if "score" in meta.columns:
         data["score"] = _float(meta, "score")
-    if "box_area" in meta.columns:
-        data["box_area"] = _float(meta, "box_area")
-    for c, key in (("x1", "bx1"), ("y1", "by1"), ("x2", "bx2"), ("y2", "by2"), ("image_w", "iw"),
-                   ("image_h", "ih"), ("match_iou", "iou")):
+    for c, key in (("x1", "bx1"), ("y1", "by1"), ("x2", "bx2"), ("y2", "by2"), ("match_iou", "iou")):
         data[key] = _float(meta, c)
+    # image sizes per image (indexed by the h__image code), not per point: bytes matter at 100k+ points
+    im_code = data.get("h__image", np.zeros(n, np.uint8)).astype(np.int64)
+    n_img = len(names.get("image", [""]))
+    imw, imh = np.full(n_img, np.nan, np.float32), np.full(n_img, np.nan, np.float32)
+    imw[im_code[::-1]] = _float(meta, "image_w")[::-1]  # reversed: the first row of each image wins
+    imh[im_code[::-1]] = _float(meta, "image_h")[::-1]
     data["partner"] = ex.partner.astype(np.int32)
     data["img"] = ex.image_code.astype(np.int32)
     data["thumb"] = thumbs if thumbs is not None else np.full(n, "", dtype=object)
@@ -231,6 +234,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
         f.js_on_event("tap", CustomJS(args=dict(source=source, names=names, filt=filt, fig=f, j=j, cur=cur,
                                                 panel=panel, nn=[a.reshape(-1) for a in ex.neighbours],
                                                 k=ex.k, stages=ex.stages, uris=ex.image_uris, attrs=attrs,
+                                                imw=imw, imh=imh,
                                                 label=label, uid=uid), code=JS.TAP))
         f.xaxis.visible = f.yaxis.visible = False
         f.grid.visible = False
