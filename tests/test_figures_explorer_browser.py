@@ -5,20 +5,19 @@ class, filters and search, selection CSV, copy image list, hover hides attribute
 from __future__ import annotations
 
 import csv
-import shutil
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from test_figures_scatter_browser import page_for  # noqa: F401  (module fixture: headless chromium, offline)
 from yololens.analysis import table as T
 from yololens.analysis.synthetic import make_objects_table
 from yololens.figures.scatter import plot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 SOURCE = "[...Bokeh.documents[0].all_models].find(m => m.data && m.data.object_id)"
 FILTER = "[...Bokeh.documents[0].all_models].find(m => m.booleans !== undefined)"
 N = 150
@@ -55,35 +54,12 @@ def run(tmp_path_factory):
             "pair": (ids.tolist().index(df.object_id[pr]), ids.tolist().index(df.object_id[gt]))}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if CHROMIUM is None:
-        pytest.skip("no chromium on PATH")
-    pw = sync_api.sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--use-gl=swiftshader",
-                                                               "--enable-unsafe-swiftshader"])
-    except Exception as exc:  # pragma: no cover - environment specific
-        pw.stop()
-        pytest.skip(f"cannot start chromium: {exc}")
-    yield b
-    b.close()
-    pw.stop()
-
-
 @pytest.fixture
-def page(run, browser):
-    p = browser.new_page(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
-    errors = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    p.route("http*://**", lambda route: route.abort())
-    p.goto(run["html"].as_uri())
-    p.wait_for_function("() => window.Bokeh && Bokeh.documents.length && Bokeh.documents[0].roots().length",
-                        timeout=60_000)
+def page(run, page_for):  # noqa: F811
+    p = page_for(run["html"])
     p.wait_for_timeout(300)
     yield p
-    assert errors == []
+    assert p.errors == []
     p.close()
 
 
