@@ -150,3 +150,19 @@ def test_instance_figure_readable_and_colourbars_clear_of_the_next_panel(seg_wei
             ab = ax.get_window_extent(renderer)
             if ab.x0 > bar.get_window_extent(renderer).x0:  # a panel to the right of this colourbar
                 assert not (bb.x1 > ab.x0 and bb.y0 < ab.y1 and bb.y1 > ab.y0), (bb, ab)
+
+
+def test_coefficient_heatmap_ticks_readable():
+    import pandas as pd
+
+    from yololens.analysis.coef_stats import ALL
+    from yololens.figures.coef_figures import class_mean_figure
+
+    classes = [ALL, "car", "person", "traffic light"]
+    rng = np.random.default_rng(0)
+    usage = pd.DataFrame([{"class_name": c, "prototype": k, "mean": rng.normal(), "n": 10 + i}
+                          for i, c in enumerate(classes) for k in range(32)])
+    fig = class_mean_figure(usage, classes[1:])
+    texts = R.text_px(fig)
+    assert any(t == "31" for t, _ in texts)  # the prototype ticks are measured
+    assert _small(texts) == []
