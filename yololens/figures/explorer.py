@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from yololens.analysis import table as T
+from yololens.analysis.neighbours import N_NEIGHBOURS, nearest_neighbours
 
-N_NEIGHBOURS = 10
 IMAGE_PX = 320
 MAX_IMAGES = 150
 
@@ -39,23 +39,6 @@ class ExplorerData:
     image_uris: list[str] = field(default_factory=list)
     note: str = ""
     k: int = N_NEIGHBOURS
-
-
-def nearest_neighbours(X: np.ndarray, k: int = N_NEIGHBOURS) -> np.ndarray:
-    """``(N, k)`` int32: the ``k`` nearest other rows of ``X`` ``(N, C)`` by cosine distance, ``-1`` padded."""
-    from sklearn.neighbors import NearestNeighbors
-
-    n = len(X)
-    out = np.full((n, k), -1, dtype=np.int32)
-    if n < 2:
-        return out
-    m = min(k + 1, n)
-    idx = NearestNeighbors(n_neighbors=m, metric="cosine", algorithm="brute").fit(X).kneighbors(
-        X, return_distance=False)
-    for i in range(n):  # drop the point itself (usually first, not always with duplicate vectors)
-        row = [j for j in idx[i] if j != i][:k]
-        out[i, : len(row)] = row
-    return out
 
 
 def partners(meta: pd.DataFrame) -> np.ndarray:
