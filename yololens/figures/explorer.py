@@ -59,8 +59,12 @@ def partners(meta: pd.DataFrame) -> np.ndarray:
 
 
 def embed_images(out, meta: pd.DataFrame, rows: np.ndarray, *, max_images: int = MAX_IMAGES,
-                 image_px: int = IMAGE_PX, images_root=None) -> tuple[np.ndarray, list[str]]:
+                 image_px: int = IMAGE_PX, images_root=None, image_paths: dict | None = None
+                 ) -> tuple[np.ndarray, list[str]]:
     """Downscaled whole images for the images of ``rows`` (first come first served, at most ``max_images``).
+
+    ``image_paths``: ``{image name: file}`` where the caller knows the files (the report's source records);
+    other names resolve like the crops (``images_root``, the run's source, OUT).
 
     Returns ``image_code`` ``(N,)`` int32 (index into the URIs, ``-1``: not embedded) and the URIs.
     """
@@ -76,7 +80,8 @@ def embed_images(out, meta: pd.DataFrame, rows: np.ndarray, *, max_images: int =
     for name in dict.fromkeys(images.iloc[np.sort(rows)]):
         if len(uris) >= max_images:
             break
-        img = loader.image(name) if isinstance(name, str) else None
+        where = (image_paths or {}).get(name, name)
+        img = loader.image(str(where)) if isinstance(name, str) else None
         if img is None:
             continue
         img = img.copy()
@@ -88,7 +93,8 @@ def embed_images(out, meta: pd.DataFrame, rows: np.ndarray, *, max_images: int =
 
 
 def explorer_data(out, projs, meta: pd.DataFrame, thumbs: np.ndarray | None, *, k: int = N_NEIGHBOURS,
-                  max_images: int = MAX_IMAGES, image_px: int = IMAGE_PX, images_root=None) -> ExplorerData:
+                  max_images: int = MAX_IMAGES, image_px: int = IMAGE_PX, images_root=None,
+                  image_paths: dict | None = None) -> ExplorerData:
     """Everything the click panel shows for ``meta`` (rows aligned with ``projs[*].object_ids``)."""
     ids = np.asarray(meta["object_id"], dtype=object)
     all_ids = T.read_meta(out, ["object_id"])["object_id"].to_numpy(dtype=object)
@@ -100,7 +106,7 @@ def explorer_data(out, projs, meta: pd.DataFrame, thumbs: np.ndarray | None, *, 
         neighbours.append(nearest_neighbours(np.asarray(X, dtype=np.float32), k))
     with_crop = np.flatnonzero(thumbs != "") if thumbs is not None else np.arange(0)
     code, uris = embed_images(out, meta, with_crop, max_images=max_images, image_px=image_px,
-                              images_root=images_root)
+                              images_root=images_root, image_paths=image_paths)
     n_img = meta["image"].nunique() if "image" in meta.columns else 0
     note = (f"Click a point: its whole image (downscaled to {image_px} px) is embedded for {len(uris):,} of "
             f"{n_img:,} images, those of the {len(with_crop):,} points with a hover crop (at most {max_images}); "

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html as _html
 import os
 from dataclasses import dataclass
@@ -205,7 +206,10 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
   <div style="clear:both;color:#999;font-size:10px">@object_id</div>
 </div>"""
 
-    uid = f"yl{seed}_{abs(hash(tuple(data['object_id'][:50]))) % 10**8}_{len(projs)}"
+    # a page can hold several explorers (the report): the click panel's callbacks are registered under this key,
+    # derived from the content (not hash(), which changes per process) so the same inputs give the same file
+    uid = "yl" + hashlib.sha1("\n".join(map(str, data["object_id"][:200])).encode()
+                              + f"{seed}/{len(projs)}/{n}".encode()).hexdigest()[:12]
     panel = Div(text=("<div style='font:13px sans-serif;color:#555'>Click a point to see its image, details "
                       "and nearest neighbours here.</div>"), width=900 if panel_below else 340,
                 css_classes=["yl-panel-host"])
@@ -298,7 +302,8 @@ class Layer:
 
 
 def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int = 0, hover_thumbnails: int = 1000,
-                      thumb_size: int = 64, images_root=None, max_points: int | None = MAX_POINTS) -> Layer:
+                      thumb_size: int = 64, images_root=None, max_points: int | None = MAX_POINTS,
+                      image_paths: dict | None = None) -> Layer:
     """Sample above ``max_points`` (class-stratified), then cut the crops and compute neighbours and images."""
     from dataclasses import replace
 
@@ -312,7 +317,7 @@ def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int =
         projs = [replace(p, coords=p.coords[keep], object_ids=p.object_ids[keep]) for p in projs]
         meta = meta.iloc[keep].reset_index(drop=True)
     thumbs = hover_thumbnail_uris(out, meta, label, hover_thumbnails, thumb_size, seed, images_root)
-    explorer = explorer_data(out, projs, meta, thumbs, images_root=images_root)
+    explorer = explorer_data(out, projs, meta, thumbs, images_root=images_root, image_paths=image_paths)
     return Layer(projs, meta, thumbs, explorer, density, n_all)
 
 

@@ -96,7 +96,8 @@ def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
     ids = res.projections[0].object_ids
     meta = T.read_meta(ctx.extract_dir).set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
     lay = interactive_layer(ctx.extract_dir, res.projections, meta, label=LABEL, seed=o.seed,
-                            hover_thumbnails=o.hover_thumbnails, thumb_size=THUMB_PX)
+                            hover_thumbnails=o.hover_thumbnails, thumb_size=THUMB_PX,
+                            image_paths={r.name: r.path for r in ctx.source.records})
     stages = ", ".join(T.stage_label(p.column) for p in res.projections)
     title = f"{METHOD_TITLES[method]} of {stages}: {len(meta):,} objects"
     layout = build_layout(lay.projs, lay.meta, initial=LABEL, label=LABEL, thumbs=lay.thumbs, seed=o.seed,
