@@ -250,7 +250,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                             "show it)</span>", width=230)
     legend = CheckboxGroup(labels=labels[initial], active=list(range(len(labels[initial]))), width=230,
                            stylesheets=[sheets[initial]], css_classes=["yl-legend"])
-    filter_cols = [c for c in ("status", "origin", *attrs) if c in names and len(names[c]) > 2]
+    filter_cols = [c for c in ("status", "origin", *attrs) if c in names and len(names[c]) > 1]  # every attr_*
     selects = {c: Select(title=c.removeprefix("attr_"), value=ALL, options=[ALL, *[v for v in names[c] if v]],
                          width=220, css_classes=[f"yl-filter-{c}"]) for c in filter_cols}
     search = TextInput(title="search image or object id", width=220, css_classes=["yl-search"])
