@@ -343,6 +343,6 @@ def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, 
     layout = build_layout(lay.projs, lay.meta, initial=initial, label=label, thumbs=lay.thumbs,
                           max_categories=max_categories, seed=seed, title=title,
                           selection_name=f"{path.stem}_selection.csv", explorer=lay.explorer, density=lay.density,
-                          n_total=lay.n_total)
+                          n_total=lay.n_total, panel_below=len(lay.projs) > 1)  # a 3-wide grid leaves no room
     write_text(path, file_html(layout, resources=INLINE, title=title))
     return path
