@@ -112,5 +112,16 @@ def test_report_in_browser(demo_report, browser):  # noqa: F811
       walk(document.body); return out; }""")
     assert any(t.startswith("data:image/jpeg;base64,") for t in thumbs), thumbs
     page.screenshot(path=str(ARTIFACTS / "report_hover.png"))
+
+    # click the same point: the explorer panel (under the grid) shows its image, box and neighbours
+    page.mouse.click(pos["x"], pos["y"])
+    page.wait_for_timeout(600)
+    panel = page.evaluate("""() => { const out = [];
+      const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot); for (const c of n.children || []) walk(c);
+        if (n.classList && n.classList.contains('yl-panel')) out.push([n.dataset.index,
+          n.querySelectorAll('svg.yl-image .yl-box-self').length, n.querySelectorAll('.yl-nn').length]); };
+      walk(document.body); return out; }""")
+    assert len(panel) == 1 and panel[0][1] == 1 and panel[0][2] == min(10, n - 1), panel
+    page.screenshot(path=str(ARTIFACTS / "report_click.png"), full_page=True)
     assert errors == []
     page.close()

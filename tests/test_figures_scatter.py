@@ -101,7 +101,7 @@ def test_color_categories_counts_other_and_missing():
     assert len(set(col.colors)) == len(col.colors)
     assert col.legend_labels()[0] == "car (50)"
     st = color_categories(pd.Series(["TP", "FP", "FN", "TP"]), "status")
-    assert dict(zip(st.labels, st.colors)) == {"TP": "#2ca02c", "FP": "#d62728", "FN": "#ff7f0e"}
+    assert dict(zip(st.labels, st.colors)) == {"TP": "#009E73", "FP": "#D55E00", "FN": "#CC79A7"}  # Okabe-Ito
     num = color_categories(pd.Series(np.linspace(0, 1, 100)), "score", n_bins=4)
     assert len(num.labels) == 4 and num.counts == [25, 25, 25, 25]
     sb = color_categories(pd.Categorical(["large", "small", "small", "medium"]), "size_bin")
@@ -233,7 +233,7 @@ def test_html_holds_every_point_with_hover_data(out):
     # colour switching, selection export
     for opt in ("status", "origin", "size_bin", "attr_weather", "score"):
         assert f"c__{opt}" in src
-    assert "Download selected ids (CSV)" in html and "text/csv" in html and "selected.indices" in html
+    assert "Download selection (CSV)" in html and "text/csv" in html and "selected.indices" in html
     assert "c__' + opt" in html
 
 

@@ -78,7 +78,7 @@ def test_html_interactions(tmp_path, page_for):
     assert "images/frame_000.jpg#0" in text and "weather:" in text
 
     # colour by status: the displayed codes become the status codes, the legend follows
-    page.locator("select").select_option("status")
+    page.get_by_label("colour by").select_option("status")
     page.wait_for_timeout(300)
     # the displayed codes are the status codes, element by element (not two undefined values comparing equal)
     shown, status = page.evaluate(f"() => [Array.from({SOURCE}.data.code), Array.from({SOURCE}.data['c__status'])]")
@@ -88,8 +88,8 @@ def test_html_interactions(tmp_path, page_for):
     # select 3 points, download them
     page.evaluate(f"() => {{ {SOURCE}.selected.indices = [4, 0, 2]; }}")
     with page.expect_download() as dl:
-        page.locator("button:has-text('Download selected ids')").click()
+        page.locator("button:has-text('Download selection')").click()
     lines = open(dl.value.path()).read().splitlines()
-    assert lines[0] == "object_id,class_name" and len(lines) == 4
+    assert lines[0].startswith("object_id,image,x1,y1,x2,y2,class_name,score,status,origin") and len(lines) == 4
     assert lines[1].startswith('"images/frame_000.jpg#0",')
     assert page.errors == []

@@ -10,6 +10,7 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from yololens.analysis.coef_stats import ALL, CoefTable
+from yololens.figures.readable import font_pt
 
 DPI = 100
 MAX_ROWS = 30  # classes shown in a heatmap (most frequent first)
@@ -49,9 +50,10 @@ def histograms_figure(table: CoefTable, max_classes: int = 8) -> Figure:
 
 def _heatmap(ax, matrix: pd.DataFrame, cmap: str, norm, label: str, fig: Figure, fmt_counts: dict | None = None):
     im = ax.imshow(matrix.to_numpy(), aspect="auto", cmap=cmap, norm=norm, interpolation="nearest")
-    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], fontsize=7)
+    pt = font_pt(fig.get_figwidth() * DPI, dpi=DPI, at_least=8)  # >= 10 px where the report shows it
+    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], fontsize=pt)
     rows = [f"{r} (n={fmt_counts[r]})" if fmt_counts else str(r) for r in matrix.index]
-    ax.set_yticks(range(matrix.shape[0]), rows, fontsize=8)
+    ax.set_yticks(range(matrix.shape[0]), rows, fontsize=pt)
     ax.set_xlabel("prototype k")
     fig.colorbar(im, ax=ax, label=label, fraction=0.04, pad=0.01)
 

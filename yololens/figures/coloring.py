@@ -17,9 +17,10 @@ METHOD_TITLES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 MISSING = "(none)"
 MISSING_COLOR = "#c8c8c8"
 OTHER_COLOR = "#8c8c8c"
+# Okabe-Ito colours (yololens.figures.readable.OKABE_ITO): told apart with every common colour-vision deficiency
 FIXED_COLORS = {
-    "status": {"TP": "#2ca02c", "FP": "#d62728", "FN": "#ff7f0e"},
-    "origin": {"gt": "#1f77b4", "pred": "#ff7f0e"},
+    "status": {"TP": "#009E73", "FP": "#D55E00", "FN": "#CC79A7"},
+    "origin": {"gt": "#56B4E9", "pred": "#E69F00"},
     "size_bin": {"small": "#fde725", "medium": "#21918c", "large": "#440154"},
 }
 ORDERED = {"size_bin": ["small", "medium", "large"]}

@@ -18,10 +18,13 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from yololens.figures._canvas import DPI, Canvas
+from yololens.figures.readable import TALL_MAX_PX, font_pt
 from yololens.engine.mapmath import robust_unit
 
 TILE_CMAP = "viridis"  # perceptually uniform: tiles compare honestly
-HEAT_CMAP = "turbo"  # high contrast over a photo
+HEAT_CMAP = "inferno"  # perceptually uniform, and dark-to-bright reads as cold-to-hot over a photo
+PCA_TEXT = ("PCA→RGB: the first three principal components of the channels shown as red, green and blue; "
+            "the % is the share of the channels' variance each one explains")
 RANK_TEXT = {"energy": "energy (mean of squares)", "variance": "spatial variance", "index": "channel index"}
 
 
@@ -60,14 +63,22 @@ def _tile_size(h: int, w: int, cols: int, max_w: int = 1100, max_cell: int = 160
     return cell_w, max(round(cell_w * h / w), 1)
 
 
-def _colorbar(fig: Figure, canvas: Canvas, norm: Normalize, label: str, ticks=None) -> None:
+def _colorbar(fig: Figure, canvas: Canvas, norm: Normalize, label: str, ticks=None, fontsize: float = 8,
+              cmap: str = TILE_CMAP, span: tuple[float, float] = (0.2, 0.8), x_off: float = 12) -> None:
+    """A vertical colourbar in the right margin, over the fraction ``span`` of the grid's height."""
     grid_h = canvas.height - canvas.top - canvas.bottom
-    cax = canvas.axes_at(fig, canvas.width - canvas.right + 12, canvas.top + 0.2 * grid_h, 14, 0.6 * grid_h)
-    bar = fig.colorbar(ScalarMappable(norm, TILE_CMAP), cax=cax)
+    cax = canvas.axes_at(fig, canvas.width - canvas.right + x_off, canvas.top + span[0] * grid_h, 14,
+                         (span[1] - span[0]) * grid_h)
+    bar = fig.colorbar(ScalarMappable(norm, cmap), cax=cax)
     if ticks is not None:
         bar.set_ticks(ticks[0], labels=ticks[1])
-    bar.set_label(label, fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+    bar.set_label(label, fontsize=fontsize)
+    bar.ax.tick_params(labelsize=fontsize)
+
+
+def _text_px(pt: float) -> int:
+    """Height in figure pixels of a line of ``pt``-point text (with leading)."""
+    return int(math.ceil(pt * DPI / 72 * 1.35)) + 2
 
 
 def channel_grid_figure(
@@ -88,6 +99,10 @@ def channel_grid_figure(
     rows, cols = _grid_shape(k, (h, w))
     cell_w, cell_h = _tile_size(h, w, cols)
     canvas = Canvas(rows, cols, cell_w, cell_h, right=100, top=48)
+    pt = font_pt(canvas.width, dpi=DPI, at_least=8)
+    canvas = Canvas(rows, cols, cell_w, cell_h, right=60 + 5 * _text_px(pt), top=4 * _text_px(pt),
+                    title_h=_text_px(pt))
+    pt = font_pt(canvas.width, dpi=DPI, at_least=8)
     tiles = crop[channels]
     norm = Normalize(*np.percentile(tiles, [1, 99])) if shared_scale else Normalize(0, 1)
     for n, tile in enumerate(tiles):
@@ -96,13 +111,13 @@ def channel_grid_figure(
     fig = canvas.figure()
     for n, tile in enumerate(tiles):
         extra = "" if shared_scale else f"  [{tile.min():.2g}, {tile.max():.2g}]"
-        canvas.title(fig, n // cols, n % cols, f"c{int(channels[n])}{extra}")
+        canvas.title(fig, n // cols, n % cols, f"c{int(channels[n])}{extra}", fontsize=pt)
     if shared_scale:
-        _colorbar(fig, canvas, norm, "activation (1–99% range of all tiles)")
+        _colorbar(fig, canvas, norm, "activation (1–99% range of all tiles)", fontsize=pt)
     else:
-        _colorbar(fig, canvas, norm, "each tile: own 1–99% range", ([0, 1], ["low", "high"]))
+        _colorbar(fig, canvas, norm, "each tile: own 1–99% range", ([0, 1], ["low", "high"]), fontsize=pt)
     canvas.text(fig, canvas.width / 2, 6, f"{title}\ntop {k} of {crop.shape[0]} channels by {RANK_TEXT[rank]}; "
-                "content region only (padding cropped)", ha="center", va="top", fontsize=9)
+                "content region only (padding cropped)", ha="center", va="top", fontsize=pt * 1.1)
     return fig
 
 
@@ -126,11 +141,21 @@ class OverviewRow:
 
 
 def overview_figure(rows: list[OverviewRow], title: str, heat_text: str, rank: str) -> Figure:
-    """One row per stage: heatmap overlay, PCA-RGB, then the top channels, all at the image's aspect."""
+    """One row per stage: heatmap overlay, PCA-RGB, then the top channels, all at the image's aspect.
+
+    Text is sized so that it renders at 10 px or more where the report shows the figure (page width, at
+    most :data:`~yololens.figures.readable.TALL_MAX_PX` tall): see :mod:`yololens.figures.readable`.
+    """
     n_tiles = max((len(r.tiles) for r in rows), default=0)
     h, w = rows[0].heat.shape[:2]
     cell_h = 190 if w < 1.2 * h else 150
-    canvas = Canvas(len(rows), 2 + n_tiles, max(round(cell_h * w / h), 1), cell_h, left=150, top=58, title_h=16)
+    cell_w = max(round(cell_h * w / h), 1)
+    pt = 8.0
+    for _ in range(3):  # the margins grow with the font, which grows with the shrink: settles in 2 rounds
+        line = _text_px(pt)
+        canvas = Canvas(len(rows), 2 + n_tiles, cell_w, cell_h, left=line * 7, right=line * 6 + 40,
+                        top=line * 4, title_h=line)
+        pt = font_pt(canvas.width, canvas.height, dpi=DPI, max_height_px=TALL_MAX_PX, at_least=8)
     for r, row in enumerate(rows):
         canvas.put(r, 0, row.heat)
         canvas.put(r, 1, row.pca)
@@ -139,14 +164,18 @@ def overview_figure(rows: list[OverviewRow], title: str, heat_text: str, rank: s
     fig = canvas.figure()
     for r, row in enumerate(rows):
         x, y = canvas.cell_origin(r, 0)
-        canvas.text(fig, x - 10, y + canvas.cell_h / 2, row.label, ha="right", va="center", fontsize=8)
-        canvas.title(fig, r, 0, heat_text if r == 0 else "")
-        canvas.title(fig, r, 1, "PCA→RGB " + "/".join(f"{v:.0%}" for v in row.pca_ratios))
+        canvas.text(fig, x - 10, y + canvas.cell_h / 2, row.label, ha="right", va="center", fontsize=pt)
+        canvas.title(fig, r, 0, heat_text if r == 0 else "", fontsize=pt)
+        canvas.title(fig, r, 1, "PCA→RGB " + "/".join(f"{v:.0%}" for v in row.pca_ratios), fontsize=pt)
         for t, (channel, _) in enumerate(row.tiles):
-            canvas.title(fig, r, 2 + t, f"c{channel}")
+            canvas.title(fig, r, 2 + t, f"c{channel}", fontsize=pt)
     canvas.text(fig, canvas.width / 2, 6, f"{title}\ntiles: top channels by {RANK_TEXT[rank]}, each on its own "
-                "1–99% scale; heatmap and PCA (explained variance) un-letterboxed to the original image", ha="center", va="top",
-                fontsize=9)
+                "1–99% scale; heatmap and PCA un-letterboxed to the original image\n" + PCA_TEXT,
+                ha="center", va="top", fontsize=pt)
+    _colorbar(fig, canvas, Normalize(0, 1), "heatmap", ([0, 1], ["low", "high"]), fontsize=pt, cmap=HEAT_CMAP,
+              span=(0.05, 0.45), x_off=line)
+    _colorbar(fig, canvas, Normalize(0, 1), "tiles", ([0, 1], ["low", "high"]), fontsize=pt,
+              span=(0.55, 0.95), x_off=line)
     return fig
 
 

@@ -15,6 +15,7 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from yololens.figures.readable import font_pt
 from yololens.model import ultra
 from yololens.seg.decompose import MaskDecomposition
 
@@ -54,17 +55,41 @@ def _sym_limit(values: np.ndarray) -> float:
 
 
 def _mosaic_axes(fig: Figure, ax, maps: np.ndarray, titles: list[str], cmap: str, norm, title: str,
-                 colorbar: str | None) -> None:
+                 colorbar: str | None, pt: float = 8) -> None:
     mosaic, origins = _mosaic(maps, COLS)
     cmap_obj = matplotlib.colormaps[cmap].with_extremes(bad="white")
     im = ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap_obj, norm=norm, interpolation="nearest")
     for (x, y), text in zip(origins, titles):
-        ax.text(x + 1, y + 1, text, fontsize=8, va="top", ha="left", color="black",
+        ax.text(x + 1, y + 1, text, fontsize=pt, va="top", ha="left", color="black",
                 bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.75})
-    ax.set_title(title, fontsize=11, loc="left")
+    ax.set_title(title, fontsize=pt * 1.2, loc="left")
     _bare(ax)
     if colorbar:
-        fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01, label=colorbar)
+        bar = fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
+        bar.set_label(colorbar, fontsize=pt)
+        bar.ax.tick_params(labelsize=pt)
+
+
+def zero_contour(ax, arr: np.ndarray, **kw) -> list[np.ndarray]:
+    """Draw the 0-level contour of ``arr`` ``(h, w)`` (pixel centres at integer coordinates) as solid lines.
+
+    Lines that never go further than one cell from the array's border are left out: they trace the
+    prototypes' edge effect (the outermost row or column changing sign), not a mask boundary, and drew a
+    stray edge along the panel's frame. Returns the ``(k, 2)`` x, y vertex arrays drawn.
+    """
+    import contourpy
+
+    h, w = arr.shape
+    kept = []
+    for line in contourpy.contour_generator(z=np.asarray(arr, np.float64)).lines(0.0):
+        inset = np.minimum.reduce([line[:, 0], w - 1 - line[:, 0], line[:, 1], h - 1 - line[:, 1]])
+        if inset.max() > 1.0:
+            kept.append(line)
+    for line in kept:
+        ax.plot(line[:, 0], line[:, 1], linestyle="-", **kw)
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
+    return kept
 
 
 def _bare(ax) -> None:
@@ -89,7 +114,8 @@ def _to_original(mask: np.ndarray, retina: bool, orig_shape: tuple[int, int]) ->
     return (scaled > 0.5).numpy()
 
 
-def _overlay(ax, image_bgr: np.ndarray, masks: list[np.ndarray], boxes: list[np.ndarray], labels: list[str]) -> None:
+def _overlay(ax, image_bgr: np.ndarray, masks: list[np.ndarray], boxes: list[np.ndarray], labels: list[str],
+             pt: float = 9) -> None:
     rgb = _rgb(image_bgr).astype(np.float32) / 255.0
     for k, mask in enumerate(masks):
         color = PALETTE[k % len(PALETTE)]
@@ -99,7 +125,7 @@ def _overlay(ax, image_bgr: np.ndarray, masks: list[np.ndarray], boxes: list[np.
         color = PALETTE[k % len(PALETTE)]
         x1, y1, x2, y2 = (float(v) for v in box)
         ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec=color, lw=2))
-        ax.text(x1, y1, label, fontsize=9, color="white", va="bottom",
+        ax.text(x1, y1, label, fontsize=pt, color="white" if color.mean() < 0.6 else "black", va="bottom",
                 bbox={"boxstyle": "square,pad=0.15", "fc": color, "ec": "none"})
     _bare(ax)
 
@@ -137,9 +163,11 @@ def instance_figure(dec: MaskDecomposition, image_bgr: np.ndarray, order: str = 
     cell_h = (WIDTH_IN / 4) * 0.75 * _clamp_aspect(h / w) + 0.55
     height = 2 * grid_h + 2 * cell_h + 1.2
     fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI)
-    # Fixed margins instead of constrained layout: that layout costs seconds on 40 artists.
+    pt = font_pt(WIDTH_IN * DPI, dpi=DPI, at_least=8)
+    # Fixed margins instead of constrained layout: that layout costs seconds on 40 artists. The wide
+    # column gap keeps each colourbar's tick labels clear of the next panel.
     gs = fig.add_gridspec(4, 4, height_ratios=[grid_h, grid_h, cell_h, cell_h], left=0.01, right=0.95,
-                          bottom=0.01, top=1 - 0.9 / height, hspace=0.12, wspace=0.15)
+                          bottom=0.01, top=1 - 0.9 / height, hspace=0.16, wspace=0.32)
 
     if shared_scale:
         proto_maps, proto_norm, proto_cbar = protos, Normalize(float(protos.min()), float(protos.max())), "P_k"
@@ -148,10 +176,10 @@ def instance_figure(dec: MaskDecomposition, image_bgr: np.ndarray, order: str = 
     scale_note = "shared colour scale" if shared_scale else "each scaled to its own min..max"
     order_note = "sorted by |c|" if order == "abs" else "by index"
     _mosaic_axes(fig, fig.add_subplot(gs[0, :]), proto_maps, labels, "viridis", proto_norm,
-                 f"(a) prototypes P_k, {order_note} ({scale_note})", proto_cbar)
+                 f"(a) prototypes P_k, {order_note} ({scale_note})", proto_cbar, pt)
     lim = _sym_limit(contrib)
     _mosaic_axes(fig, fig.add_subplot(gs[1, :]), contrib, labels, "RdBu_r", Normalize(-lim, lim),
-                 "(b) contributions c_k·P_k (red adds to the mask, blue removes)", "c_k·P_k")
+                 "(b) contributions c_k·P_k (red adds to the mask, blue removes)", "c_k·P_k", pt)
 
     pos, neg, logit = (dec.unletterbox(a) for a in (dec.positive, dec.negative, dec.logit))
     lim = _sym_limit(np.concatenate([pos.ravel(), neg.ravel()]))
@@ -161,31 +189,32 @@ def instance_figure(dec: MaskDecomposition, image_bgr: np.ndarray, order: str = 
         ("(d) logit = positive + negative", logit, "RdBu_r", TwoSlopeNorm(0, -_sym_limit(logit), _sym_limit(logit))),
         ("(d) sigmoid(logit)", dec.unletterbox(dec.sigmoid), "magma", Normalize(0, 1)),
         ("(d) sigmoid cropped to the box", dec.unletterbox(dec.cropped), "magma", Normalize(0, 1)),
-        ("(d) binary mask (logit > 0, in box), proto res", dec.unletterbox(dec.mask_proto), "gray", Normalize(0, 1)),
+        ("(d) binary mask (logit > 0, in box)", dec.unletterbox(dec.mask_proto), "gray", Normalize(0, 1)),
     ]
     for j, (name, arr, cmap, norm) in enumerate(panels):
         ax = fig.add_subplot(gs[2 + j // 4, j % 4])
         im = ax.imshow(arr, cmap=cmap, norm=norm, interpolation="nearest")
         if j == 2:
-            ax.contour(arr, levels=[0], colors="black", linewidths=0.8)
+            zero_contour(ax, arr, color="black", linewidth=0.8)
         if j >= 3:
             _proto_box(ax, dec)
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=pt)
         _bare(ax)
         if j < 4:
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+            bar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+            bar.ax.tick_params(labelsize=pt)
 
     orig_shape = tuple(image_bgr.shape[:2])
     final = _to_original(dec.final_mask, dec.retina_masks, orig_shape)
     ax = fig.add_subplot(gs[3, 2])
     ax.imshow(final, cmap="gray", interpolation="nearest")
     res = "original" if dec.retina_masks else "letterboxed input, shown un-letterboxed"
-    ax.set_title(f"(d) final mask ({res})\n{int(dec.final_mask.sum())} px", fontsize=9)
+    ax.set_title(f"(d) final mask ({res})\n{int(dec.final_mask.sum())} px", fontsize=pt)
     _bare(ax)
-    _overlay(fig.add_subplot(gs[3, 3]), image_bgr, [final], [dec.box], [f"{dec.class_name} {dec.score:.2f}"])
-    fig.axes[-1].set_title("(e) final mask on the image", fontsize=9)
+    _overlay(fig.add_subplot(gs[3, 3]), image_bgr, [final], [dec.box], [f"{dec.class_name} {dec.score:.2f}"], pt)
+    fig.axes[-1].set_title("(e) final mask on the image", fontsize=pt)
     fig.suptitle(title or f"instance {dec.instance}: {dec.class_name} {dec.score:.2f}  "
-                 f"(logit = Σ c_k P_k, {dec.nm} prototypes)", fontsize=13, y=1 - 0.2 / height)
+                 f"(logit = Σ c_k P_k, {dec.nm} prototypes)", fontsize=pt * 1.4, y=1 - 0.2 / height)
     return fig
 
 
@@ -200,15 +229,17 @@ def image_masks_figure(image_bgr: np.ndarray, masks: list[np.ndarray], boxes: li
     aspect = _clamp_aspect(orig_shape[0] / orig_shape[1])
     height = 9 * aspect + rows * 3 * aspect + 1.0
     fig = Figure(figsize=(12, height), dpi=DPI)
+    pt = font_pt(12 * DPI, height * DPI, dpi=DPI, at_least=9)
     gs = fig.add_gridspec(1 + rows, cols, height_ratios=[3.0] + [1.0] * rows, left=0.01, right=0.99,
-                          bottom=0.01, top=1 - 0.6 / height, hspace=0.15, wspace=0.05)
-    _overlay(fig.add_subplot(gs[0, :]), image_bgr, full, boxes, labels)
+                          bottom=0.01, top=1 - 0.6 / height, hspace=0.2, wspace=0.05)
+    _overlay(fig.add_subplot(gs[0, :]), image_bgr, full, boxes, labels, pt)
     for k, (mask, label) in enumerate(zip(full, labels)):
         ax = fig.add_subplot(gs[1 + k // cols, k % cols])
-        ax.imshow(mask, cmap="gray", interpolation="nearest")
-        ax.set_title(f"{k}: {label} ({int(mask.sum())} px)", fontsize=9, color=PALETTE[k % len(PALETTE)])
+        # the mask in its overlay colour on black; the title stays black on white (coloured text is unreadable)
+        ax.imshow(mask[..., None] * PALETTE[k % len(PALETTE)], interpolation="nearest")
+        ax.set_title(f"{k}: {label} ({int(mask.sum())} px)", fontsize=pt, color="black")
         _bare(ax)
-    fig.suptitle(title or f"{n} instance mask(s)", fontsize=12)
+    fig.suptitle(title or f"{n} instance mask(s)", fontsize=pt * 1.3)
     return fig
 
 
@@ -218,7 +249,7 @@ def prototype_figure(prototype: np.ndarray, index: int, weights: list[tuple[str,
     fig = Figure(figsize=(6, 6 * _clamp_aspect(h / w) + 1.2), dpi=DPI, layout="constrained")  # one Axes: cheap
     ax = fig.add_subplot()
     im = ax.imshow(prototype, cmap="viridis", interpolation="nearest")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=10)
     shown = ", ".join(f"{name} {c:+.3f}" for name, c in weights[:6]) or "no instances"
     more = f" (+{len(weights) - 6} more)" if len(weights) > 6 else ""
     ax.set_title(f"{title}prototype {index} — weight: {shown}{more}", fontsize=10, wrap=True)

@@ -222,6 +222,7 @@ def plot(
     max_categories: int = 20,
     projection: dict | None = None,
     strict: bool = False,
+    max_points: int | None = None,
 ) -> PlotResult:
     """Scatter plot(s) of the 2-D projection of ``layer`` coloured by column ``color``.
 
@@ -233,6 +234,8 @@ def plot(
     :func:`~yololens.analysis.projection.project` keyword arguments (perplexity, pca_dims, normalize, ...).
     Objects that cannot be drawn in every panel are named in ``result.notes`` (and the figure's title); rows
     with NaN/inf embeddings are left out with a line in ``result.skips`` (``strict``: refused).
+    ``max_points``: points drawn in the HTML (default :data:`~yololens.figures.scatter_html.MAX_POINTS`);
+    above it a class-stratified sample is drawn over a density image of every object.
     Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
     """
     import matplotlib.pyplot as plt
@@ -293,11 +296,11 @@ def plot(
     plt.close(fig)
     result.paths[fmt] = static
     if html:
-        from yololens.figures.scatter_html import write_scatter_html
+        from yololens.figures.scatter_html import MAX_POINTS, write_scatter_html
 
         result.paths["html"] = write_scatter_html(
             fig_dir / f"{stem}.html", out, projs, meta, initial=color, label=label, seed=seed,
             hover_thumbnails=hover_thumbnails, thumb_size=thumb_size, images_root=images_root,
-            max_categories=max_categories,
+            max_categories=max_categories, max_points=MAX_POINTS if max_points is None else max_points,
         )
     return result

@@ -71,6 +71,10 @@ class CropLoader:
             self._cache.popitem(last=False)
         return img
 
+    def image(self, image: str):
+        """The whole RGB image ``image`` (relative to the roots, EXIF-oriented, cached) or None."""
+        return self._open(image)
+
     def load(self, row) -> "Image.Image | None":  # noqa: F821
         """``row``: mapping with ``crop`` and/or ``image``, ``x1``..``y2``. Returns an RGB PIL image or None."""
         crop = row.get("crop") if hasattr(row, "get") else None

@@ -6,7 +6,7 @@ Folder layout (everything linked relatively, so the folder can be copied and ope
     OUT/report.json       the run manifest: model hash, versions, parameters, per-phase timings, skips
     OUT/extract/          `yololens extract` output (objects.parquet, crops/, manifest.json), plus
                           projections/ and figures/ (`yololens plot`) and stages.* (`yololens stages`)
-    OUT/maps/             `yololens maps` output for the first --max-images images
+    OUT/maps/             `yololens maps` output for --max-images images spread over the source
     OUT/seg/              seg models: `yololens protos` output and the coefficient report
 
 Each phase prints one line when it starts and one when it ends (with its time); the underlying jobs
@@ -142,7 +142,7 @@ def build_report(
         layers: embedding layers (default SPPF + the neck outputs feeding the head).
         map_layers: layers of the feature-map figures (default: the last backbone layer at strides 4, 8
             and 16, then the embedding layers).
-        max_images: images (the first ones of the source) shown as feature maps and seg decompositions.
+        max_images: images shown as feature maps (spread over the source order) and seg decompositions (the first ones).
         boxes: ``auto`` (``both`` with labels, else ``pred``), ``pred``, ``gt`` or ``both``.
         conf, iou, max_det, imgsz, batch, device: inference settings as in Ultralytics predict.
         backend, threads: compute backend and inference threads of every model pass (as in extract).

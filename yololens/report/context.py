@@ -157,6 +157,14 @@ class Context:
         text = f"--source {shlex.quote(str(src))}"
         return text + (f" --labels {shlex.quote(str(self.labels))}" if self.labels else "")
 
+    def spread_images(self) -> Source:
+        """``--max-images`` images spread over the source order (the first, the last, evenly between), so a
+        folder of video frames shows different scenes, not three consecutive frames (the maps section)."""
+        from yololens.sources.records import Source
+
+        recs = self.source.records
+        return Source([recs[i] for i in spread_indices(len(recs), self.opts.max_images)], format=self.source.format)
+
     def first_images(self) -> Source:
         """The first ``--max-images`` images of the source (the feature-map and seg figures show these)."""
         from yololens.sources.records import Source
@@ -178,3 +186,12 @@ class Context:
 def model_line(lm: LoadedModel) -> str:
     weights = "trained weights" if lm.trained else "UNTRAINED weights (random)"
     return f"{lm.source}: {lm.task}, {lm.family}, {lm.nc} classes, {weights}, on {lm.device}"
+
+
+def spread_indices(n: int, k: int) -> list[int]:
+    """``min(n, k)`` indices into ``n`` items, evenly spread from the first to the last (sorted, distinct)."""
+    if n <= k:
+        return list(range(n))
+    if k <= 1:
+        return [0]
+    return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)})

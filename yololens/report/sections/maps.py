@@ -1,4 +1,4 @@
-"""Stage feature maps (``yololens maps``) of the first ``--max-images`` images."""
+"""Stage feature maps (``yololens maps``) of ``--max-images`` images spread over the source order."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def run_maps(ctx: Context) -> Section:
 
     o = ctx.opts
     layers = map_layers(ctx)
-    res = maps(ctx.model, ctx.first_images(), layers, ctx.out / MAPS_DIR, imgsz=o.imgsz, batch=o.batch,
+    res = maps(ctx.model, ctx.spread_images(), layers, ctx.out / MAPS_DIR, imgsz=o.imgsz, batch=o.batch,
                channels=MAP_CHANNELS, npy=False, progress=o.progress, workers=o.workers, backend=o.backend,
                threads=o.threads)
     ctx.skips.extend(str(s) for s in res.skips if str(s) not in ctx.skips)

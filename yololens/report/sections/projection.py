@@ -90,16 +90,19 @@ def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
 
     from yololens.analysis import table as T
     from yololens.figures.coloring import METHOD_TITLES
-    from yololens.figures.scatter_html import build_layout, hover_thumbnail_uris
+    from yololens.figures.scatter_html import build_layout, interactive_layer
 
     o = ctx.opts
     ids = res.projections[0].object_ids
     meta = T.read_meta(ctx.extract_dir).set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
-    thumbs = hover_thumbnail_uris(ctx.extract_dir, meta, LABEL, o.hover_thumbnails, THUMB_PX, o.seed)
+    lay = interactive_layer(ctx.extract_dir, res.projections, meta, label=LABEL, seed=o.seed,
+                            hover_thumbnails=o.hover_thumbnails, thumb_size=THUMB_PX,
+                            image_paths={r.name: r.path for r in ctx.source.records})
     stages = ", ".join(T.stage_label(p.column) for p in res.projections)
     title = f"{METHOD_TITLES[method]} of {stages}: {len(meta):,} objects"
-    layout = build_layout(res.projections, meta, initial=LABEL, label=LABEL, thumbs=thumbs, seed=o.seed, title=title,
-                          selection_name="report_selection.csv")
+    layout = build_layout(lay.projs, lay.meta, initial=LABEL, label=LABEL, thumbs=lay.thumbs, seed=o.seed,
+                          title=title, selection_name="report_selection.csv", explorer=lay.explorer,
+                          density=lay.density, n_total=lay.n_total, panel_below=len(lay.projs) > 1)
     for fig in layout.select({"type": Plot}):
         fig.width = fig.height = PANEL_PX if len(res.projections) > 1 else 2 * PANEL_PX
     return components(layout)

@@ -1,0 +1,58 @@
+"""Nearest neighbours in embedding space (cosine) and the gt/pred partner of each matched object."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from yololens.analysis.neighbours import nearest_neighbours
+from yololens.figures.explorer import partners
+
+
+def test_cosine_neighbours_ignore_length_and_exclude_self():
+    X = np.array([[1, 0], [10, 0.5], [0, 1], [0.2, 3], [-1, 0]], np.float32)
+    nn = nearest_neighbours(X, k=2)
+    assert nn.shape == (5, 2) and nn.dtype == np.int32
+    assert nn[0].tolist() == [1, 3]  # [10, 0.5] points the same way as [1, 0], however long
+    assert nn[2].tolist() == [3, 1]
+    assert all(i not in row for i, row in enumerate(nn))
+
+
+def test_fewer_objects_than_k_pad_with_minus_one():
+    nn = nearest_neighbours(np.eye(3, dtype=np.float32), k=10)
+    assert nn.shape == (3, 10) and (nn[:, 2:] == -1).all() and (nn[:, :2] >= 0).all()
+    assert (nearest_neighbours(np.ones((1, 4), np.float32), k=3) == -1).all()
+
+
+def test_partners_pair_tp_gt_and_pred_in_the_same_image():
+    meta = pd.DataFrame({
+        "image": ["a.jpg", "a.jpg", "a.jpg", "b.jpg", "b.jpg"],
+        "origin": ["gt", "pred", "pred", "gt", "pred"],
+        "status": ["TP", "TP", "FP", "FN", "TP"],
+        "gt_id": ["7", "7", None, "7", "9"],  # b.jpg's gt 7 is a FN: no partner; pred 9's gt is missing
+    })
+    assert partners(meta).tolist() == [1, 0, -1, -1, -1]
+
+
+def test_embed_images_downscales_and_uses_known_paths(tmp_path):
+    from PIL import Image
+
+    from yololens.analysis.synthetic import make_objects_table
+    from yololens.figures.explorer import embed_images
+
+    make_objects_table(tmp_path / "run", 30, n_images=3, image_size=(640, 480), seed=1)
+    elsewhere = tmp_path / "photos"
+    (tmp_path / "run" / "images").rename(elsewhere)  # the names no longer resolve against the run
+    meta = pd.read_parquet(tmp_path / "run" / "objects.parquet", columns=["image"])
+    rows = np.arange(len(meta))
+    code, uris = embed_images(tmp_path / "run", meta, rows)
+    assert (code == -1).all() and uris == []
+    paths = {f"images/frame_{i:03d}.jpg": elsewhere / f"frame_{i:03d}.jpg" for i in range(3)}
+    code, uris = embed_images(tmp_path / "run", meta, rows, image_paths=paths, max_images=2, image_px=160)
+    assert len(uris) == 2 and set(code) == {-1, 0, 1}
+    assert (code[meta.image == "images/frame_002.jpg"] == -1).all()  # over the cap
+    import base64
+    import io
+
+    im = Image.open(io.BytesIO(base64.b64decode(uris[0].split(",", 1)[1])))
+    assert im.size == (160, 120)
