@@ -29,6 +29,34 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+
+def versions_line() -> str:
+    """``yololens X (ultralytics Y, torch Z, openvino W)``: what ``--version`` prints (``not installed`` when absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    parts = ", ".join(f"{name} {v(name)}" for name in ("ultralytics", "torch", "torchvision", "openvino"))
+    return f"yololens {v('yololens')} ({parts})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(versions_line())
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print yololens, Ultralytics, torch and backend versions, then exit.")) -> None:
+    """Open up Ultralytics YOLO models (v8, 11, 26; detect and seg) and show what they learned."""
+
+
 for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_export,
                 cmd_demo):
     _module.register(app)

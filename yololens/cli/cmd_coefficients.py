@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 @cli_errors
 def coefficients_command(
     source: Annotated[Optional[str], typer.Option("--source", "--images_folder", "-s", help="Image, folder (recursive), .txt list of images, or YOLO data.yaml.")] = None,
-    out: Annotated[Path, typer.Option("--out", "--save_folder", "-o", help="Output folder (locked during the run).")] = Path("."),
+    out: Annotated[Path, typer.Option("--out", "--save_folder", "-o", help="Output folder (locked during the run); the table, manifest.json and prototype PNGs go here.")] = Path("yololens-coefficients"),
     csv: Annotated[str, typer.Option("--csv", "--csv_filename", help="Table file name inside --out (or a path): .csv or .parquet.")] = "mask_coefficients.csv",
     model: Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Must be a seg model. Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")] = None,
     index: Annotated[Optional[list[str]], typer.Option("--index", "--coefficient_index", help="0-based coefficient index; repeat it or give a comma list (3,7). Default: all.")] = None,

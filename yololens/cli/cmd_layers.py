@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from yololens.cli.common import DEVICE_HELP, cli_errors
+from yololens.cli.common import cli_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +19,7 @@ def layers_command(
     model: Annotated[str, typer.Argument(help="Checkpoint (.pt) or model yaml, e.g. yolov8n-seg.yaml.")],
     imgsz: Annotated[int, typer.Option(help="Square input size used to compute output shapes.")] = 640,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
-    device: Annotated[str, typer.Option(help=DEVICE_HELP)] = "cpu",
+    device: Annotated[str, typer.Option(help="Torch device the model is built on to measure each layer's output: cpu, cuda, cuda:0 ...")] = "cpu",
 ) -> None:
     """Print one row per layer: index, module, C×H×W at --imgsz, stride, P-level, role and aliases.
 

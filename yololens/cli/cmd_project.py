@@ -10,10 +10,11 @@ import typer
 from yololens.cli.common import cli_errors, exit_for_skips
 from yololens.types import Method, Origin, Vocabulary
 
-OUT_HELP = "Output folder of `yololens extract` (holds objects.parquet)."
+RUN_HELP = "Run folder: the output folder of `yololens extract` (holds objects.parquet); results are written into it."
 LAYER_HELP = "Embedding column: 9 -> emb_L9, coef -> emb_coef; several as 9,15,21 or 'all'."
 METHOD_HELP = "tsne (openTSNE), umap (needs: pip install \"yololens\\[umap]\") or pca."
 SEED_HELP = "Random seed: the same seed gives identical coordinates and samples."
+STAGES_SEED_HELP = "Random seed of the sampling, the cross-validation folds and the bootstrap: the same seed gives identical scores."
 SAMPLE_HELP = "Class-stratified sample of this many objects (deterministic with --seed; 0 = all)."
 ORIGIN_HELP = "Which objects: all, gt or pred."
 STAGES_ORIGIN_HELP = ("Which objects' classes are scored: auto (default: gt, the label classes, when the table has "
@@ -41,9 +42,9 @@ def register(app: typer.Typer) -> None:
     @app.command("project")
     @cli_errors
     def project_cmd(
-        out: Path = typer.Argument(..., help=OUT_HELP),
+        out: Path = typer.Argument(..., metavar="RUN", help=RUN_HELP, show_default=False),
         layer: str = typer.Option("9", "--layer", "-l", help=LAYER_HELP),
-        method: Method = typer.Option(Method.TSNE, "--method", "-m", help=METHOD_HELP),
+        method: Method = typer.Option(Method.TSNE, "--method", help=METHOD_HELP),
         seed: int = typer.Option(0, "--seed", help=SEED_HELP),
         sample: Optional[int] = typer.Option(None, "--sample", help=SAMPLE_HELP),
         origin: Origin = typer.Option(Origin.ALL, "--origin", help=ORIGIN_HELP),
@@ -79,9 +80,9 @@ def register(app: typer.Typer) -> None:
     @app.command("plot")
     @cli_errors
     def plot_cmd(
-        out: Path = typer.Argument(..., help=OUT_HELP),
+        out: Path = typer.Argument(..., metavar="RUN", help=RUN_HELP, show_default=False),
         layer: str = typer.Option("9", "--layer", "-l", help=LAYER_HELP + " Several -> small multiples."),
-        method: Method = typer.Option(Method.TSNE, "--method", "-m", help=METHOD_HELP),
+        method: Method = typer.Option(Method.TSNE, "--method", help=METHOD_HELP),
         color: str = typer.Option("class_name", "--color", "-c",
                                   help="Colour column: class_name, status, origin, size_bin, attr_weather, score, ..."),
         fmt: str = typer.Option("png", "--format", help="Static figure format: png or svg."),
@@ -127,7 +128,7 @@ def register(app: typer.Typer) -> None:
     @app.command("stages")
     @cli_errors
     def stages_cmd(
-        out: Path = typer.Argument(..., help=OUT_HELP),
+        out: Path = typer.Argument(..., metavar="RUN", help=RUN_HELP, show_default=False),
         label: str = typer.Option("class_name", "--label", help="Class column the stages are scored on."),
         layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only these stages (default: every emb_*)."),
         origin: Vocabulary = typer.Option(Vocabulary.AUTO, "--origin", help=STAGES_ORIGIN_HELP),
@@ -138,7 +139,7 @@ def register(app: typer.Typer) -> None:
         min_class_count: Optional[int] = typer.Option(None, "--min-class-count",
                                                       help="Drop classes with fewer objects (at least --folds)."),
         bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for the 95% CIs."),
-        seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+        seed: int = typer.Option(0, "--seed", help=STAGES_SEED_HELP),
         trust_sample: int = typer.Option(2000, "--trust-sample", help="Objects used for trustworthiness."),
         trust_method: Optional[str] = typer.Option(None, "--trust-method",
                                                    help="Also project the trust sample with tsne/umap/pca."),

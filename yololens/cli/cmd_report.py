@@ -48,7 +48,7 @@ def report_command(
     conf: Annotated[float, typer.Option(help="Confidence threshold for predictions.")] = 0.25,
     iou: Annotated[float, typer.Option(help="NMS IoU threshold.")] = 0.7,
     max_det: Annotated[int, typer.Option("--max-det", help="Maximum detections per image.")] = 300,
-    method: Annotated[Method, typer.Option(help="2-D map: tsne, umap (needs yololens[umap]) or pca. Below 10 objects PCA is used.")] = Method.TSNE,
+    method: Annotated[Method, typer.Option(help="2-D map: tsne, umap (needs: pip install \"yololens\\[umap]\") or pca. Below 10 objects PCA is used.")] = Method.TSNE,
     sample: Annotated[int, typer.Option(help="Class-stratified cap on the objects in the 2-D maps (0 = all).")] = 2000,
     hover_thumbnails: Annotated[int, typer.Option("--hover-thumbnails", help="Object crops embedded for hovering.")] = 500,
     seg_instances: Annotated[int, typer.Option("--seg-instances", min=0, help="Seg models: instance decompositions per shown image.")] = 2,
