@@ -50,8 +50,13 @@ class Projector:
     gradient: openTSNE negative-gradient method: ``"fft"`` (FFT-accelerated interpolation), ``"bh"``
         (Barnes-Hut) or ``"auto"`` (openTSNE's rule: bh below 10 000 points, where FFT has a large fixed
         cost, else fft).
-    n_iter: t-SNE iterations after early exaggeration (openTSNE default 500).
+    n_iter: t-SNE iterations after early exaggeration (openTSNE default 500); with ``kl_tol`` the most.
     exaggeration_iter: t-SNE early-exaggeration iterations (openTSNE default 250).
+    kl_tol: stop the normal phase once KL falls by less than this fraction between checks 25 iterations apart
+        (:class:`~yololens.analysis.large_n.KLConvergence`; ``None``: run all ``n_iter``).
+    large_n: above this many points fit on a class-stratified sample and place the rest with the model's
+        ``transform`` (:mod:`yololens.analysis.large_n`; 0: always fit every point).
+    fit_sample: size of that sample (``None``: ``large_n``); place_chunk: points placed per ``transform`` call.
     """
 
     method: str = "tsne"
@@ -65,7 +70,15 @@ class Projector:
     gradient: str = "auto"
     n_iter: int = 500
     exaggeration_iter: int = 250
+    kl_tol: float | None = None
+    large_n: int = 200_000
+    fit_sample: int | None = None
+    place_chunk: int = 50_000
     timings_: dict = field(default_factory=dict, init=False, repr=False)
+    # fitted state (for placing new points): the PCA pre-reduction and the 2-D model
+    pca_: object = field(default=None, init=False, repr=False)
+    model_: object = field(default=None, init=False, repr=False)
+    fit_info_: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -75,12 +88,34 @@ class Projector:
 
     def params(self) -> dict:
         """The parameters that determine the coordinates (JSON-serialisable)."""
-        d = asdict(self)
-        d.pop("timings_", None)
+        d = {k: v for k, v in asdict(self).items() if not k.endswith("_")}
         return d
+
+    def fit_size(self) -> int:
+        """Points fitted in large-N mode (the rest are placed)."""
+        return int(self.fit_sample or self.large_n)
+
+    def is_large(self, n: int) -> bool:
+        """Whether ``n`` points go the large-N way (fit a sample, place the rest)."""
+        return bool(self.large_n) and n > self.large_n and n > self.fit_size()
 
     def preprocess(self, X: np.ndarray) -> np.ndarray:
         """``(N, C)`` -> ``(N, C')`` float32: optional L2 normalisation, then optional PCA pre-reduction."""
+        X = self._checked(X)
+        self.pca_ = None
+        if self.method != "pca" and self.pca_dims and X.shape[1] > self.pca_dims and X.shape[0] > self.pca_dims:
+            from sklearn.decomposition import PCA
+
+            self.pca_ = PCA(n_components=int(self.pca_dims), random_state=self.seed)
+            X = self.pca_.fit_transform(X).astype(np.float32)
+        return X
+
+    def reduce(self, X: np.ndarray) -> np.ndarray:
+        """``(M, C)`` new vectors -> ``(M, C')``: the same L2 normalisation and the PCA fitted by :meth:`preprocess`."""
+        X = self._checked(X)
+        return X if self.pca_ is None else self.pca_.transform(X).astype(np.float32)
+
+    def _checked(self, X: np.ndarray) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 2:
             raise InputError(f"embeddings must be 2-D (N, C), got shape {X.shape}")
@@ -89,18 +124,27 @@ class Projector:
         if self.normalize:
             norms = np.linalg.norm(X, axis=1, keepdims=True)
             X = X / np.maximum(norms, 1e-12)
-        if self.method != "pca" and self.pca_dims and X.shape[1] > self.pca_dims and X.shape[0] > self.pca_dims:
-            from sklearn.decomposition import PCA
-
-            X = PCA(n_components=int(self.pca_dims), random_state=self.seed).fit_transform(X).astype(np.float32)
         return X
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
-        """``X``: ``(N, C)`` embeddings -> ``(N, 2)`` float32 coordinates."""
-        t0 = time.perf_counter()
+    def fit_transform(self, X: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """``X``: ``(N, C)`` embeddings -> ``(N, 2)`` float32 coordinates.
+
+        Above :attr:`large_n` points: fit a ``labels``-stratified sample, place the rest (``fit_info_`` says
+        how many of each; ``placed_`` marks them)."""
         n = len(X)
         if n < 3:
             raise InputError(f"need at least 3 objects to project, got {n}")
+        self.fit_info_ = {}
+        if self.is_large(n):
+            from yololens.analysis.large_n import place, split_fit
+
+            fit, rest = split_fit(labels, n, self.fit_size(), self.seed)
+            Y = np.empty((n, 2), dtype=np.float32)
+            Y[fit] = self.fit_transform(np.asarray(X)[fit])
+            Y[rest] = place(self, self.reduce(np.asarray(X)[rest]))
+            self.fit_info_ = {**self.fit_info_, "mode": "large-n", "fitted": int(len(fit)), "placed": int(len(rest))}
+            return Y
+        t0 = time.perf_counter()
         Xp = self.preprocess(X)
         t1 = time.perf_counter()
         if self.method == "pca":
@@ -108,7 +152,8 @@ class Projector:
 
             if Xp.shape[1] < 2:
                 raise InputError("PCA to 2-D needs embeddings with at least 2 dimensions")
-            Y = PCA(n_components=2, random_state=self.seed).fit_transform(Xp)
+            self.model_ = PCA(n_components=2, random_state=self.seed)
+            Y = self.model_.fit_transform(Xp)
         elif self.method == "tsne":
             Y = self._tsne(Xp)
         else:
@@ -130,12 +175,28 @@ class Projector:
             verbose=False,
         )
 
+    def tsne_callbacks(self) -> list:
+        """The openTSNE callbacks of a fit (the one place they are made): the KL-convergence stop when
+        ``kl_tol`` is set."""
+        from yololens.analysis.large_n import KLConvergence
+
+        return [KLConvergence(float(self.kl_tol))] if self.kl_tol else []
+
     def _tsne(self, X: np.ndarray) -> np.ndarray:
         import openTSNE
 
+        from yololens.analysis.large_n import KL_EVERY, KLConvergence
+
+        callbacks = self.tsne_callbacks()
+        extra = dict(callbacks=callbacks, callbacks_every_iters=KL_EVERY) if callbacks else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return np.asarray(openTSNE.TSNE(**self.tsne_kwargs(len(X))).fit(X))
+            self.model_ = openTSNE.TSNE(**self.tsne_kwargs(len(X)), **extra).fit(X)
+        stop = next((c for c in callbacks if isinstance(c, KLConvergence)), None)
+        self.fit_info_ = {"n_iter_run": int(stop.stopped_at or self.n_iter) if stop else int(self.n_iter),
+                          "kl": round(float(stop.log[-1][2] if stop and stop.log else self.model_.kl_divergence), 4),
+                          "kl_checks": [[it, round(kl, 4)] for ph, it, kl in stop.log if ph == 2] if stop else []}
+        return np.asarray(self.model_)
 
     def _umap(self, X: np.ndarray) -> np.ndarray:
         try:
@@ -151,6 +212,7 @@ class Projector:
                 random_state=int(self.seed),
                 n_jobs=1,
             )
+            self.model_ = reducer
             return reducer.fit_transform(X)
 
 
@@ -161,7 +223,8 @@ class ProjectionResult:
     object_ids: ``(N,)`` object keys (``"<image>#<object>"``); coords: ``(N, 2)`` float32;
     column: the embedding column (``emb_L9``); method; params: every parameter (projector, sample, origin,
     label, row counts); path: the written Parquet file (None when not saved); skips: one line per embedding
-    column whose NaN/inf rows were left out.
+    column whose NaN/inf rows were left out; placed: ``(N,)`` bool in large-N mode (True: placed with the
+    fitted model's ``transform``, not fitted), else None.
     """
 
     object_ids: np.ndarray
@@ -172,6 +235,7 @@ class ProjectionResult:
     path: Path | None = None
     timings: dict = field(default_factory=dict)
     skips: list[str] = field(default_factory=list)
+    placed: np.ndarray | None = None
 
     @property
     def stage(self) -> str:
@@ -254,6 +318,9 @@ def project(
     gradient: str = "auto",
     n_iter: int = 500,
     exaggeration_iter: int = 250,
+    kl_tol: float | None = None,
+    large_n: int = 200_000,
+    fit_sample: int | None = None,
     require: list[str] | None = None,
     save: bool = True,
     reuse: bool = False,
@@ -264,7 +331,9 @@ def project(
     ``sample``: class-stratified (by ``label``) subsample size; ``origin``: ``all``/``gt``/``pred``;
     ``require``: other embedding columns that must be present too (used to give small multiples the same
     objects). Rows whose embedding holds NaN/inf are left out, named in ``result.skips`` (``strict``: refused
-    with a :class:`~yololens.errors.StrictModeError`). With ``save`` the coordinates go to :func:`projection_path` (+ ``.json`` sidecar). With ``reuse``
+    with a :class:`~yololens.errors.StrictModeError`). Above ``large_n`` objects a ``label``-stratified sample
+    of ``fit_sample`` (default ``large_n``) is fitted and the rest placed (:mod:`yololens.analysis.large_n`;
+    ``params["large_n_mode"]`` and ``result.placed`` say which). With ``save`` the coordinates go to :func:`projection_path` (+ ``.json`` sidecar). With ``reuse``
     a saved projection made with identical parameters from the same (unchanged) table is loaded instead.
     Returns a :class:`ProjectionResult` with ``coords`` ``(N, 2)``.
     """
@@ -283,6 +352,9 @@ def project(
         gradient=gradient,
         n_iter=n_iter,
         exaggeration_iter=exaggeration_iter,
+        kl_tol=kl_tol,
+        large_n=large_n,
+        fit_sample=fit_sample,
     )
     wanted = {
         **projector.params(),
@@ -310,13 +382,30 @@ def project(
     skips: list[str] = []
     rows, ids = select_rows(out, column, origin=origin, sample=sample, seed=seed, label=label, require=require,
                             skips=skips, strict=strict)
-    X = T.read_embeddings(out, column, rows)
-    t1 = time.perf_counter()
-    coords = projector.fit_transform(X)
+    dims_in = T.embedding_width(schema, column)
+    placed = None
+    if projector.is_large(len(rows)):
+        from yololens.analysis.large_n import project_large
+
+        labels = (np.asarray(pq.read_table(T.objects_path(out), columns=[label])[label].take(pa.array(rows))
+                             .to_pandas(), dtype=object) if label in schema.names else None)
+        t1 = time.perf_counter()
+        large = project_large(projector, out, column, rows, labels)
+        coords, placed = large.coords, large.placed
+        projector.fit_info_ = {**projector.fit_info_, **large.info}
+    else:
+        X = T.read_embeddings(out, column, rows)
+        dims_in = int(X.shape[1])
+        t1 = time.perf_counter()
+        coords = projector.fit_transform(X)
+        del X
     t2 = time.perf_counter()
-    params = {**wanted, "n": int(len(ids)), "dims_in": int(X.shape[1]), "skipped": skips}
+    params = {**wanted, "n": int(len(ids)), "dims_in": dims_in, "skipped": skips, "fit": projector.fit_info_}
+    if placed is not None:
+        params["large_n_mode"] = (f"fitted on a class-stratified sample of {int((~placed).sum()):,} objects; "
+                                  f"the other {int(placed.sum()):,} were placed with the fitted model's transform")
     result = ProjectionResult(object_ids=ids, coords=coords, column=column, method=method, params=params,
-                              skips=skips)
+                              skips=skips, placed=placed)
     if save:
         result.path = save_projection(result, path)
     result.timings = {"read_s": t1 - t0, **projector.timings_, "write_s": time.perf_counter() - t2}
@@ -331,6 +420,7 @@ def save_projection(result: ProjectionResult, path: str | os.PathLike) -> Path:
             "object_id": pa.array(result.object_ids, type=pa.string()),
             "x": pa.array(result.coords[:, 0], type=pa.float32()),
             "y": pa.array(result.coords[:, 1], type=pa.float32()),
+            **({} if result.placed is None else {"placed": pa.array(np.asarray(result.placed, dtype=bool))}),
         }
     )
     meta = {"column": result.column, "method": result.method, "params": result.params}
@@ -362,6 +452,7 @@ def load_projection(path_or_out: str | os.PathLike, layer: int | str | None = No
         method=meta.get("method", method),
         params=meta.get("params", {}),
         path=p,
+        placed=tbl["placed"].to_numpy(zero_copy_only=False) if "placed" in tbl.column_names else None,
     )
 
 
