@@ -16,14 +16,29 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
 
-if TYPE_CHECKING:
-    from yololens.analysis.projection import Projector
+
+class Projector(Protocol):
+    """What this module needs of :class:`yololens.analysis.projection.Projector` (not imported: no cycle)."""
+
+    method: str
+    seed: int
+    large_n: int
+    place_chunk: int
+    model_: object
+    timings_: dict
+    fit_info_: dict
+
+    def fit_size(self) -> int: ...
+    def fit_transform(self, X: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray: ...
+    def reduce(self, X: np.ndarray) -> np.ndarray: ...
 
 #: openTSNE ``transform`` settings for placed points (its own defaults, 250 iterations, spend most of the time
 #: on a few stragglers; 100 leave trustworthiness unchanged on the benchmark data).
@@ -62,6 +77,16 @@ class KLConvergence:
         return bool(stop)
 
 
+def tsne_fit_info(callbacks: list, model, n_iter: int) -> dict:
+    """What a t-SNE fit did: normal-phase iterations run, the last KL and the KL checks (phase 2)."""
+    stop = next((c for c in callbacks if isinstance(c, KLConvergence)), None)
+    if stop is None:
+        return {"n_iter_run": int(n_iter), "kl": round(float(model.kl_divergence), 4), "kl_checks": []}
+    return {"n_iter_run": int(stop.stopped_at or n_iter),
+            "kl": round(float(stop.log[-1][2] if stop.log else model.kl_divergence), 4),
+            "kl_checks": [[it, round(kl, 4)] for ph, it, kl in stop.log if ph == 2]}
+
+
 def split_fit(labels: np.ndarray | None, n: int, fit_sample: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``(fit, place)`` (sorted int64, disjoint, covering ``range(n)``): a ``labels``-stratified
     sample of ``fit_sample`` points to fit on, and the rest to place."""
@@ -73,7 +98,7 @@ def split_fit(labels: np.ndarray | None, n: int, fit_sample: int, seed: int) -> 
 
 
 def place(projector: Projector, Xr: np.ndarray) -> np.ndarray:
-    """``(M, C')`` reduced vectors (:meth:`Projector.reduce`) -> ``(M, 2)`` float32 coordinates from the fitted
+    """``(M, C')`` reduced vectors (``Projector.reduce``) -> ``(M, 2)`` float32 coordinates from the fitted
     model, ``projector.place_chunk`` rows at a time."""
     out = np.empty((len(Xr), 2), dtype=np.float32)
     step = max(int(projector.place_chunk), 1)
@@ -87,34 +112,43 @@ def place(projector: Projector, Xr: np.ndarray) -> np.ndarray:
     return out
 
 
-@dataclass
-class LargeResult:
-    """Coordinates ``(N, 2)`` of :func:`project_large` and ``placed`` ``(N,)`` bool (True: placed, not fitted)."""
+def _info(projector: Projector, n_fit: int, n_placed: int) -> dict:
+    note = (f"fitted on a class-stratified sample of {n_fit:,} objects; the other {n_placed:,} were placed "
+            "with the fitted model's transform")
+    return {**projector.fit_info_, "mode": "large-n", "fitted": n_fit, "placed": n_placed,
+            "threshold": projector.large_n, "place_chunk": projector.place_chunk,
+            "place_iter": PLACE_ITER if projector.method == "tsne" else None, "note": note}
 
-    coords: np.ndarray
-    placed: np.ndarray
-    info: dict
+
+def fit_place(projector: Projector, X: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+    """In memory: ``X`` ``(N, C)`` -> ``(N, 2)``, fitting a ``labels``-stratified sample and placing the rest."""
+    fit, rest = split_fit(labels, len(X), projector.fit_size(), projector.seed)
+    Y = np.empty((len(X), 2), dtype=np.float32)
+    Y[fit] = projector.fit_transform(X[fit])
+    t0 = time.perf_counter()
+    Y[rest] = place(projector, projector.reduce(X[rest]))
+    projector.timings_ = {**projector.timings_, "place_s": time.perf_counter() - t0}
+    projector.fit_info_ = _info(projector, len(fit), len(rest))
+    return Y
 
 
 def project_large(projector: Projector, out: str | os.PathLike, column: str, rows: np.ndarray,
-                  labels: np.ndarray | None) -> LargeResult:
-    """Large-N projection of table rows ``rows`` of ``column``: fit a stratified sample, place the rest.
-
-    ``labels``: ``(len(rows),)`` class of each row for the stratified fit sample (None: uniform).
-    """
-    fit_n = projector.fit_size()
-    fit, rest = split_fit(labels, len(rows), fit_n, projector.seed)
-    Y_fit = projector.fit_transform(T.read_embeddings(out, column, rows[fit]))
-    fit_timings = dict(projector.timings_)
-    Xr = T.read_embeddings(out, column, rows[rest], transform=projector.reduce)
-    t0 = time.perf_counter()
-    Y_rest = place(projector, Xr)
+                  label: str) -> tuple[np.ndarray, np.ndarray]:
+    """Large-N projection of table rows ``rows`` of ``column``: fit a ``label``-stratified sample (uniform when
+    the table has no such column), place the rest. Returns coordinates ``(N, 2)`` and ``placed`` ``(N,)``
+    bool (True: placed, not fitted); ``projector.fit_info_`` records the split."""
+    path = T.objects_path(out)
+    labels = None
+    if label in pq.read_schema(path).names:
+        labels = np.asarray(pq.read_table(path, columns=[label])[label].take(pa.array(rows)).to_pandas(), dtype=object)
+    fit, rest = split_fit(labels, len(rows), projector.fit_size(), projector.seed)
     coords = np.empty((len(rows), 2), dtype=np.float32)
-    coords[fit] = Y_fit
-    coords[rest] = Y_rest
+    coords[fit] = projector.fit_transform(T.read_embeddings(out, column, rows[fit]))
+    t0 = time.perf_counter()
+    # the placed points' vectors are reduced chunk by chunk as they stream in: N x C is never held
+    coords[rest] = place(projector, T.read_embeddings(out, column, rows[rest], transform=projector.reduce))
+    projector.timings_ = {**projector.timings_, "place_s": time.perf_counter() - t0}
+    projector.fit_info_ = _info(projector, len(fit), len(rest))
     placed = np.ones(len(rows), dtype=bool)
     placed[fit] = False
-    projector.timings_ = {**fit_timings, "place_s": time.perf_counter() - t0}
-    info = {"mode": "large-n", "fitted": int(len(fit)), "placed": int(len(rest)), "threshold": projector.large_n,
-            "place_chunk": projector.place_chunk, "place_iter": PLACE_ITER if projector.method == "tsne" else None}
-    return LargeResult(coords, placed, info)
+    return coords, placed

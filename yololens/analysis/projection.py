@@ -19,12 +19,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
+from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the projection API lives here)
+    METHODS,
+    PROJECTIONS_DIR,
+    find_projections,
+    projection_path,
+    save_projection,
+    select_rows,
+    table_fingerprint,
+)
 from yololens.errors import InputError
-from yololens.store.atomic import atomic_path, write_json
 
-METHODS = ("tsne", "umap", "pca")
 UMAP_HINT = 'UMAP needs the optional extra: pip install "yololens[umap]"'
-PROJECTIONS_DIR = "projections"
+#: The default t-SNE route (measured by benchmarks/scale.py, T1): PCA-50, 100 early-exaggeration iterations,
+#: then at most ``n_iter`` normal ones, stopped once KL falls by less than 0.5% per 25 iterations.
+EXAGGERATION_ITER = 100
+KL_TOL = 5e-3
 
 
 def _n_jobs(n_jobs: int) -> int:
@@ -50,13 +60,10 @@ class Projector:
     gradient: openTSNE negative-gradient method: ``"fft"`` (FFT-accelerated interpolation), ``"bh"``
         (Barnes-Hut) or ``"auto"`` (openTSNE's rule: bh below 10 000 points, where FFT has a large fixed
         cost, else fft).
-    n_iter: t-SNE iterations after early exaggeration (openTSNE default 500); with ``kl_tol`` the most.
-    exaggeration_iter: t-SNE early-exaggeration iterations (openTSNE default 250).
-    kl_tol: stop the normal phase once KL falls by less than this fraction between checks 25 iterations apart
-        (:class:`~yololens.analysis.large_n.KLConvergence`; ``None``: run all ``n_iter``).
-    large_n: above this many points fit on a class-stratified sample and place the rest with the model's
-        ``transform`` (:mod:`yololens.analysis.large_n`; 0: always fit every point).
-    fit_sample: size of that sample (``None``: ``large_n``); place_chunk: points placed per ``transform`` call.
+    n_iter: t-SNE iterations after early exaggeration (at most, with ``kl_tol``); exaggeration_iter: before.
+    kl_tol: stop once KL falls by less than this fraction per check (``large_n.KLConvergence``; None: off).
+    large_n, fit_sample, place_chunk: above ``large_n`` points fit a stratified sample of ``fit_sample``
+        (None: ``large_n``) and place the rest, ``place_chunk`` at a time (:mod:`~yololens.analysis.large_n`).
     """
 
     method: str = "tsne"
@@ -69,8 +76,8 @@ class Projector:
     n_jobs: int = -1
     gradient: str = "auto"
     n_iter: int = 500
-    exaggeration_iter: int = 250
-    kl_tol: float | None = None
+    exaggeration_iter: int = EXAGGERATION_ITER
+    kl_tol: float | None = KL_TOL
     large_n: int = 200_000
     fit_sample: int | None = None
     place_chunk: int = 50_000
@@ -88,11 +95,9 @@ class Projector:
 
     def params(self) -> dict:
         """The parameters that determine the coordinates (JSON-serialisable)."""
-        d = {k: v for k, v in asdict(self).items() if not k.endswith("_")}
-        return d
+        return {k: v for k, v in asdict(self).items() if not k.endswith("_")}
 
     def fit_size(self) -> int:
-        """Points fitted in large-N mode (the rest are placed)."""
         return int(self.fit_sample or self.large_n)
 
     def is_large(self, n: int) -> bool:
@@ -127,23 +132,16 @@ class Projector:
         return X
 
     def fit_transform(self, X: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """``X``: ``(N, C)`` embeddings -> ``(N, 2)`` float32 coordinates.
-
-        Above :attr:`large_n` points: fit a ``labels``-stratified sample, place the rest (``fit_info_`` says
-        how many of each; ``placed_`` marks them)."""
+        """``X``: ``(N, C)`` embeddings -> ``(N, 2)`` float32 coordinates (above ``large_n`` points: fit a
+        ``labels``-stratified sample, place the rest; ``fit_info_`` records what the fit did)."""
         n = len(X)
         if n < 3:
             raise InputError(f"need at least 3 objects to project, got {n}")
         self.fit_info_ = {}
         if self.is_large(n):
-            from yololens.analysis.large_n import place, split_fit
+            from yololens.analysis.large_n import fit_place
 
-            fit, rest = split_fit(labels, n, self.fit_size(), self.seed)
-            Y = np.empty((n, 2), dtype=np.float32)
-            Y[fit] = self.fit_transform(np.asarray(X)[fit])
-            Y[rest] = place(self, self.reduce(np.asarray(X)[rest]))
-            self.fit_info_ = {**self.fit_info_, "mode": "large-n", "fitted": int(len(fit)), "placed": int(len(rest))}
-            return Y
+            return fit_place(self, np.asarray(X), labels)
         t0 = time.perf_counter()
         Xp = self.preprocess(X)
         t1 = time.perf_counter()
@@ -176,8 +174,7 @@ class Projector:
         )
 
     def tsne_callbacks(self) -> list:
-        """The openTSNE callbacks of a fit (the one place they are made): the KL-convergence stop when
-        ``kl_tol`` is set."""
+        """The openTSNE callbacks of a fit, made in this one place: the KL-convergence stop (``kl_tol``)."""
         from yololens.analysis.large_n import KLConvergence
 
         return [KLConvergence(float(self.kl_tol))] if self.kl_tol else []
@@ -185,17 +182,14 @@ class Projector:
     def _tsne(self, X: np.ndarray) -> np.ndarray:
         import openTSNE
 
-        from yololens.analysis.large_n import KL_EVERY, KLConvergence
+        from yololens.analysis.large_n import KL_EVERY, tsne_fit_info
 
         callbacks = self.tsne_callbacks()
         extra = dict(callbacks=callbacks, callbacks_every_iters=KL_EVERY) if callbacks else {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.model_ = openTSNE.TSNE(**self.tsne_kwargs(len(X)), **extra).fit(X)
-        stop = next((c for c in callbacks if isinstance(c, KLConvergence)), None)
-        self.fit_info_ = {"n_iter_run": int(stop.stopped_at or self.n_iter) if stop else int(self.n_iter),
-                          "kl": round(float(stop.log[-1][2] if stop and stop.log else self.model_.kl_divergence), 4),
-                          "kl_checks": [[it, round(kl, 4)] for ph, it, kl in stop.log if ph == 2] if stop else []}
+        self.fit_info_ = tsne_fit_info(callbacks, self.model_, self.n_iter)
         return np.asarray(self.model_)
 
     def _umap(self, X: np.ndarray) -> np.ndarray:
@@ -250,56 +244,6 @@ class ProjectionResult:
         return pd.DataFrame({"object_id": self.object_ids, "x": self.coords[:, 0], "y": self.coords[:, 1]})
 
 
-def projection_path(out: str | os.PathLike, column: str, method: str, origin: str = "all") -> Path:
-    """``OUT/projections/L9_tsne.parquet`` (``..._gt.parquet`` / ``..._pred.parquet`` with an origin filter)."""
-    suffix = "" if origin == "all" else f"_{origin}"
-    return T.out_dir(out) / PROJECTIONS_DIR / f"{T.stage_label(column)}_{method}{suffix}.parquet"
-
-
-def _table_fingerprint(out) -> dict:
-    st = T.objects_path(out).stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def select_rows(
-    out,
-    column: str,
-    *,
-    origin: str = "all",
-    sample: int | None = None,
-    seed: int = 0,
-    label: str = "class_name",
-    require: list[str] | None = None,
-    skips: list[str] | None = None,
-    strict: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Table row indices (sorted, int64) and their object ids for one projection.
-
-    Rows: ``origin`` filter, non-null and finite ``column`` (and every column in ``require``), then a
-    ``label``-stratified sample of ``sample`` rows (deterministic with ``seed``). Rows with NaN/inf are left
-    out with a line in ``skips`` (``strict``: refused).
-    """
-    schema = T.read_schema(out)
-    cols = ["object_id", "origin"] + ([label] if label in schema.names else [])
-    meta = pq.read_table(T.objects_path(out), columns=list(dict.fromkeys(cols)))
-    mask = T.row_mask(meta, origin=origin)
-    for c in [column, *(require or [])]:
-        mask &= T.valid_embedding_mask(out, c)
-    mask = T.drop_nonfinite(out, [column, *(require or [])], mask, skips if skips is not None else [], strict)
-    rows = np.flatnonzero(mask)
-    if len(rows) == 0:
-        raise InputError(f"no objects with {column} (origin={origin}) in the table")
-    if sample is not None and sample < len(rows):
-        labels = (
-            np.asarray(meta[label].take(pa.array(rows)).to_pandas(), dtype=object)
-            if label in schema.names
-            else np.zeros(len(rows), dtype=object)
-        )
-        rows = rows[T.stratified_sample(labels, sample, seed=seed)]
-    ids = np.asarray(meta["object_id"].take(pa.array(rows)).to_pandas(), dtype=object)
-    return rows, ids
-
-
 def project(
     out: str | os.PathLike,
     layer: int | str = 9,
@@ -317,8 +261,8 @@ def project(
     n_jobs: int = -1,
     gradient: str = "auto",
     n_iter: int = 500,
-    exaggeration_iter: int = 250,
-    kl_tol: float | None = None,
+    exaggeration_iter: int = EXAGGERATION_ITER,
+    kl_tol: float | None = KL_TOL,
     large_n: int = 200_000,
     fit_sample: int | None = None,
     require: list[str] | None = None,
@@ -363,7 +307,7 @@ def project(
         "sample": sample,
         "label": label,
         "require": sorted(require or []),
-        "table": _table_fingerprint(out),
+        "table": table_fingerprint(out),
     }
     path = projection_path(out, column, method, origin)
     if reuse and path.is_file():
@@ -382,53 +326,26 @@ def project(
     skips: list[str] = []
     rows, ids = select_rows(out, column, origin=origin, sample=sample, seed=seed, label=label, require=require,
                             skips=skips, strict=strict)
-    dims_in = T.embedding_width(schema, column)
-    placed = None
+    dims_in, placed = T.embedding_width(schema, column), None
+    t1 = time.perf_counter()
     if projector.is_large(len(rows)):
         from yololens.analysis.large_n import project_large
 
-        labels = (np.asarray(pq.read_table(T.objects_path(out), columns=[label])[label].take(pa.array(rows))
-                             .to_pandas(), dtype=object) if label in schema.names else None)
-        t1 = time.perf_counter()
-        large = project_large(projector, out, column, rows, labels)
-        coords, placed = large.coords, large.placed
-        projector.fit_info_ = {**projector.fit_info_, **large.info}
+        coords, placed = project_large(projector, out, column, rows, label)
     else:
         X = T.read_embeddings(out, column, rows)
-        dims_in = int(X.shape[1])
         t1 = time.perf_counter()
         coords = projector.fit_transform(X)
-        del X
     t2 = time.perf_counter()
     params = {**wanted, "n": int(len(ids)), "dims_in": dims_in, "skipped": skips, "fit": projector.fit_info_}
     if placed is not None:
-        params["large_n_mode"] = (f"fitted on a class-stratified sample of {int((~placed).sum()):,} objects; "
-                                  f"the other {int(placed.sum()):,} were placed with the fitted model's transform")
+        params["large_n_mode"] = projector.fit_info_["note"]
     result = ProjectionResult(object_ids=ids, coords=coords, column=column, method=method, params=params,
                               skips=skips, placed=placed)
     if save:
         result.path = save_projection(result, path)
     result.timings = {"read_s": t1 - t0, **projector.timings_, "write_s": time.perf_counter() - t2}
     return result
-
-
-def save_projection(result: ProjectionResult, path: str | os.PathLike) -> Path:
-    """Write ``object_id, x, y`` with the parameters in the Parquet metadata, and a JSON sidecar (atomically)."""
-    path = Path(path)
-    tbl = pa.table(
-        {
-            "object_id": pa.array(result.object_ids, type=pa.string()),
-            "x": pa.array(result.coords[:, 0], type=pa.float32()),
-            "y": pa.array(result.coords[:, 1], type=pa.float32()),
-            **({} if result.placed is None else {"placed": pa.array(np.asarray(result.placed, dtype=bool))}),
-        }
-    )
-    meta = {"column": result.column, "method": result.method, "params": result.params}
-    tbl = tbl.replace_schema_metadata({"yololens": json.dumps(meta, default=str)})
-    with atomic_path(path) as tmp:
-        pq.write_table(tbl, tmp)
-    write_json(path.with_suffix(".json"), meta)
-    return path
 
 
 def load_projection(path_or_out: str | os.PathLike, layer: int | str | None = None, method: str = "tsne",
@@ -454,12 +371,3 @@ def load_projection(path_or_out: str | os.PathLike, layer: int | str | None = No
         path=p,
         placed=tbl["placed"].to_numpy(zero_copy_only=False) if "placed" in tbl.column_names else None,
     )
-
-
-def find_projections(out: str | os.PathLike, column: str) -> list[Path]:
-    """Saved projection files of ``column`` (any method/origin)."""
-    d = T.out_dir(out) / PROJECTIONS_DIR
-    stage = T.stage_label(column)
-    return sorted(
-        p for p in d.glob(f"{stage}_*.parquet") if not p.name.startswith(".") and p.stem.split("_")[1] in METHODS
-    ) if d.is_dir() else []
