@@ -171,3 +171,27 @@ def test_plot_says_points_were_placed(big):
     project(big, 9, "pca", large_n=1000)
     res = plot(big, 9, "pca", html=False, projection={"large_n": 1000})
     assert any("were placed with the fitted model's transform" in n for n in res.notes)
+
+
+def test_cli_project_large_n_and_route_options(tmp_path):
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from yololens.cli import cmd_project
+
+    app = typer.Typer()
+    cmd_project.register(app)
+    make_objects_table(tmp_path, 400, dims={"emb_L9": 16}, separable=("emb_L9",), write_images=False)
+    res = CliRunner().invoke(app, ["project", str(tmp_path), "-l", "9", "-m", "pca", "--large-n", "150"])
+    assert res.exit_code == 0, res.output
+    side = json.loads((tmp_path / "projections" / "L9_pca.json").read_text())
+    assert side["params"]["fit"]["fitted"] == 150 and side["params"]["fit"]["placed"] == 250
+    assert pq.read_table(tmp_path / "projections" / "L9_pca.parquet")["placed"].to_numpy().sum() == 250
+    res = CliRunner().invoke(app, ["project", str(tmp_path), "-l", "9", "--kl-tol", "0", "--exaggeration-iter", "30",
+                                   "--n-iter", "60", "-j", "1"])
+    assert res.exit_code == 0, res.output
+    side = json.loads((tmp_path / "projections" / "L9_tsne.json").read_text())
+    assert side["params"]["kl_tol"] is None and side["params"]["exaggeration_iter"] == 30
+    assert side["params"]["fit"]["n_iter_run"] == 60 and "large_n_mode" not in side["params"]
