@@ -141,7 +141,9 @@ def step_plot(args) -> dict:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     wall = time.perf_counter() - t
     rss = [ln for ln in proc.stdout.splitlines() if ln.startswith("RSS")]
-    html = next(iter(sorted((out / "plots").glob("*.html"))), None) if (out / "plots").is_dir() else None
+    from yololens.figures.scatter import FIGURES_DIR
+
+    html = next(iter(sorted((out / FIGURES_DIR).glob("L9_*.html"))), None)
     res = {"cli": exe, "rc": proc.returncode, "wall_s": round(wall, 1),
            "plot_rss_mb": round(int(rss[-1].split()[1]) / 1024) if rss else None,
            "html": str(html) if html else None, "html_mb": round(html.stat().st_size / 1e6, 1) if html else None}
