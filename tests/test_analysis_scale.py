@@ -195,3 +195,18 @@ def test_cli_project_large_n_and_route_options(tmp_path):
     side = json.loads((tmp_path / "projections" / "L9_tsne.json").read_text())
     assert side["params"]["kl_tol"] is None and side["params"]["exaggeration_iter"] == 30
     assert side["params"]["fit"]["n_iter_run"] == 60 and "large_n_mode" not in side["params"]
+
+
+def test_iter_column_reads_one_row_group_at_a_time(big, monkeypatch):
+    """pyarrow's iter_batches over a whole file reads ahead (it held a whole 1.8 GB column); iter_column asks
+    for one row group per call, so the peak is one row group."""
+    calls = []
+    real = pq.ParquetFile.iter_batches
+
+    def spy(self, *a, row_groups=None, **kw):
+        calls.append(row_groups)
+        return real(self, *a, row_groups=row_groups, **kw)
+
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", spy)
+    starts = [lo for lo, _ in T.iter_column(big, "emb_L9")]
+    assert calls == [[i] for i in range(12)] and starts == list(range(0, 3000, 256))
