@@ -153,9 +153,10 @@ def test_protos_result_shows_the_masks_figure(tmp_path):
 def test_tsne_shows_progress_without_changing_coordinates(capsys):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 8)).astype(np.float32)
-    quiet = Projector("tsne", n_iter=50, exaggeration_iter=20, n_jobs=1).fit_transform(X)
+    # kl_tol=None: all 50 normal iterations run (the KL stop would end them early), so the bar must count 70
+    quiet = Projector("tsne", n_iter=50, exaggeration_iter=20, n_jobs=1, kl_tol=None).fit_transform(X)
     assert "t-SNE" not in capsys.readouterr().err
-    loud = Projector("tsne", n_iter=50, exaggeration_iter=20, n_jobs=1, progress=True).fit_transform(X)
+    loud = Projector("tsne", n_iter=50, exaggeration_iter=20, n_jobs=1, kl_tol=None, progress=True).fit_transform(X)
     err = capsys.readouterr().err
     assert "t-SNE 60 points" in err and "70/70" in err  # every iteration counted: 20 exaggerated + 50
     np.testing.assert_array_equal(quiet, loud)

@@ -19,13 +19,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
+from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the projection API lives here)
+    METHODS,
+    PROJECTIONS_DIR,
+    find_projections,
+    projection_path,
+    save_projection,
+    select_rows,
+    table_fingerprint,
+)
 from yololens.errors import InputError
-from yololens.store.atomic import atomic_path, write_json
 
-METHODS = ("tsne", "umap", "pca")
 UMAP_HINT = 'UMAP needs the optional extra: pip install "yololens[umap]"'
 PROJECTIONS_DIR = "projections"
-TSNE_TICK = 10  # t-SNE iterations per progress update (openTSNE evaluates the KL error at each callback)
+#: The default t-SNE route (measured by benchmarks/scale.py, T1): PCA-50, 100 early-exaggeration iterations,
+#: then at most ``n_iter`` normal ones, stopped once KL falls by less than 0.5% per 25 iterations.
+EXAGGERATION_ITER = 100
+KL_TOL = 5e-3
 
 
 def _n_jobs(n_jobs: int) -> int:
@@ -51,9 +61,11 @@ class Projector:
     gradient: openTSNE negative-gradient method: ``"fft"`` (FFT-accelerated interpolation), ``"bh"``
         (Barnes-Hut) or ``"auto"`` (openTSNE's rule: bh below 10 000 points, where FFT has a large fixed
         cost, else fft).
-    n_iter: t-SNE iterations after early exaggeration (openTSNE default 500).
-    exaggeration_iter: t-SNE early-exaggeration iterations (openTSNE default 250).
-    progress: show a tqdm bar (t-SNE: openTSNE callbacks every 10 iterations; UMAP: its verbose epochs bar).
+    n_iter: t-SNE iterations after early exaggeration (at most, with ``kl_tol``); exaggeration_iter: before.
+    kl_tol: stop once KL falls by less than this fraction per check (``large_n.KLConvergence``; None: off).
+    large_n, fit_sample, place_chunk: above ``large_n`` points fit a stratified sample of ``fit_sample``
+        (None: ``large_n``) and place the rest, ``place_chunk`` at a time (:mod:`~yololens.analysis.large_n`).
+    progress: show a tqdm bar (t-SNE: every iteration of both phases; UMAP: its verbose epochs bar).
     """
 
     method: str = "tsne"
@@ -66,9 +78,17 @@ class Projector:
     n_jobs: int = -1
     gradient: str = "auto"
     n_iter: int = 500
-    exaggeration_iter: int = 250
+    exaggeration_iter: int = EXAGGERATION_ITER
+    kl_tol: float | None = KL_TOL
+    large_n: int = 200_000
+    fit_sample: int | None = None
+    place_chunk: int = 50_000
     progress: bool = False
     timings_: dict = field(default_factory=dict, init=False, repr=False)
+    # fitted state (for placing new points): the PCA pre-reduction and the 2-D model
+    pca_: object = field(default=None, init=False, repr=False)
+    model_: object = field(default=None, init=False, repr=False)
+    fit_info_: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -77,14 +97,34 @@ class Projector:
             raise InputError(f"gradient must be auto, fft or bh, not {self.gradient!r}")
 
     def params(self) -> dict:
-        """The parameters that determine the coordinates (JSON-serialisable)."""
-        d = asdict(self)
-        d.pop("timings_", None)
-        d.pop("progress", None)  # shows a bar; never changes the coordinates
-        return d
+        """The parameters that determine the coordinates (JSON-serialisable; ``progress`` is left out: a bar
+        never changes the coordinates, so saved projections are reused either way)."""
+        return {k: v for k, v in asdict(self).items() if not k.endswith("_") and k != "progress"}
+
+    def fit_size(self) -> int:
+        return int(self.fit_sample or self.large_n)
+
+    def is_large(self, n: int) -> bool:
+        """Whether ``n`` points go the large-N way (fit a sample, place the rest)."""
+        return bool(self.large_n) and n > self.large_n and n > self.fit_size()
 
     def preprocess(self, X: np.ndarray) -> np.ndarray:
         """``(N, C)`` -> ``(N, C')`` float32: optional L2 normalisation, then optional PCA pre-reduction."""
+        X = self._checked(X)
+        self.pca_ = None
+        if self.method != "pca" and self.pca_dims and X.shape[1] > self.pca_dims and X.shape[0] > self.pca_dims:
+            from sklearn.decomposition import PCA
+
+            self.pca_ = PCA(n_components=int(self.pca_dims), random_state=self.seed)
+            X = self.pca_.fit_transform(X).astype(np.float32)
+        return X
+
+    def reduce(self, X: np.ndarray) -> np.ndarray:
+        """``(M, C)`` new vectors -> ``(M, C')``: the same L2 normalisation and the PCA fitted by :meth:`preprocess`."""
+        X = self._checked(X)
+        return X if self.pca_ is None else self.pca_.transform(X).astype(np.float32)
+
+    def _checked(self, X: np.ndarray) -> np.ndarray:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if X.ndim != 2:
             raise InputError(f"embeddings must be 2-D (N, C), got shape {X.shape}")
@@ -93,18 +133,20 @@ class Projector:
         if self.normalize:
             norms = np.linalg.norm(X, axis=1, keepdims=True)
             X = X / np.maximum(norms, 1e-12)
-        if self.method != "pca" and self.pca_dims and X.shape[1] > self.pca_dims and X.shape[0] > self.pca_dims:
-            from sklearn.decomposition import PCA
-
-            X = PCA(n_components=int(self.pca_dims), random_state=self.seed).fit_transform(X).astype(np.float32)
         return X
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
-        """``X``: ``(N, C)`` embeddings -> ``(N, 2)`` float32 coordinates."""
-        t0 = time.perf_counter()
+    def fit_transform(self, X: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """``X``: ``(N, C)`` embeddings -> ``(N, 2)`` float32 coordinates (above ``large_n`` points: fit a
+        ``labels``-stratified sample, place the rest; ``fit_info_`` records what the fit did)."""
         n = len(X)
         if n < 3:
             raise InputError(f"need at least 3 objects to project, got {n}")
+        self.fit_info_ = {}
+        if self.is_large(n):
+            from yololens.analysis.large_n import fit_place
+
+            return fit_place(self, np.asarray(X), labels)
+        t0 = time.perf_counter()
         Xp = self.preprocess(X)
         t1 = time.perf_counter()
         if self.method == "pca":
@@ -112,7 +154,8 @@ class Projector:
 
             if Xp.shape[1] < 2:
                 raise InputError("PCA to 2-D needs embeddings with at least 2 dimensions")
-            Y = PCA(n_components=2, random_state=self.seed).fit_transform(Xp)
+            self.model_ = PCA(n_components=2, random_state=self.seed)
+            Y = self.model_.fit_transform(Xp)
         elif self.method == "tsne":
             Y = self._tsne(Xp)
         else:
@@ -134,29 +177,29 @@ class Projector:
             verbose=False,
         )
 
+    def tsne_callbacks(self) -> list:
+        """The openTSNE callbacks of a fit, made in this one place: the KL-convergence stop (``kl_tol``)."""
+        from yololens.analysis.large_n import KLConvergence
+
+        return [KLConvergence(float(self.kl_tol))] if self.kl_tol else []
+
     def _tsne(self, X: np.ndarray) -> np.ndarray:
         import openTSNE
 
+        from yololens.analysis.large_n import KL_EVERY, TSNEProgress, tsne_fit_info
+
         kwargs = self.tsne_kwargs(len(X))
-        bar = None
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=kwargs["early_exaggeration_iter"] + kwargs["n_iter"], desc=f"t-SNE {len(X):,} points",
-                       unit="it")
-
-            def tick(iteration, error, embedding) -> bool:  # openTSNE's callback: False means "go on"
-                bar.update(TSNE_TICK)
-                return False
-
-            kwargs.update(callbacks=tick, callbacks_every_iters=TSNE_TICK)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return np.asarray(openTSNE.TSNE(**kwargs).fit(X))
-        finally:
-            if bar is not None:
-                bar.close()
+        callbacks = self.tsne_callbacks()
+        bar = TSNEProgress(kwargs["early_exaggeration_iter"] + kwargs["n_iter"], len(X)) if self.progress else None
+        run = callbacks + ([bar] if bar else [])
+        extra = dict(callbacks=run, callbacks_every_iters=KL_EVERY) if run else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model_ = openTSNE.TSNE(**kwargs, **extra).fit(X)
+        self.fit_info_ = tsne_fit_info(callbacks, self.model_, self.n_iter)
+        if bar is not None:
+            bar.close(kwargs["early_exaggeration_iter"] + self.fit_info_["n_iter_run"])
+        return np.asarray(self.model_)
 
     def _umap(self, X: np.ndarray) -> np.ndarray:
         try:
@@ -174,6 +217,7 @@ class Projector:
                 verbose=bool(self.progress),  # umap-learn shows its epochs as a tqdm bar only when verbose
                 tqdm_kwds={"desc": f"UMAP {len(X):,} points", "disable": not self.progress},
             )
+            self.model_ = reducer
             return reducer.fit_transform(X)
 
 
@@ -184,7 +228,8 @@ class ProjectionResult:
     object_ids: ``(N,)`` object keys (``"<image>#<object>"``); coords: ``(N, 2)`` float32;
     column: the embedding column (``emb_L9``); method; params: every parameter (projector, sample, origin,
     label, row counts); path: the written Parquet file (None when not saved); skips: one line per embedding
-    column whose NaN/inf rows were left out.
+    column whose NaN/inf rows were left out; placed: ``(N,)`` bool in large-N mode (True: placed with the
+    fitted model's ``transform``, not fitted), else None.
     """
 
     object_ids: np.ndarray
@@ -195,6 +240,7 @@ class ProjectionResult:
     path: Path | None = None
     timings: dict = field(default_factory=dict)
     skips: list[str] = field(default_factory=list)
+    placed: np.ndarray | None = None
 
     @property
     def stage(self) -> str:
@@ -216,56 +262,6 @@ class ProjectionResult:
         return pd.DataFrame({"object_id": self.object_ids, "x": self.coords[:, 0], "y": self.coords[:, 1]})
 
 
-def projection_path(out: str | os.PathLike, column: str, method: str, origin: str = "all") -> Path:
-    """``OUT/projections/L9_tsne.parquet`` (``..._gt.parquet`` / ``..._pred.parquet`` with an origin filter)."""
-    suffix = "" if origin == "all" else f"_{origin}"
-    return T.out_dir(out) / PROJECTIONS_DIR / f"{T.stage_label(column)}_{method}{suffix}.parquet"
-
-
-def _table_fingerprint(out) -> dict:
-    st = T.objects_path(out).stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def select_rows(
-    out,
-    column: str,
-    *,
-    origin: str = "all",
-    sample: int | None = None,
-    seed: int = 0,
-    label: str = "class_name",
-    require: list[str] | None = None,
-    skips: list[str] | None = None,
-    strict: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Table row indices (sorted, int64) and their object ids for one projection.
-
-    Rows: ``origin`` filter, non-null and finite ``column`` (and every column in ``require``), then a
-    ``label``-stratified sample of ``sample`` rows (deterministic with ``seed``). Rows with NaN/inf are left
-    out with a line in ``skips`` (``strict``: refused).
-    """
-    schema = T.read_schema(out)
-    cols = ["object_id", "origin"] + ([label] if label in schema.names else [])
-    meta = pq.read_table(T.objects_path(out), columns=list(dict.fromkeys(cols)))
-    mask = T.row_mask(meta, origin=origin)
-    for c in [column, *(require or [])]:
-        mask &= T.valid_embedding_mask(out, c)
-    mask = T.drop_nonfinite(out, [column, *(require or [])], mask, skips if skips is not None else [], strict)
-    rows = np.flatnonzero(mask)
-    if len(rows) == 0:
-        raise InputError(f"no objects with {column} (origin={origin}) in the table")
-    if sample is not None and sample < len(rows):
-        labels = (
-            np.asarray(meta[label].take(pa.array(rows)).to_pandas(), dtype=object)
-            if label in schema.names
-            else np.zeros(len(rows), dtype=object)
-        )
-        rows = rows[T.stratified_sample(labels, sample, seed=seed)]
-    ids = np.asarray(meta["object_id"].take(pa.array(rows)).to_pandas(), dtype=object)
-    return rows, ids
-
-
 def project(
     out: str | os.PathLike,
     layer: int | str = 9,
@@ -283,7 +279,10 @@ def project(
     n_jobs: int = -1,
     gradient: str = "auto",
     n_iter: int = 500,
-    exaggeration_iter: int = 250,
+    exaggeration_iter: int = EXAGGERATION_ITER,
+    kl_tol: float | None = KL_TOL,
+    large_n: int = 200_000,
+    fit_sample: int | None = None,
     require: list[str] | None = None,
     save: bool = True,
     reuse: bool = False,
@@ -295,7 +294,9 @@ def project(
     ``sample``: class-stratified (by ``label``) subsample size; ``origin``: ``all``/``gt``/``pred``;
     ``require``: other embedding columns that must be present too (used to give small multiples the same
     objects). Rows whose embedding holds NaN/inf are left out, named in ``result.skips`` (``strict``: refused
-    with a :class:`~yololens.errors.StrictModeError`). With ``save`` the coordinates go to :func:`projection_path` (+ ``.json`` sidecar). With ``reuse``
+    with a :class:`~yololens.errors.StrictModeError`). Above ``large_n`` objects a ``label``-stratified sample
+    of ``fit_sample`` (default ``large_n``) is fitted and the rest placed (:mod:`yololens.analysis.large_n`;
+    ``params["large_n_mode"]`` and ``result.placed`` say which). With ``save`` the coordinates go to :func:`projection_path` (+ ``.json`` sidecar). With ``reuse``
     a saved projection made with identical parameters from the same (unchanged) table is loaded instead.
     ``progress``: a tqdm bar while t-SNE/UMAP runs (it never changes the coordinates).
     Returns a :class:`ProjectionResult` with ``coords`` ``(N, 2)``.
@@ -316,6 +317,9 @@ def project(
         n_iter=n_iter,
         exaggeration_iter=exaggeration_iter,
         progress=progress,
+        kl_tol=kl_tol,
+        large_n=large_n,
+        fit_sample=fit_sample,
     )
     wanted = {
         **projector.params(),
@@ -324,7 +328,7 @@ def project(
         "sample": sample,
         "label": label,
         "require": sorted(require or []),
-        "table": _table_fingerprint(out),
+        "table": table_fingerprint(out),
     }
     path = projection_path(out, column, method, origin)
     if reuse and path.is_file():
@@ -343,35 +347,26 @@ def project(
     skips: list[str] = []
     rows, ids = select_rows(out, column, origin=origin, sample=sample, seed=seed, label=label, require=require,
                             skips=skips, strict=strict)
-    X = T.read_embeddings(out, column, rows)
+    dims_in, placed = T.embedding_width(schema, column), None
     t1 = time.perf_counter()
-    coords = projector.fit_transform(X)
+    if projector.is_large(len(rows)):
+        from yololens.analysis.large_n import project_large
+
+        coords, placed = project_large(projector, out, column, rows, label)
+    else:
+        X = T.read_embeddings(out, column, rows)
+        t1 = time.perf_counter()
+        coords = projector.fit_transform(X)
     t2 = time.perf_counter()
-    params = {**wanted, "n": int(len(ids)), "dims_in": int(X.shape[1]), "skipped": skips}
+    params = {**wanted, "n": int(len(ids)), "dims_in": dims_in, "skipped": skips, "fit": projector.fit_info_}
+    if placed is not None:
+        params["large_n_mode"] = projector.fit_info_["note"]
     result = ProjectionResult(object_ids=ids, coords=coords, column=column, method=method, params=params,
-                              skips=skips)
+                              skips=skips, placed=placed)
     if save:
         result.path = save_projection(result, path)
     result.timings = {"read_s": t1 - t0, **projector.timings_, "write_s": time.perf_counter() - t2}
     return result
-
-
-def save_projection(result: ProjectionResult, path: str | os.PathLike) -> Path:
-    """Write ``object_id, x, y`` with the parameters in the Parquet metadata, and a JSON sidecar (atomically)."""
-    path = Path(path)
-    tbl = pa.table(
-        {
-            "object_id": pa.array(result.object_ids, type=pa.string()),
-            "x": pa.array(result.coords[:, 0], type=pa.float32()),
-            "y": pa.array(result.coords[:, 1], type=pa.float32()),
-        }
-    )
-    meta = {"column": result.column, "method": result.method, "params": result.params}
-    tbl = tbl.replace_schema_metadata({"yololens": json.dumps(meta, default=str)})
-    with atomic_path(path) as tmp:
-        pq.write_table(tbl, tmp)
-    write_json(path.with_suffix(".json"), meta)
-    return path
 
 
 def load_projection(path_or_out: str | os.PathLike, layer: int | str | None = None, method: str = "tsne",
@@ -395,13 +390,5 @@ def load_projection(path_or_out: str | os.PathLike, layer: int | str | None = No
         method=meta.get("method", method),
         params=meta.get("params", {}),
         path=p,
+        placed=tbl["placed"].to_numpy(zero_copy_only=False) if "placed" in tbl.column_names else None,
     )
-
-
-def find_projections(out: str | os.PathLike, column: str) -> list[Path]:
-    """Saved projection files of ``column`` (any method/origin)."""
-    d = T.out_dir(out) / PROJECTIONS_DIR
-    stage = T.stage_label(column)
-    return sorted(
-        p for p in d.glob(f"{stage}_*.parquet") if not p.name.startswith(".") and p.stem.split("_")[1] in METHODS
-    ) if d.is_dir() else []

@@ -147,9 +147,11 @@ def compute_stages(
     skips: list[str] = []
     folds_used: set[int] = set()
     for col in columns:
-        col_arr = pq.read_table(T.objects_path(out), columns=[col])[col]
-        valid = base & np.asarray(col_arr.is_valid())
-        bad = valid & ~T.finite_rows(col_arr)
+        # sample first, read vectors after: the masks stream the column chunk by chunk, and only the sampled
+        # rows' vectors are ever held (bounded memory at millions of rows)
+        present = T.valid_embedding_mask(out, col)
+        valid = base & present
+        bad = valid & ~T.finite_mask(out, col)
         if bad.any():
             line = T.nonfinite_line(out, col, int(bad.sum()))
             if strict:
@@ -170,7 +172,7 @@ def compute_stages(
                 f"({len(keep_classes)} left{': ' + ', '.join(keep_classes) if keep_classes else ''}); "
                 "separability metrics need at least 2 classes"
             )
-            rec.update(n=int(len(rows)), n_classes=len(keep_classes), dims=_dims(col_arr))
+            rec.update(n=int(len(rows)), n_classes=len(keep_classes), dims=T.embedding_width(schema, col))
             rows_out.append(rec)
             continue
         sel = T.stratified_sample(labels_all[rows], sample, seed=seed, min_per_class=threshold)
@@ -179,7 +181,7 @@ def compute_stages(
         cls, y = np.unique(y_names, return_inverse=True)
         for c, n in zip(*np.unique(y_names, return_counts=True)):
             kept[str(c)] = max(kept.get(str(c), 0), int(n))
-        X = T.embeddings_to_numpy(col_arr.take(pa.array(rows)))
+        X = T.read_embeddings(out, col, rows)
         groups, folds = _stage_groups(groups_all, rows, n_folds, grouping, col, messages)
         folds_used.add(folds)
         rec.update(n=int(len(rows)), n_classes=int(len(cls)), dims=int(X.shape[1]), chance=M.chance_accuracy(y),
@@ -208,10 +210,10 @@ def compute_stages(
             trows = oid_to_row.reindex(ids[pick]).to_numpy()
             ok = ~pd.isna(trows)
             trows = trows[ok].astype(np.int64)
-            ok_valid = np.asarray(col_arr.take(pa.array(trows)).is_valid()) & ~bad[trows]
+            ok_valid = present[trows] & ~bad[trows]
             if ok_valid.sum() < 10:
                 continue
-            Xt = T.embeddings_to_numpy(col_arr.take(pa.array(trows[ok_valid])))
+            Xt = T.read_embeddings(out, col, trows[ok_valid])
             Yt = proj.coords[pick][ok][ok_valid]
             key = f"trust_{proj.method}" + ("" if proj.params.get("origin", "all") == "all" else f"_{proj.params['origin']}")
             rec[key] = M.trustworthiness(Xt, Yt, n_neighbors=k, sample=None,
@@ -258,10 +260,3 @@ def _stage_groups(groups_all: np.ndarray | None, rows: np.ndarray, n_folds: int,
     messages.append(f"{T.stage_label(col)}: all objects are in one {grouping.column}, so folds could not be "
                     "grouped (scores may be inflated by copies of one object)")
     return None, n_folds
-
-
-def _dims(col_arr) -> int | None:
-    t = col_arr.type
-    return int(t.list_size) if pa.types.is_fixed_size_list(t) else None
-
-

@@ -21,11 +21,16 @@ def _emb_array(X: np.ndarray) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1])
 
 
-def clustered(n: int, dims: int, labels: np.ndarray, spread: float = 1.0, sep: float = 4.0, seed: int = 0) -> np.ndarray:
-    """``(n, dims)`` float32: one Gaussian blob per label (centres ``sep`` apart-ish, noise ``spread``)."""
+def clustered(n: int, dims: int, labels: np.ndarray, spread: float = 1.0, sep: float = 4.0, seed: int = 0,
+              centre_seed: int | None = None, n_classes: int | None = None) -> np.ndarray:
+    """``(n, dims)`` float32: one Gaussian blob per label (centres ``sep`` apart-ish, noise ``spread``).
+
+    ``centre_seed``: draw the centres from their own seed (``n_classes`` of them), so chunks written with
+    different ``seed`` share one set of blobs (:func:`write_large_table`)."""
     rng = np.random.default_rng(seed)
-    k = int(labels.max()) + 1
-    centres = rng.normal(size=(k, dims)).astype(np.float32)
+    k = int(n_classes or int(labels.max()) + 1)
+    crng = rng if centre_seed is None else np.random.default_rng(centre_seed)
+    centres = crng.normal(size=(k, dims)).astype(np.float32)
     centres *= sep / np.sqrt(2.0)
     return (centres[labels] + rng.normal(scale=spread, size=(n, dims))).astype(np.float32)
 
@@ -54,9 +59,6 @@ def make_objects_table(
     rng = np.random.default_rng(seed)
     dims = dims or {"emb_L9": 16, "emb_L15": 32}
     W, H = image_size
-    p = None if class_weights is None else np.asarray(class_weights, float) / np.sum(class_weights)
-    cls = rng.choice(len(classes), size=n, p=p)
-    image_idx = np.sort(rng.integers(0, n_images, size=n))
     image_names = [f"images/frame_{i:03d}.jpg" for i in range(n_images)]
     if write_images:
         from PIL import Image
@@ -66,19 +68,46 @@ def make_objects_table(
         for i, name in enumerate(image_names):
             img = np.stack([(xx * 255 // W + 40 * i) % 256, (yy * 255 // H) % 256, np.full_like(xx, (60 * i) % 256)], -1)
             Image.fromarray(img.astype(np.uint8)).save(out / name, quality=90)
+    cols, cls, origin = _scalar_columns(rng, n, classes, class_weights, n_images, image_size)
+    for j, (col, C) in enumerate(dims.items()):
+        if col in separable:
+            X = clustered(n, C, cls, seed=seed + 17 + j)
+        else:
+            X = rng.normal(size=(n, C)).astype(np.float32)
+        cols[col] = _emb_array(X)
+    if coef:
+        Xc = clustered(n, 32, cls, seed=seed + 99)
+        valid = origin == "pred"
+        values = pa.array(Xc.reshape(-1))
+        cols["emb_coef"] = pa.FixedSizeListArray.from_arrays(values, 32, mask=pa.array(~valid))
+    path = out / "objects.parquet"
+    pq.write_table(pa.table(cols), path)
+    return path
+
+
+def _scalar_columns(rng: np.random.Generator, n: int, classes: tuple[str, ...],
+                    class_weights: tuple[float, ...] | None, n_images: int, image_size: tuple[int, int],
+                    image_offset: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Every non-embedding column of ``n`` rows (``image_offset``: number of the first image), and the rows'
+    class indices and origins."""
+    W, H = image_size
+    p = None if class_weights is None else np.asarray(class_weights, float) / np.sum(class_weights)
+    cls = rng.choice(len(classes), size=n, p=p)
+    image_idx = np.sort(rng.integers(0, n_images, size=n)) + image_offset
+    image_names = [f"images/frame_{i:03d}.jpg" for i in range(image_offset, image_offset + n_images)]
     origin = np.where(rng.random(n) < 0.5, "gt", "pred")
     # order as the real table: image order, then gt first, then object order
     order = np.lexsort((origin != "gt", image_idx))
     cls, image_idx, origin = cls[order], image_idx[order], origin[order]
     obj = np.zeros(n, dtype=np.int32)
-    for i in range(n_images):
+    for i in range(image_offset, image_offset + n_images):
         m = image_idx == i
         obj[m] = np.arange(m.sum())
     bw = rng.uniform(4, W * 0.6, n).astype(np.float32)
     bh = rng.uniform(4, H * 0.6, n).astype(np.float32)
     x1 = rng.uniform(0, W - bw).astype(np.float32)
     y1 = rng.uniform(0, H - bh).astype(np.float32)
-    images = np.asarray(image_names, dtype=object)[image_idx]
+    images = np.asarray(image_names, dtype=object)[image_idx - image_offset]
     status = np.where(origin == "gt", np.where(rng.random(n) < 0.8, "TP", "FN"), np.where(rng.random(n) < 0.7, "TP", "FP"))
     score = np.where(origin == "pred", rng.uniform(0.25, 1.0, n), np.nan).astype(np.float32)
     cols = {
@@ -104,17 +133,54 @@ def make_objects_table(
         "attr_timeofday": pa.array(rng.choice(["daytime", "night"], size=n).astype(object), pa.string()),
         "attr_occluded": pa.array(rng.random(n) < 0.3),
     }
-    for j, (col, C) in enumerate(dims.items()):
-        if col in separable:
-            X = clustered(n, C, cls, seed=seed + 17 + j)
-        else:
-            X = rng.normal(size=(n, C)).astype(np.float32)
-        cols[col] = _emb_array(X)
-    if coef:
-        Xc = clustered(n, 32, cls, seed=seed + 99)
-        valid = origin == "pred"
-        values = pa.array(Xc.reshape(-1))
-        cols["emb_coef"] = pa.FixedSizeListArray.from_arrays(values, 32, mask=pa.array(~valid))
+    return cols, cls, origin
+
+
+#: BDD100K's class mix (share of the ~1.8M boxes of its train+val detection labels, rounded).
+BDD_CLASSES = ("car", "traffic sign", "traffic light", "person", "truck", "bus", "bike", "rider", "motor", "train")
+BDD_WEIGHTS = (55.4, 18.6, 14.5, 7.2, 2.3, 0.9, 0.56, 0.36, 0.23, 0.01)
+
+
+def write_large_table(
+    out: str | os.PathLike,
+    n: int = 1_800_000,
+    *,
+    dims: dict | None = None,
+    sep: dict | None = None,
+    classes: tuple[str, ...] = BDD_CLASSES,
+    class_weights: tuple[float, ...] = BDD_WEIGHTS,
+    objects_per_image: int = 18,
+    chunk: int = 65_536,
+    seed: int = 0,
+) -> Path:
+    """Write a large ``out/objects.parquet`` in the real schema chunk by chunk (memory: one chunk), no images.
+
+    ``dims``: ``{column: C}`` (default four stages of 256, 64, 128 and 256); ``sep``: per column, the blob
+    separation of :func:`clustered` (default 1.0-2.0: the classes overlap, as on real detector features, and
+    the stages differ); classes follow ``class_weights`` (BDD-like imbalance); one row group per chunk.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dims = dims or {"emb_L9": 256, "emb_L15": 64, "emb_L18": 128, "emb_L21": 256}
+    sep = sep or dict(zip(dims, (1.0, 1.5, 2.0, 1.5)))
     path = out / "objects.parquet"
-    pq.write_table(pa.table(cols), path)
+    writer = None
+    try:
+        for k, lo in enumerate(range(0, n, chunk)):
+            m = min(chunk, n - lo)
+            rng = np.random.default_rng([seed, k])
+            n_img = max(1, m // objects_per_image)
+            cols, cls, _ = _scalar_columns(rng, m, classes, class_weights, n_img, (1280, 720),
+                                           image_offset=k * (chunk // objects_per_image + 1))
+            for j, (col, C) in enumerate(dims.items()):
+                X = clustered(m, C, cls, sep=float(sep.get(col, 1.5)), seed=seed * 1000 + k * 10 + j + 1,
+                              centre_seed=seed + 17 + j, n_classes=len(classes))
+                cols[col] = _emb_array(X)
+            tbl = pa.table(cols)
+            if writer is None:
+                writer = pq.ParquetWriter(path, tbl.schema)
+            writer.write_table(tbl)
+    finally:
+        if writer is not None:
+            writer.close()
     return path

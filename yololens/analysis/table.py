@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -163,7 +163,8 @@ def row_mask(
 def valid_embedding_mask(out: str | os.PathLike, emb_col: str) -> np.ndarray:
     """``(N,)`` bool: rows whose ``emb_col`` is not null (e.g. ``emb_coef`` is null on gt rows).
 
-    When the Parquet statistics say the column has no nulls the (large) column is not read at all.
+    When the Parquet statistics say the column has no nulls the (large) column is not read at all; otherwise
+    it is streamed batch by batch (:func:`iter_column`).
     """
     path = objects_path(out)
     pf = pq.ParquetFile(path)
@@ -181,8 +182,39 @@ def valid_embedding_mask(out: str | os.PathLike, emb_col: str) -> np.ndarray:
         no_nulls = False
     if no_nulls:
         return np.ones(md.num_rows, dtype=bool)
-    col = pq.read_table(path, columns=[emb_col])[emb_col]
-    return np.asarray(pc.is_valid(col))
+    parts = [np.asarray(pc.is_valid(arr)) for _, arr in iter_column(out, emb_col)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+#: Rows per streamed batch: 65 536 x 256 float32 is 64 MB, whatever the table's length.
+SCAN_ROWS = 65_536
+
+
+def iter_column(out: str | os.PathLike, column: str, batch_rows: int = SCAN_ROWS) -> Iterator[tuple[int, pa.Array]]:
+    """``(first row index, chunk)`` over one column of the objects table, streamed from the Parquet file (row
+    group by row group, at most ``batch_rows`` rows a chunk), so memory holds about one row group however long
+    the table."""
+    pf = pq.ParquetFile(objects_path(out))
+    lo = 0
+    # one row group at a time: iter_batches over the whole file reads ahead and held the full 1.8 GB column of
+    # a 1.8M-row table (pyarrow 26); per row group the peak is one row group
+    for rg in range(pf.metadata.num_row_groups):
+        for batch in pf.iter_batches(batch_size=int(batch_rows), row_groups=[rg], columns=[column]):
+            arr = batch.column(0)
+            yield lo, arr
+            lo += len(arr)
+
+
+def finite_mask(out: str | os.PathLike, column: str) -> np.ndarray:
+    """``(N,)`` bool: :func:`finite_rows` of one column, streamed (one chunk in memory at a time)."""
+    parts = [finite_rows(arr) for _, arr in iter_column(out, column)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def embedding_width(schema: pa.Schema, column: str) -> int | None:
+    """``C`` of a ``fixed_size_list<float>[C]`` column (None for other types)."""
+    t = schema.field(column).type
+    return int(t.list_size) if pa.types.is_fixed_size_list(t) else None
 
 
 def embeddings_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -239,7 +271,7 @@ def drop_nonfinite(out: str | os.PathLike, columns: Sequence[str], mask: np.ndar
 
     mask = mask.copy()
     for c in columns:
-        bad = mask & ~finite_rows(pq.read_table(objects_path(out), columns=[c])[c])
+        bad = mask & ~finite_mask(out, c)
         if bad.any():
             line = nonfinite_line(out, c, int(bad.sum()))
             if strict:
@@ -249,15 +281,40 @@ def drop_nonfinite(out: str | os.PathLike, columns: Sequence[str], mask: np.ndar
     return mask
 
 
-def read_embeddings(out: str | os.PathLike, emb_col: str, rows: np.ndarray | None = None) -> np.ndarray:
-    """``(len(rows), C)`` float32 embeddings of ``emb_col`` at table row indices ``rows`` (all rows if None).
+def read_embeddings(out: str | os.PathLike, emb_col: str, rows: np.ndarray | None = None, *,
+                    transform: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """``(len(rows), C)`` float32 embeddings of ``emb_col`` at table row indices ``rows`` (all rows if None), in
+    the order of ``rows`` (repeats allowed).
 
-    The selected rows must not be null.
+    The column is streamed (:func:`iter_column`): only the selected rows of each chunk are kept, so memory is
+    the result plus one chunk. ``transform``: applied to each chunk's ``(n, C)`` block (e.g. a fitted PCA), the
+    result is then ``(len(rows), C')``. The selected rows must not be null.
     """
-    col = pq.read_table(objects_path(out), columns=[emb_col])[emb_col]
-    if rows is not None:
-        col = col.take(pa.array(np.asarray(rows, dtype=np.int64)))
-    return embeddings_to_numpy(col)
+    n_total = pq.read_metadata(objects_path(out)).num_rows
+    rows = np.arange(n_total, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
+    if len(rows) and (rows.min() < 0 or rows.max() >= n_total):
+        raise InputError(f"row index out of range for a table of {n_total} rows")
+    order = np.argsort(rows, kind="stable")
+    srt = rows[order]
+    result: np.ndarray | None = None
+    pos = 0
+    for lo, arr in iter_column(out, emb_col):
+        if pos == len(srt):
+            break
+        end = int(np.searchsorted(srt, lo + len(arr), side="left"))
+        if end == pos:
+            continue
+        block = embeddings_to_numpy(arr.take(pa.array(srt[pos:end] - lo)))
+        if transform is not None:
+            block = np.asarray(transform(block), dtype=np.float32)
+        if result is None:
+            result = np.empty((len(rows), block.shape[1]), dtype=np.float32)
+        result[order[pos:end]] = block
+        pos = end
+    if result is None:
+        width = embedding_width(read_schema(out), emb_col) or 0
+        result = np.zeros((0, width), dtype=np.float32)
+    return result
 
 
 class LayerEmbeddings(NamedTuple):

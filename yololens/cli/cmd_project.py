@@ -26,6 +26,11 @@ GROUP_BY_HELP = ("Keep objects sharing this column's value on one side of every 
 STRICT_HELP = ("Refuse (exit 2) rows whose embedding holds NaN/inf; without it they are left out with one line "
                "naming the column and the count, and the command exits 1.")
 LABEL_HELP = "Class column used for stratified sampling (and for the stage metrics)."
+KL_TOL_HELP = ("Stop t-SNE once KL falls by less than this fraction per 25 iterations (default 0.005; 0 = run "
+               "every --n-iter).")
+EXAG_HELP = "t-SNE early-exaggeration iterations (default 100; openTSNE's own default is 250)."
+LARGE_N_HELP = ("Above this many objects, fit a class-stratified sample (--fit-sample) and place the rest with the "
+                "fitted model's transform, in chunks (0 = always fit every object).")
 
 
 def _sample(n: Optional[int]) -> Optional[int]:
@@ -56,19 +61,32 @@ def register(app: typer.Typer) -> None:
         min_dist: float = typer.Option(0.1, "--min-dist", help="UMAP min_dist."),
         jobs: int = typer.Option(-1, "--jobs", "-j", help="Threads for t-SNE (-1 = all cores)."),
         gradient: str = typer.Option("auto", "--gradient", help="t-SNE gradient: fft, bh or auto (bh below 10k points)."),
-        n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
+        n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration (at most, with --kl-tol)."),
+        exaggeration_iter: Optional[int] = typer.Option(None, "--exaggeration-iter", help=EXAG_HELP),
+        kl_tol: Optional[float] = typer.Option(None, "--kl-tol", help=KL_TOL_HELP),
+        large_n: int = typer.Option(200_000, "--large-n", help=LARGE_N_HELP),
+        fit_sample: Optional[int] = typer.Option(None, "--fit-sample",
+                                                 help="Objects fitted in large-N mode (default: --large-n)."),
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
     ) -> None:
-        """Project object embeddings to 2-D; writes OUT/projections/<stage>_<method>.parquet (+ .json)."""
+        """Project object embeddings to 2-D; writes OUT/projections/<stage>_<method>.parquet (+ .json).
+
+        Above --large-n objects it fits a class-stratified sample and places the rest with the fitted model
+        (the projection's parameters and the plot say so).
+        """
         from yololens.analysis.projection import project
         from yololens.analysis.table import resolve_columns
 
+        route = {k: v for k, v in (("exaggeration_iter", exaggeration_iter), ("kl_tol", kl_tol)) if v is not None}
+        if route.get("kl_tol") == 0:
+            route["kl_tol"] = None
         skips: list[str] = []
         for col in resolve_columns(out, layer):
             res = project(
                 out, col, method, seed=seed, sample=_sample(sample), origin=origin, label=label,
                 pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_neighbors=n_neighbors,
-                min_dist=min_dist, n_jobs=jobs, gradient=gradient, n_iter=n_iter, strict=strict,
+                min_dist=min_dist, n_jobs=jobs, gradient=gradient, n_iter=n_iter, large_n=large_n,
+                fit_sample=_sample(fit_sample), strict=strict, **route,
             )
             secs = sum(v for k, v in res.timings.items() if k.endswith("_s"))
             typer.echo(f"{res.column}: {len(res):,} objects -> {res.path} ({secs:.1f} s)")

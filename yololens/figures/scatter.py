@@ -258,6 +258,7 @@ def plot(
     for p in projs[1:]:
         if not np.array_equal(p.object_ids, ids):  # same objects by construction; guard anyway
             raise InputError("the stage projections do not cover the same objects")
+    notes += [f"{T.stage_label(p.column)}: {p.params['large_n_mode']}" for p in projs if p.params.get("large_n_mode")]
     meta = T.read_meta(out)
     if color not in meta.columns:
         options = [c for c in meta.columns if c not in ("object_id",)]

@@ -14,18 +14,11 @@ SINGLE_THREAD_TSNE = 5000  # openTSNE's thread pool costs more than it gains bel
 def _projection_columns(ctx: Context) -> list[str]:
     """Embedding columns for the small multiples: every ``emb_L*``, plus ``emb_coef`` when every object has
     one (seg models, predictions only), so that all panels show the same objects."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     from yololens.analysis import table as T
 
     cols = T.embedding_columns(T.read_schema(ctx.extract_dir))
-    keep = []
-    for c in cols:
-        arr = pq.read_table(T.objects_path(ctx.extract_dir), columns=[c])[c]
-        if c.startswith("emb_L") or pc.all(pc.is_valid(arr)).as_py():
-            keep.append(c)
-    return keep
+    # the validity masks come from the Parquet statistics (or a streamed scan): no column is read whole
+    return [c for c in cols if c.startswith("emb_L") or T.valid_embedding_mask(ctx.extract_dir, c).all()]
 
 
 def tsne_settings(n: int, method: str) -> tuple[Method, dict, str | None]:

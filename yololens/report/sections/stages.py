@@ -24,9 +24,9 @@ def run_stages(ctx: Context) -> Section:
     origin = Origin.GT if ctx.boxes in (BoxMode.GT, BoxMode.BOTH) else Origin.ALL
     cols = T.embedding_columns(schema)
     if origin == Origin.GT:  # label classes are the truth; gt rows have no mask coefficients
-        org = pq.read_table(T.objects_path(ctx.extract_dir), columns=["origin", *cols])
-        is_gt = pc.equal(org["origin"], "gt")
-        cols = [c for c in cols if pc.any(pc.and_(is_gt, pc.is_valid(org[c]))).as_py()]
+        org = pq.read_table(T.objects_path(ctx.extract_dir), columns=["origin"])
+        is_gt = np.asarray(pc.fill_null(pc.equal(org["origin"], "gt"), False))
+        cols = [c for c in cols if (is_gt & T.valid_embedding_mask(ctx.extract_dir, c)).any()]
     rep = stages(ctx.extract_dir, label=LABEL, layers=cols, origin=origin, seed=o.seed)
     df = rep.table
 
