@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from yololens.cli.app import app
-from yololens.engine.extract import extract, load_objects
+from yololens.jobs.extract import extract, load_objects
 from yololens.errors import InputError
 from yololens.store.table import ResumableTable
 from yololens.store.lock import DirectoryLock

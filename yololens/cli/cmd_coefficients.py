@@ -57,7 +57,7 @@ def coefficients_command(
     Example: yololens coefficients --model yolov8n-seg.pt --images_folder data --save_folder out
     --csv_filename mask_coefficient_31.csv --coefficient_index 31
     """
-    from yololens.seg.coefficients import coefficients
+    from yololens.jobs.coefficients import coefficients
 
     if all_ and index:
         raise InputError("give either --index or --all, not both")

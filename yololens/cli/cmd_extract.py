@@ -73,7 +73,7 @@ def extract_command(
 
     Example (BDD100K): yololens extract --source bdd100k/images/100k/val --labels det_val.json --boxes both
     """
-    from yololens.engine.extract import extract
+    from yololens.jobs.extract import extract
 
     result = extract(
         model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,

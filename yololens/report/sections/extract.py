@@ -7,7 +7,7 @@ from yololens.types import BoxMode, LayerId, ReportBoxMode
 
 
 def run_extract(ctx: Context) -> Section:
-    from yololens.engine.extract import extract
+    from yololens.jobs.extract import extract
     from yololens.model.catalogue import resolve_layers
 
     o = ctx.opts

@@ -33,11 +33,12 @@ from yololens.seg.instances import original_areas
 from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import atomic_path
-from yololens.store.fingerprint import SourceFingerprint
+from yololens.engine.executors import Executor
+from yololens.jobs.skeleton import executor_of, resume
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
 from yololens.store.naming import OutputNames
-from yololens.store.table import FORMATS, ResumableTable, guard_settings
+from yololens.store.table import FORMATS, ResumableTable
 
 LAYOUTS = ("yololens", "seed")
 DEFAULT_TABLE = "mask_coefficients.csv"
@@ -116,7 +117,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                  workers: int = 2, window: int | None = None, save_prototype_png: bool = False,
                  report: bool = False, overwrite: bool = False, progress: bool = True, labels=None,
                  source_format: str | None = None, max_image_bytes: int | None = None, backend: str = "auto",
-                 half: bool = False, threads: int = 0) -> CoefficientsResult:
+                 half: bool = False, threads: int = 0,
+                 executor: Executor | str | None = None) -> CoefficientsResult:
     """Write one row per instance of every image of ``source`` to ``out/table``.
 
     Args:
@@ -133,11 +135,12 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
             to ``out/report`` (see :mod:`yololens.jobs.coef_report`).
         overwrite: discard earlier results in ``out`` instead of resuming.
         backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
-            inference threads, as in :func:`yololens.engine.extract.extract`; backend and
+            inference threads, as in :func:`yololens.jobs.extract.extract`; backend and
             precision are resume settings.
         window: consecutive source images per durable part (default ``max(8 * batch, 64)``); an
             interrupted run redoes at most the windows in flight. Batches hold one image shape
             inside a window, so larger windows fill batches better on mixed-size folders.
+        executor: what runs the windows (``"local"``, the default: this process).
 
     Images already in the table (or in parts left by an interrupted run) are skipped; the
     final file equals an uninterrupted run's. ``out`` is locked for the run.
@@ -173,20 +176,20 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         tables = {"main": ResumableTable(_store_path(path, fmt, out), key_column=KEY, fmt="parquet", work_dir=out)}
         if report:
             tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet", work_dir=out)
-        guard_settings(out / f".{path.name}.settings.json", list(tables.values()), settings, overwrite,
-                       where=path, hint="--out/--csv", source=SourceFingerprint.of(src.records, labels))
-        done = tables["main"].done_keys()
+        start = resume(out, out / f".{path.name}.settings.json", list(tables.values()), settings, overwrite,
+                       src.records, labels, where=path, hint="--out/--csv")
+        done = start.done
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
         # the images it already holds are not written to it again.
         ablation_done = tables["ablation"].done_keys() if report else set()
-        result.skips.extend(Skip(file, reason, "redone") for t in tables.values() for file, reason in t.notes)
-        result.resumed = sum(r.name in done for r in src.records)
+        result.skips.extend(start.redone)
+        result.resumed = start.resumed
         runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
         names = loaded.names
         png_names = OutputNames(r.name for r in src.records)
         for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
                                     workers=workers, progress=progress, desc="coefficients", done=done,
-                                    max_image_bytes=max_image_bytes):
+                                    max_image_bytes=max_image_bytes, executor=executor_of(executor)):
             result.skips.extend(win.skips)
             if not win.images:
                 continue
