@@ -64,7 +64,7 @@ class ObjectBuilder:
             objs.score[n_gt:] = dets.scores
         self._match(objs, record, dets, pred_names, n_gt)
         objs.attributes = _attributes(record, labels, n_pred)
-        objs.embeddings = {name: np.asarray(v, np.float32).reshape(n, -1) for name, v in emb.items()
+        objs.embeddings = {name: np.asarray(v, np.float32) for name, v in emb.items()  # (n, C) each
                            if name != "mask_fallback"}
         if "mask_fallback" in emb:
             objs.mask_fallback = list(emb["mask_fallback"])
