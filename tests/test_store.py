@@ -132,3 +132,22 @@ def test_atomic_outputs_get_umask_permissions(tmp_path):
     write_json(tmp_path / "p.json", {})
     assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
     assert os.access(tmp_path / "p.json", os.R_OK)
+
+
+def test_objects_from_arrow_round_trip():
+    """The table read back is the same batch: writing it again gives the same table."""
+    objs = Objects.empty(3)
+    objs.image, objs.image_index = ["a", "a", "b"], np.array([0, 0, 1])
+    objs.origin, objs.status = ["gt", "pred", "pred"], [None, "FP", None]
+    objs.class_id[:] = [-1, 2, 3]
+    objs.score[1:] = [0.5, 0.25]
+    objs.frame_index[:] = [-1, 4, 4]
+    objs.attributes = {"weather": ["clear", None, "rain"]}
+    objs.embeddings = {"emb_L9": np.eye(3, dtype=np.float32)}
+    objs.missing = {"emb_L9": np.array([False, True, False])}
+    schema = ObjectSchema({"emb_L9": 3}, ("video", "frame_index"), {"attr_weather": pa.string()})
+    table = objs.to_table(schema)
+    back = Objects.from_arrow(table)
+    assert back.to_table(schema).equals(table)
+    assert back.origin == ["gt", "pred", "pred"] and back.class_id.tolist() == [-1, 2, 3]
+    assert back.missing_rows("emb_L9").tolist() == [False, True, False]

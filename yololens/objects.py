@@ -176,6 +176,53 @@ class Objects:
             out["missing"][name] = np.concatenate([b.missing_rows(name) for b in batches])
         return cls(**out)
 
+    @classmethod
+    def from_arrow(cls, table: pa.Table | pa.RecordBatch) -> Objects:
+        """An objects table (or any of its columns' subset) read back as a batch; absent columns are null."""
+        n = table.num_rows
+        objs = cls.empty(n)
+        names = set(table.column_names)
+
+        def texts(name: str) -> list:
+            return table.column(name).to_pylist() if name in names else _texts(n)
+
+        def numbers(name: str, dtype, fill) -> np.ndarray:
+            if name not in names:
+                return getattr(objs, name)
+            return np.asarray(table.column(name).fill_null(fill).to_numpy(zero_copy_only=False), dtype)
+
+        for name in ("image", "class_name", "gt_id", "status", "video", "track_id", "mask_fallback"):
+            setattr(objs, name, texts(name))
+        objs.origin = [None if o is None else Origin(o) for o in texts("origin")]
+        objs.image_index = numbers("image_index", np.int64, 0)
+        for name in ("image_w", "image_h", "object"):
+            setattr(objs, name, numbers(name, np.int32, 0))
+        for name in ("class_id", "frame_index"):
+            setattr(objs, name, numbers(name, np.int32, MISSING))
+        for name in ("score", "match_iou"):
+            setattr(objs, name, numbers(name, np.float32, np.nan))
+        for j, c in enumerate(("x1", "y1", "x2", "y2")):
+            if c in names:
+                objs.boxes[:, j] = numbers(c, np.float32, np.nan)
+        objs.attributes = {c[len("attr_"):]: table.column(c).to_pylist() for c in table.column_names
+                           if c.startswith("attr_")}
+        objs.crop = table.column("crop").to_pylist() if "crop" in names else None
+        for c in table.column_names:
+            if c.startswith("emb_"):
+                col = table.column(c)
+                col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+                dim = col.type.list_size
+                flat = col.flatten().to_numpy(zero_copy_only=False) if col.null_count == 0 else None
+                missing = np.asarray(col.is_null().to_numpy(zero_copy_only=False), bool)
+                if flat is None:  # nulls carry no values in flatten(): place the valid rows
+                    values = np.zeros((n, dim), np.float32)
+                    values[~missing] = np.asarray(col.drop_null().flatten().to_numpy(zero_copy_only=False),
+                                                  np.float32).reshape(-1, dim)
+                else:
+                    values = np.asarray(flat, np.float32).reshape(n, dim)
+                objs.embeddings[c], objs.missing[c] = values, missing
+        return objs
+
     def missing_rows(self, name: str) -> np.ndarray:
         """``(n,)`` bool: rows with no vector in embedding column ``name``."""
         if name not in self.embeddings:

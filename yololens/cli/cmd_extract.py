@@ -83,11 +83,11 @@ def extract_command(
         chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
         overwrite=overwrite, progress=progress,
     )
-    c, t = result.manifest["counts"], result.manifest["timings_s"]
+    c, t = result.counts, result.manifest["timings_s"]
     typer.echo(
-        f"extract: {c['images_processed']} images processed ({c['images_resumed']} already done), "
-        f"{c['objects_written']} objects written ({c.get('objects_total', 0)} in table), "
-        f"{c['skipped']} skipped, {t['total']:.1f}s -> {result.table_path or out}"
+        f"extract: {c.images_processed} images processed ({c.images_resumed} already done), "
+        f"{c.objects_written} objects written ({c.objects_total or 0} in table), "
+        f"{c.skipped} skipped, {t['total']:.1f}s -> {result.table_path or out}"
     )
     for skip in result.skips:
         typer.echo(f"  skipped {skip}", err=True)

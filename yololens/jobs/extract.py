@@ -39,6 +39,33 @@ TABLE_NAME = "objects.parquet"
 RUN_CONFIG = ".yololens-run.json"
 
 
+@dataclass(frozen=True)
+class ExtractCounts:
+    """What an extract run counted (``manifest.json`` ``counts``).
+
+    Attributes:
+        images_in_source: images the source lists; ``images_resumed``: of those, done by earlier runs;
+        images_processed: done in this run; ``objects_written``: rows this run wrote; ``skipped``: inputs
+        skipped; ``images_per_s``: this run's throughput (None when it processed nothing);
+        objects_total: rows in the final table (None when there is none).
+    """
+
+    images_in_source: int = 0
+    images_resumed: int = 0
+    images_processed: int = 0
+    objects_written: int = 0
+    skipped: int = 0
+    images_per_s: float | None = None
+    objects_total: int | None = None
+
+    def to_dict(self) -> dict:
+        """As written to the manifest (``objects_total`` only when there is a table)."""
+        d = dict(self.__dict__)
+        if d["objects_total"] is None:
+            del d["objects_total"]
+        return d
+
+
 @dataclass
 class ExtractResult:
     """What :func:`extract` did.
@@ -50,6 +77,7 @@ class ExtractResult:
         skips: inputs skipped in this run (one line each).
         images_done: images processed in this run (not counting those resumed from before).
         objects: rows written in this run.
+        counts: the run's counts, typed (the manifest's ``counts``).
     """
 
     out: Path
@@ -58,6 +86,7 @@ class ExtractResult:
     skips: list[Skip] = field(default_factory=list)
     images_done: int = 0
     objects: int = 0
+    counts: ExtractCounts = field(default_factory=ExtractCounts)
 
     def table(self, columns: list[str] | None = None) -> pa.Table:
         """The whole objects table as a pyarrow Table (optionally only ``columns``)."""
@@ -229,15 +258,11 @@ def extract(
         timings["finalize"] = time.perf_counter() - t_fin
         timings["total"] = time.perf_counter() - t0
         n_images = len(job.done_images)
-        counts = {
-            "images_in_source": len(src.records), "images_resumed": start.resumed,
-            "images_processed": n_images, "objects_written": job.objects, "skipped": len(skips),
-            "images_per_s": round(n_images / timings["run"], 3) if timings["run"] > 0 and n_images else None,
-        }
-        if final is not None:
-            import pyarrow.parquet as pq
-
-            counts["objects_total"] = pq.read_metadata(final).num_rows
+        counts = ExtractCounts(
+            images_in_source=len(src.records), images_resumed=start.resumed, images_processed=n_images,
+            objects_written=job.objects, skipped=len(skips),
+            images_per_s=round(n_images / timings["run"], 3) if timings["run"] > 0 and n_images else None,
+            objects_total=_num_rows(final))
         given_source, given_labels = _given(source, labels)
         params = {"source": given_source, "labels": given_labels, "format": src.format,
                   "out": str(out), "batch": batch, "device": str(loaded.device), "threads": threads,
@@ -246,9 +271,18 @@ def extract(
         extra = {"layers": manifest_layers}
         if final is not None and src.has_labels and boxes == "both":
             extra["class_map"] = {**cmap.describe(), "matched": table_matched_pairs(final)}
-        path = write_manifest(out, "extract", params, loaded.describe(), counts, timings, skips, extra=extra)
+        path = write_manifest(out, "extract", params, loaded.describe(), counts.to_dict(), timings, skips,
+                              extra=extra)
         manifest = json.loads(path.read_text())
-    return ExtractResult(out, final, manifest, skips, n_images, job.objects)
+    return ExtractResult(out, final, manifest, skips, n_images, job.objects, counts)
+
+
+def _num_rows(table: Path | None) -> int | None:
+    if table is None:
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(table).num_rows
 
 
 def _given(source, labels) -> tuple[str | None, str | None]:
