@@ -8,6 +8,7 @@ space, rows go to a crash-safe resumable Parquet table (``OUT/objects.parquet``)
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,8 @@ from yololens.engine.matching import ClassMap, load_class_map, table_matched_pai
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode, check_pool_size
 from yololens.engine.runner import Runner
 from yololens.errors import InputError, StrictModeError
-from yololens.jobs.extract_windows import ExtractWindows
+from yololens.jobs.extract_windows import ExtractWindows, RayExtractWork
+from yololens.jobs.ray_executor import RayExecutor
 from yololens.jobs.skeleton import executor_of, resume
 from yololens.model.catalogue import resolve_layers
 from yololens.options import check_options
@@ -198,8 +200,9 @@ def extract(
         max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         strict: stop at the first bad input instead of skipping it.
         overwrite: discard earlier results in ``out`` instead of resuming.
-        executor: what runs the windows (``"local"``, the default: this process; see
-            :mod:`yololens.engine.executors`).
+        executor: what runs the windows: ``"local"`` (default, this process), ``"ray"`` (Ray workers, one
+            model per worker, each writing its windows' parts into ``out``, which must be shared; see
+            :mod:`yololens.jobs.ray_executor`) or an executor object (``RayExecutor(address=...)``).
 
     A rerun into the same ``out`` skips finished images; the final table equals an
     uninterrupted run's.
@@ -242,16 +245,22 @@ def extract(
         if overwrite:
             shutil.rmtree(out / "crops", ignore_errors=True)
         done = start.done
-        runner = Runner(loaded, layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                        predict=boxes != "gt", **compute.runner_kwargs())
-        job = ExtractWindows(loaded, runner, layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap,
-                             pool_mode)
+        runner_kwargs = dict(layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
+                             predict=boxes != "gt", **compute.runner_kwargs())
+        job_args = (layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap, pool_mode)
+        ex = executor_of(executor)
+        remote = (RayExtractWork(pickle.dumps(loaded), runner_kwargs, job_args, table.path, batch, workers,
+                                 chunk_images, strict, max_image_bytes) if isinstance(ex, RayExecutor) else None)
+        runner = Runner(loaded, **runner_kwargs)
+        job = ExtractWindows(loaded, runner, *job_args)
         timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
         t_run = time.perf_counter()
         skips = list(src.skips) + start.redone
         job.decode = image_decoder(max_image_bytes)
-        skips.extend(job.run(src.records, done, table, batch, workers, chunk_images, strict, progress,
-                             executor_of(executor)))
+        if remote is not None:
+            skips.extend(job.run_distributed(ex, remote, src.records, done, chunk_images, progress))
+        else:
+            skips.extend(job.run(src.records, done, table, batch, workers, chunk_images, strict, progress, ex))
         timings["run"] = time.perf_counter() - t_run
         t_fin = time.perf_counter()
         final = table.finalize(metadata={"yololens.settings": json.dumps(settings.__dict__)})

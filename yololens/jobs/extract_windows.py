@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -10,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from yololens.engine.batching import image_decoder
+from yololens.engine.batching import image_decoder, plan_windows
 from yololens.engine.executors import LOCAL, Executor
 from yololens.engine.image_objects import ObjectBuilder
 from yololens.engine.mask_pool import MaskPooler, mask_column
@@ -18,6 +20,7 @@ from yololens.engine.matching import ClassMap
 from yololens.engine.pooling import PoolMode, clip_to_content, pool_boxes
 from yololens.engine.runner import ImageResult, Runner
 from yololens.errors import StrictModeError
+from yololens.jobs.ray_executor import RayExecutor, WindowOutcome
 from yololens.model.loading import LoadedModel
 from yololens.objects import Objects, ObjectSchema
 from yololens.sources.records import ImageRecord, Skip, Source
@@ -50,6 +53,7 @@ class ExtractWindows:
         self.objects = 0
         self.done_images: list[str] = []
         self.decode = image_decoder()
+        self.fixed_parts = False  # parts named by their window alone (Ray workers: a retry replaces its part)
 
     @property
     def schema(self) -> ObjectSchema:
@@ -79,6 +83,23 @@ class ExtractWindows:
                 batches, keys = [], []
         return skips
 
+    def run_distributed(self, executor: RayExecutor, make_work: RayExtractWork, records: list[ImageRecord],
+                        done: set[str], window: int, progress: bool) -> list[Skip]:
+        """The windows of ``records`` not in ``done`` on ``executor``'s workers (each writes its part)."""
+        windows = [w for w in ([r for r in w if r.name not in done] for w in plan_windows(records, window)) if w]
+        outcomes = sorted(executor.run_windows(make_work, windows, self.out, gpu=self.model.device.type == "cuda",
+                                               progress=progress, desc="extract"), key=lambda o: o.first_index)
+        skips: list[Skip] = []
+        for o in outcomes:
+            for skip in o.skips:
+                tqdm.write(f"skipped {skip}")
+            skips += o.skips
+            self.objects += o.objects
+            self.done_images += o.keys
+            self.dims.update(o.dims)
+            self.strides.update(o.strides)
+        return skips
+
     def batch_objects(self, records: list[ImageRecord], result) -> Objects:
         """One batch's rows (every image: gt first, then predictions), with their embeddings and crops."""
         boxes = [self._objects_lb(r, res) for r, res in zip(records, result.images)]
@@ -97,7 +118,7 @@ class ExtractWindows:
         part = Objects.concat(batches).to_table(self.schema)
         part = part.sort_by([("image_index", "ascending"), ("object", "ascending")])
         order = {r.name: r.index for r in window}
-        table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index)
+        table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index, fixed=self.fixed_parts)
         self.objects += part.num_rows
         self.done_images.extend(keys)
 
@@ -160,3 +181,31 @@ class ExtractWindows:
         if ok:
             write_bytes(self.out / rel, buf.tobytes())
         return rel if ok else None
+
+
+@dataclass
+class RayExtractWork:
+    """Picklable: builds :class:`ExtractWindows` once in a Ray worker; the result runs one window per call."""
+
+    model: bytes  # the LoadedModel, pickled before the driver hooks it
+    runner_kwargs: dict
+    args: tuple  # ExtractWindows' arguments after the runner
+    table: Path
+    batch: int
+    workers: int
+    window: int
+    strict: bool
+    max_image_bytes: int | None
+
+    def __call__(self):
+        loaded = pickle.loads(self.model)
+        job = ExtractWindows(loaded, Runner(loaded, **self.runner_kwargs), *self.args)
+        job.decode, job.fixed_parts = image_decoder(self.max_image_bytes), True
+        table = ResumableTable(self.table, key_column="image")
+
+        def work(records: list[ImageRecord]) -> WindowOutcome:
+            n0, k0 = job.objects, len(job.done_images)
+            skips = job.run(records, set(), table, self.batch, self.workers, self.window, self.strict, False)
+            return WindowOutcome(records[0].index, job.done_images[k0:], job.objects - n0, skips, dict(job.dims),
+                                 dict(job.strides))
+        return work

@@ -47,12 +47,17 @@ def resume(out: Path, config: Path, tables: Sequence[ResumableTable], settings: 
     return Resumed(done, redone, sum(r.name in done for r in records))
 
 
-def executor_of(executor: Executor | str | None) -> Executor:
-    """The executor a job runs its windows on: ``None`` / ``"local"`` -> this process."""
+def executor_of(executor, address: str | None = None):
+    """The executor a job runs its windows on: ``None`` / ``"local"`` -> this process; ``"ray"`` -> a
+    :class:`~yololens.jobs.ray_executor.RayExecutor` on the cluster at ``address`` (None: local Ray)."""
     if executor is None or executor == "local":
         return LOCAL
+    if executor == "ray":
+        from yololens.jobs.ray_executor import RayExecutor
+
+        return RayExecutor(address)
     if isinstance(executor, str):
         from yololens.errors import InputError
 
-        raise InputError(f"--executor must be local, not {executor!r}")
+        raise InputError(f"--executor must be local or ray, not {executor!r}")
     return executor
