@@ -124,3 +124,14 @@ def test_resume_across_executors(cluster, local, images, det_weights, tmp_path, 
     res = extract(det_weights, images, out=tmp_path / "b", **RUN)
     assert 1 <= res.counts.images_resumed < 8 and res.counts.images_resumed + res.counts.images_processed == 8
     assert _rows(res).equals(_rows(local))
+
+
+def test_coefficients_on_ray_equal_local(cluster, images, seg_weights, tmp_path):
+    """The coefficient table (and its ablation part, with the report) from Ray workers equals the local one."""
+    from yololens.jobs.coefficients import coefficients
+
+    run = dict(table="c.parquet", imgsz=320, batch=2, window=2, backend="torch", threads=1, progress=False)
+    a = coefficients(seg_weights, images, tmp_path / "local", **run)
+    b = coefficients(seg_weights, images, tmp_path / "ray", executor="ray", **run)
+    assert a.instances > 0 and (b.images, b.instances) == (a.images, a.instances) == (8, a.instances)
+    assert _rows(b.table).equals(_rows(a.table))

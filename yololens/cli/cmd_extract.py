@@ -12,12 +12,14 @@ from yololens.cli.common import (
     DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
+    ExecutorOpt,
     FormatOpt,
     HalfOpt,
     ImgszOpt,
     MaxImageBytesOpt,
     ModelOpt,
     ProgressOpt,
+    RayAddressOpt,
     SourceOpt,
     ThreadsOpt,
     WorkersOpt,
@@ -25,7 +27,7 @@ from yololens.cli.common import (
     exit_for_skips,
 )
 from yololens.options import typer_bounds
-from yololens.types import Backend, BoxMode
+from yololens.types import Backend, BoxMode, ExecutorKind
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +65,8 @@ def extract_command(
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
     progress: ProgressOpt = True,
+    executor: ExecutorOpt = ExecutorKind.LOCAL,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Pool every object's features inside its box at the chosen layers and write OUT/objects.parquet.
 
@@ -81,7 +85,7 @@ def extract_command(
         match_iou=match_iou,
         class_map=class_map, pool=pool, pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers,
         chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
-        overwrite=overwrite, progress=progress,
+        overwrite=overwrite, progress=progress, executor=executor, ray_address=ray_address,
     )
     c, t = result.counts, result.manifest["timings_s"]
     typer.echo(

@@ -168,7 +168,8 @@ def extract(
     strict: bool = False,
     overwrite: bool = False,
     progress: bool = True,
-    executor: Executor | str | None = None,
+    executor: Executor | RayExecutor | str | None = None,
+    ray_address: str | None = None,
 ) -> ExtractResult:
     """Pool every object's features at ``layers`` and write ``out/objects.parquet``.
 
@@ -203,6 +204,8 @@ def extract(
         executor: what runs the windows: ``"local"`` (default, this process), ``"ray"`` (Ray workers, one
             model per worker, each writing its windows' parts into ``out``, which must be shared; see
             :mod:`yololens.jobs.ray_executor`) or an executor object (``RayExecutor(address=...)``).
+            The table equals the local executor's at the same ``batch``, ``chunk_images`` and ``threads``.
+        ray_address: ``executor="ray"``: the cluster (``auto``, ``ray://HEAD:10001``); None: a local Ray.
 
     A rerun into the same ``out`` skips finished images; the final table equals an
     uninterrupted run's.
@@ -248,7 +251,7 @@ def extract(
         runner_kwargs = dict(layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
                              predict=boxes != "gt", **compute.runner_kwargs())
         job_args = (layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap, pool_mode)
-        ex = executor_of(executor)
+        ex = executor_of(executor, ray_address)
         remote = (RayExtractWork(pickle.dumps(loaded), runner_kwargs, job_args, table.path, batch, workers,
                                  chunk_images, strict, max_image_bytes) if isinstance(ex, RayExecutor) else None)
         runner = Runner(loaded, **runner_kwargs)
