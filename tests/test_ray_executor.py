@@ -135,3 +135,19 @@ def test_coefficients_on_ray_equal_local(cluster, images, seg_weights, tmp_path)
     b = coefficients(seg_weights, images, tmp_path / "ray", executor="ray", **run)
     assert a.instances > 0 and (b.images, b.instances) == (a.images, a.instances) == (8, a.instances)
     assert _rows(b.table).equals(_rows(a.table))
+
+
+def test_worker_that_cannot_see_out_says_so(tmp_path):
+    """The shared-OUT check: an actor whose filesystem lacks the driver's probe file refuses in one line."""
+    from yololens.errors import InputError
+    from yololens.jobs.ray_executor import _WindowActor
+
+    with pytest.raises(InputError, match="cannot see OUT; --executor ray needs OUT on a filesystem all nodes share"):
+        _WindowActor(lambda: None, str(tmp_path / "out" / ".yololens-ray-x"))
+
+
+def test_unknown_executor_is_one_line(tmp_path, det_weights, images):
+    from yololens.errors import InputError
+
+    with pytest.raises(InputError, match="--executor must be local or ray, not 'dask'"):
+        extract(det_weights, images, out=tmp_path, executor="dask", **RUN)
