@@ -48,7 +48,7 @@ def make_seed_predictor(weights: str, device: str):
 
 
 def coefficients_code(weights: str, folder: Path, out: Path, backend: str, threads: int, batch: int) -> str:
-    return (f"from yololens.seg.coefficients import coefficients\n"
+    return (f"from yololens.jobs.coefficients import coefficients\n"
             f"r = coefficients({weights!r}, {str(folder)!r}, {str(out)!r}, batch={batch}, device='cpu', "
             f"backend={backend!r}, threads={threads}, overwrite=True, progress=False)\n"
             f"RESULT = {{'images': r.images, 'call_s': r.seconds}}")

@@ -37,7 +37,7 @@ BATCHES = (1, 2, 4, 8)
 
 def extract_code(model: str, folder: Path, out: Path, backend: str, threads: int, workers: int, batch: int,
                  window: int) -> str:
-    return (f"from yololens.engine.extract import extract\n"
+    return (f"from yololens.jobs.extract import extract\n"
             f"r = extract({model!r}, {str(folder)!r}, out={str(out)!r}, layers={LAYERS}, batch={batch}, "
             f"device='cpu', backend={backend!r}, threads={threads}, workers={workers}, chunk_images={window}, "
             f"overwrite=True, progress=False)\n"

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from yololens.cli.app import app
 from yololens.engine.backends import openvino_available
-from yololens.engine.extract import extract
+from yololens.jobs.extract import extract
 from yololens.errors import InputError
-from yololens.seg.coefficients import coefficients
+from yololens.jobs.coefficients import coefficients
 from yololens.jobs.protos import protos
 
 pytestmark = pytest.mark.skipif(not openvino_available(), reason="openvino is not installed")

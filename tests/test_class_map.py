@@ -68,7 +68,7 @@ def test_matching_goes_through_the_map():
 
 
 def test_extract_uses_and_records_the_class_map(bdd_detect, det_weights, tmp_path):
-    from yololens.engine.extract import extract
+    from yololens.jobs.extract import extract
 
     src, labels = str(bdd_detect / "images"), str(bdd_detect / "labels" / "annotation.json")
     res = extract(str(det_weights), src, labels, out=tmp_path / "a", boxes="both", layers=[9], progress=False)

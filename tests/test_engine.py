@@ -10,7 +10,7 @@ import torch
 from torchvision.ops import roi_align
 from ultralytics import YOLO
 
-from yololens.engine.extract import extract
+from yololens.jobs.extract import extract
 from yololens.engine.matching import match
 from yololens.engine.runner import Runner
 from yololens.model import ultra

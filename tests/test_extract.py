@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from yololens.cli.app import app
-from yololens.engine.extract import extract, load_objects
+from yololens.jobs.extract import extract, load_objects
 from yololens.errors import InputError
+from yololens.objects import ObjectSchema
 from yololens.store.table import ResumableTable
 from yololens.store.lock import DirectoryLock
 
@@ -47,6 +48,19 @@ def test_bdd_ground_truth_rows_equal_json(bdd_detect, det_weights, tmp_path):
     assert set(t["attr_timeofday"]) == {frame["attributes"]["timeofday"]}
     assert len(t["emb_L9"][0]) == 256 and len(t["emb_L15"][0]) == 64
     assert res.manifest["model"]["sha256"] == "b214fe2c550c6e8abf568dd97d4f2c7721b264454c9d11cd58f49c69a99452bf"
+    # the typed counts are the manifest's
+    assert res.counts.objects_total == res.counts.objects_written == 10 and res.counts.images_processed == 1
+    assert res.counts.to_dict() == res.manifest["counts"]
+    # analysis reads the rows back as one Objects batch, equal to the table
+    from yololens.analysis.table import read_objects
+
+    objs = read_objects(tmp_path)
+    assert len(objs) == 10 and objs.gt_id == t["gt_id"].tolist() and set(objs.origin) == {"gt"}
+    np.testing.assert_array_equal(objs.boxes, t[["x1", "y1", "x2", "y2"]].to_numpy(np.float32))
+    np.testing.assert_array_equal(objs.embeddings["emb_L9"], np.stack(t["emb_L9"]))
+    assert objs.to_table(ObjectSchema({c: len(t[c][0]) for c in ("emb_L9", "emb_L15")},
+                                      attr_types={c: res.table().schema.field(c).type for c in t if c.startswith("attr_")})
+                         ).equals(res.table().replace_schema_metadata(None))
 
 
 def test_boxes_both_matches_predictions(bdd_detect, det_weights, tmp_path):

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from yololens.cli.app import app
-from yololens.engine.extract import extract
+from yololens.jobs.extract import extract
 from yololens.errors import InputError
 
 pytestmark = pytest.mark.shared

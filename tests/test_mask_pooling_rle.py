@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 
-from yololens.engine.extract import extract
+from yololens.jobs.extract import extract
 
 pytestmark = pytest.mark.shared
 mask_utils = pytest.importorskip("pycocotools.mask", reason="pycocotools not installed (pip install 'yololens[masks]')")

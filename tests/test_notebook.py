@@ -14,7 +14,7 @@ import pytest
 import yololens
 from yololens.analysis.projection import Projector, project
 from yololens.jobs.stages import stages
-from yololens.engine.extract import ExtractResult
+from yololens.jobs.extract import ExtractResult
 from yololens.figures.scatter import plot
 from yololens.jobs.protos import ProtosPage, ProtosResult
 from yololens.report.build import ReportResult

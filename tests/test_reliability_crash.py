@@ -293,7 +293,7 @@ def test_kill_between_final_rename_and_part_cleanup_gives_no_duplicates(tmp_path
 
 
 def test_stale_temp_files_are_removed_under_the_lock(tmp_path, assets, det_weights):
-    from yololens.engine.extract import extract
+    from yololens.jobs.extract import extract
     from yololens.store.atomic import remove_stale_temps
 
     (tmp_path / ".parts" / "objects.parquet").mkdir(parents=True)

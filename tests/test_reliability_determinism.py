@@ -14,7 +14,7 @@ import pytest
 
 from yololens.analysis.projection import project
 from yololens.analysis.synthetic import make_objects_table
-from yololens.engine.extract import extract
+from yololens.jobs.extract import extract
 
 pytestmark = pytest.mark.reliability
 

@@ -366,12 +366,13 @@ def test_analysis_output_that_cannot_be_written(command, blocked, tmp_path):
 
 def test_unexpected_errors_never_exit_1(monkeypatch, tmp_path, assets, det_weights):
     """Exit 1 means "finished, inputs skipped"; a crash must not look like that."""
-    import yololens.engine.extract as ex
+    import yololens.engine.image_objects as objects_mod
+    import yololens.jobs.extract_windows as ex
 
     def boom(*args, **kwargs):
         raise ValueError("simulated bug")
 
-    monkeypatch.setattr(ex, "match", boom)
+    monkeypatch.setattr(objects_mod, "match", boom)
     res = invoke(["extract", "-m", det_weights, "-s", assets / "bus.jpg", "-o", tmp_path, *FAST[:2], "--no-progress"])
     assert res.exit_code == EXIT_OK  # pred boxes without labels never call match
     monkeypatch.setattr(ex, "pool_boxes", boom)

@@ -291,7 +291,7 @@ BAD_OPTIONS = [("extract", "--batch", "0"), ("extract", "--conf", "1.5"), ("extr
 @pytest.mark.parametrize("command,option,value", BAD_OPTIONS)
 def test_12_numeric_options_are_checked_by_the_api(command, option, value, assets, tmp_path):
     import yololens
-    from yololens.seg.coefficients import coefficients
+    from yololens.jobs.coefficients import coefficients
     from yololens.jobs.protos import protos
 
     api = {"extract": yololens.extract, "maps": yololens.maps, "protos": protos, "coefficients": coefficients}[command]

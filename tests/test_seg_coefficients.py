@@ -14,7 +14,7 @@ from yololens.errors import InputError, ModelError
 from yololens.model import ultra
 from yololens.seg import instances_of
 from yololens.seg.ablation import ablation_drops
-from yololens.seg.coefficients import coefficients
+from yololens.jobs.coefficients import coefficients
 from yololens.seg.common import seg_model
 from yololens.sources.resolve import open_source
 

@@ -10,16 +10,19 @@ import pytest
 from yololens.errors import OutputLockedError
 from yololens.store.atomic import atomic_path, write_json
 from yololens.store.lock import DirectoryLock
-from yololens.store.objects import ObjectRows
+from yololens.objects import Objects, ObjectSchema
 from yololens.store.table import ResumableTable, read_table
 
 
 def _table(images: list[str], start: int = 0) -> pa.Table:
-    rows = ObjectRows({"emb_L9": 3})
-    for i, name in enumerate(images):
-        rows.add({"image": name, "image_index": start + i, "object": 0, "x1": 1.0, "class_name": "car"},
-                 {"weather": "clear"} if (start + i) % 2 else {}, {"emb_L9": np.arange(3, dtype=np.float32) + start + i})
-    return rows.to_table()
+    objs = Objects.empty(len(images))
+    objs.image, objs.image_index = list(images), np.arange(start, start + len(images))
+    objs.object[:] = 0
+    objs.boxes[:, 0] = 1.0
+    objs.class_name = ["car"] * len(images)
+    objs.attributes = {"weather": ["clear" if (start + i) % 2 else None for i in range(len(images))]}
+    objs.embeddings = {"emb_L9": np.arange(3, dtype=np.float32) + np.arange(start, start + len(images))[:, None]}
+    return objs.to_table(ObjectSchema({"emb_L9": 3}))
 
 
 def test_parts_resume_and_finalize_equal_one_run(tmp_path):
@@ -87,13 +90,38 @@ def test_atomic_path_leaves_old_file_on_error(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
 
 
-def test_object_rows_null_embeddings_and_mixed_attributes():
-    rows = ObjectRows({"emb_coef": 2})
-    rows.add({"image": "a", "origin": "gt"}, {"occluded": True}, {})
-    rows.add({"image": "a", "origin": "pred"}, {"occluded": "yes"}, {"emb_coef": np.array([1, 2], np.float32)})
-    table = rows.to_table()
+def test_objects_null_embeddings_and_mixed_attributes():
+    objs = Objects.empty(2)
+    objs.image, objs.origin = ["a", "a"], ["gt", "pred"]
+    objs.attributes = {"occluded": [True, "yes"]}
+    objs.embeddings = {"emb_coef": np.array([[0, 0], [1, 2]], np.float32)}
+    objs.missing = {"emb_coef": np.array([True, False])}
+    table = objs.to_table(ObjectSchema({"emb_coef": 2}))
     assert table.column("emb_coef").to_pylist() == [None, [1.0, 2.0]]
     assert table.column("attr_occluded").to_pylist() == ["True", "yes"]
+    assert table.column("class_id").to_pylist() == [None, None] and table.column("score").null_count == 2
+
+
+def test_objects_index_concat_and_schema():
+    """Indexing and concatenation keep every column aligned; a column one batch lacks is null there."""
+    a, b = Objects.empty(2), Objects.empty(1)
+    a.image, b.image = ["x", "x"], ["y"]
+    a.boxes[:] = [[0, 0, 2, 3], [1, 1, 2, 2]]
+    a.embeddings = {"emb_L9": np.ones((2, 3), np.float32)}
+    b.attributes = {"weather": ["rain"]}
+    both = Objects.concat([a, b])
+    assert len(both) == 3 and both.image == ["x", "x", "y"]
+    assert both.missing_rows("emb_L9").tolist() == [False, False, True]
+    assert both.attributes == {"weather": [None, None, "rain"]}
+    assert both.box_area.tolist() == [6.0, 1.0, 0.0]
+    picked = both[np.array([2, 0])]
+    assert picked.image == ["y", "x"] and picked.boxes[1].tolist() == [0, 0, 2, 3]
+    table = both.to_table(ObjectSchema({"emb_L9": 3}, ("video",)))
+    assert table.column_names[:6] == ["image", "image_index", "image_w", "image_h", "object", "object_id"]
+    assert table.column_names[-3:] == ["video", "attr_weather", "emb_L9"]
+    assert table.schema.field("emb_L9").type == pa.list_(pa.float32(), 3)
+    assert table.column("emb_L9").to_pylist() == [[1.0] * 3, [1.0] * 3, None]
+    assert table.column("object_id").to_pylist() == ["x#0", "x#1", "y#0"]
 
 
 def test_atomic_outputs_get_umask_permissions(tmp_path):
@@ -104,3 +132,22 @@ def test_atomic_outputs_get_umask_permissions(tmp_path):
     write_json(tmp_path / "p.json", {})
     assert (tmp_path / "p.json").stat().st_mode & 0o777 == 0o666 & ~atomic._UMASK
     assert os.access(tmp_path / "p.json", os.R_OK)
+
+
+def test_objects_from_arrow_round_trip():
+    """The table read back is the same batch: writing it again gives the same table."""
+    objs = Objects.empty(3)
+    objs.image, objs.image_index = ["a", "a", "b"], np.array([0, 0, 1])
+    objs.origin, objs.status = ["gt", "pred", "pred"], [None, "FP", None]
+    objs.class_id[:] = [-1, 2, 3]
+    objs.score[1:] = [0.5, 0.25]
+    objs.frame_index[:] = [-1, 4, 4]
+    objs.attributes = {"weather": ["clear", None, "rain"]}
+    objs.embeddings = {"emb_L9": np.eye(3, dtype=np.float32)}
+    objs.missing = {"emb_L9": np.array([False, True, False])}
+    schema = ObjectSchema({"emb_L9": 3}, ("video", "frame_index"), {"attr_weather": pa.string()})
+    table = objs.to_table(schema)
+    back = Objects.from_arrow(table)
+    assert back.to_table(schema).equals(table)
+    assert back.origin == ["gt", "pred", "pred"] and back.class_id.tolist() == [-1, 2, 3]
+    assert back.missing_rows("emb_L9").tolist() == [False, True, False]

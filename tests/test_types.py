@@ -30,3 +30,21 @@ def test_layer_id(value, index, text):
 def test_layer_id_rejects_names():
     with pytest.raises(ValueError):
         LayerId.of("sppf")  # aliases are the catalogue's to resolve (model.catalogue.resolve_layers)
+
+
+def test_estimate_reads_stage_table_cells():
+    """The one reader of ``<m>``/``<m>_lo``/``<m>_hi``: a NaN or absent bound means no interval."""
+    import numpy as np
+    import pandas as pd
+
+    from yololens.analysis.metrics import Estimate
+
+    df = pd.DataFrame({"knn_acc": [0.8, 0.6], "knn_acc_lo": [0.7, float("nan")], "knn_acc_hi": [0.9, 0.65]})
+    e = Estimate.of(df.iloc[0], "knn_acc")
+    assert (e.value, e.lo, e.hi, e.has_interval) == (0.8, 0.7, 0.9, True)
+    assert not Estimate.of(df.iloc[1], "knn_acc").has_interval
+    none = Estimate.of({"db": None}, "db")
+    assert np.isnan(none.value) and not none.has_interval
+    v, lo, hi = Estimate.columns(df, "knn_acc")
+    assert v.tolist() == [0.8, 0.6] and np.isnan(lo[1]) and hi.tolist() == [0.9, 0.65]
+    assert np.isnan(Estimate.columns(df, "silhouette")[0]).all()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from video_frames import FRAMES_PER_VIDEO, VIDEOS, build_video_frames
 
 from yololens.cli.app import app
-from yololens.engine.extract import extract
+from yololens.jobs.extract import extract
 from yololens.errors import InputError
 
 pytestmark = pytest.mark.shared

@@ -19,9 +19,9 @@ __version__ = "0.1.0"
 ULTRALYTICS_TESTED = ">=8.4.150,<8.5"
 
 _API = {
-    "extract": "yololens.engine.extract",
-    "load_objects": "yololens.engine.extract",
-    "ExtractResult": "yololens.engine.extract",
+    "extract": "yololens.jobs.extract",
+    "load_objects": "yololens.jobs.extract",
+    "ExtractResult": "yololens.jobs.extract",
     "load_model": "yololens.model.loading",
     "LoadedModel": "yololens.model.loading",
     "layers": "yololens.model.catalogue",
@@ -38,7 +38,7 @@ _API = {
     "load_projection": "yololens.analysis",
     "plot": "yololens.figures.scatter",
     "protos": "yololens.jobs.protos",
-    "coefficients": "yololens.seg.coefficients",
+    "coefficients": "yololens.jobs.coefficients",
     "coef_report": "yololens.jobs.coef_report",
     "build_report": "yololens.report",
     "PlotResult": "yololens.figures.scatter",

@@ -93,6 +93,13 @@ class ExportMedia(StrEnum):
     COPY = "copy"
 
 
+class ExecutorKind(StrEnum):
+    """What runs a resumable job's windows: this process, or Ray workers (``--executor ray``)."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
 PROTO = "proto"  # the seg head's prototype tensor, addressable like a layer
 
 
@@ -136,4 +143,4 @@ def embedding_column(layer: int | str) -> str:
     return f"emb_L{layer}" if isinstance(layer, int) else f"emb_{layer}"
 
 
-__all__ = ["PROTO", "Backend", "BoxMode", "CoefLayout", "ExportMedia", "LayerId", "Method", "Origin", "Precision", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]
+__all__ = ["PROTO", "Backend", "BoxMode", "ExecutorKind", "CoefLayout", "ExportMedia", "LayerId", "Method", "Origin", "Precision", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]

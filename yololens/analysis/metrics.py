@@ -36,6 +36,30 @@ class Estimate:
     hi: float
     std: float = float("nan")
 
+    @classmethod
+    def of(cls, row, metric: str) -> "Estimate":
+        """A stage-table row's ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` (NaN where absent): the one
+        reader of those columns (a NaN interval means none is reported, see Davies-Bouldin above)."""
+        def cell(key: str) -> float:
+            try:
+                return float(row.get(key))
+            except (TypeError, ValueError):  # absent (None) or a missing marker (pd.NA)
+                return float("nan")
+
+        return cls(cell(metric), cell(f"{metric}_lo"), cell(f"{metric}_hi"))
+
+    @classmethod
+    def columns(cls, df, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(value, lo, hi)`` ``(n_stages,)`` float arrays of a stage table ``df`` (NaN where absent)."""
+        def col(key: str) -> np.ndarray:
+            return df[key].astype(float).to_numpy() if key in df else np.full(len(df), np.nan)
+
+        return col(metric), col(f"{metric}_lo"), col(f"{metric}_hi")
+
+    @property
+    def has_interval(self) -> bool:
+        return bool(np.isfinite(self.lo) and np.isfinite(self.hi))
+
     def overlaps(self, other: "Estimate") -> bool:
         return not (self.lo > other.hi or other.lo > self.hi)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from yololens.analysis.metrics import Estimate
 from yololens.analysis.stage_text import METRICS
 
 
@@ -37,7 +38,8 @@ def markdown_table(df: pd.DataFrame) -> list[str]:
         for c in cols:
             v = r.get(c)
             if c in metrics:
-                cells.append(metric_cell(v, r.get(c + "_lo"), r.get(c + "_hi"), best.get(c) == pos))
+                e = Estimate.of(r, c)
+                cells.append(metric_cell(e.value, e.lo, e.hi, best.get(c) == pos))
             elif c == "stage":
                 cells.append(str(v))
             else:

@@ -404,3 +404,10 @@ def image_roots(out: str | os.PathLike, images_root: str | os.PathLike | None = 
                     roots.append(p if p.is_dir() else p.parent)
     roots.append(out_dir(out))
     return roots
+
+
+def read_objects(out: str | os.PathLike, columns: Sequence[str] | None = None):
+    """``OUT/objects.parquet`` (``columns`` of it) as :class:`~yololens.objects.Objects`."""
+    from yololens.objects import Objects
+
+    return Objects.from_arrow(pq.read_table(objects_path(out), columns=None if columns is None else list(columns)))

@@ -7,10 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
+from yololens.cli.common import (ExecutorOpt, RayAddressOpt, BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
                                   BackendOpt, HalfOpt, MaxImageBytesOpt, ThreadsOpt, cli_errors, exit_for_skips)
 from yololens.errors import InputError
-from yololens.types import Backend, CoefLayout
+from yololens.types import Backend, CoefLayout, ExecutorKind
 from yololens.options import typer_bounds
 
 
@@ -47,6 +47,8 @@ def coefficients_command(
     max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     window: Annotated[Optional[int], typer.Option(**typer_bounds("window"), help="Consecutive source images per durable part (default max(8*batch, 64)); an interrupted run redoes at most the window in flight.")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    executor: ExecutorOpt = ExecutorKind.LOCAL,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """One row per predicted instance (all of them, in Ultralytics' Results order) with its mask coefficients.
 
@@ -57,7 +59,7 @@ def coefficients_command(
     Example: yololens coefficients --model yolov8n-seg.pt --images_folder data --save_folder out
     --csv_filename mask_coefficient_31.csv --coefficient_index 31
     """
-    from yololens.seg.coefficients import coefficients
+    from yololens.jobs.coefficients import coefficients
 
     if all_ and index:
         raise InputError("give either --index or --all, not both")
@@ -66,7 +68,8 @@ def coefficients_command(
                           imgsz=imgsz, batch=batch, device=device, backend=backend, half=half,
                           threads=threads, workers=workers, window=window, max_image_bytes=max_image_bytes,
                           save_prototype_png=save_prototype_png, report=report, overwrite=overwrite,
-                          progress=progress, source_format=source_format)
+                          progress=progress, source_format=source_format, executor=executor,
+                          ray_address=ray_address)
     typer.echo(result.summary() + (f"; report -> {result.report}" if result.report else ""))
     for skip in result.skips:
         typer.echo(f"  skipped {skip}", err=True)

@@ -12,12 +12,14 @@ from yololens.cli.common import (
     DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
+    ExecutorOpt,
     FormatOpt,
     HalfOpt,
     ImgszOpt,
     MaxImageBytesOpt,
     ModelOpt,
     ProgressOpt,
+    RayAddressOpt,
     SourceOpt,
     ThreadsOpt,
     WorkersOpt,
@@ -25,7 +27,7 @@ from yololens.cli.common import (
     exit_for_skips,
 )
 from yololens.options import typer_bounds
-from yololens.types import Backend, BoxMode
+from yololens.types import Backend, BoxMode, ExecutorKind
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +65,8 @@ def extract_command(
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
     progress: ProgressOpt = True,
+    executor: ExecutorOpt = ExecutorKind.LOCAL,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Pool every object's features inside its box at the chosen layers and write OUT/objects.parquet.
 
@@ -73,7 +77,7 @@ def extract_command(
 
     Example (BDD100K): yololens extract --source bdd100k/images/100k/val --labels det_val.json --boxes both
     """
-    from yololens.engine.extract import extract
+    from yololens.jobs.extract import extract
 
     result = extract(
         model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
@@ -81,13 +85,13 @@ def extract_command(
         match_iou=match_iou,
         class_map=class_map, pool=pool, pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers,
         chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
-        overwrite=overwrite, progress=progress,
+        overwrite=overwrite, progress=progress, executor=executor, ray_address=ray_address,
     )
-    c, t = result.manifest["counts"], result.manifest["timings_s"]
+    c, t = result.counts, result.manifest["timings_s"]
     typer.echo(
-        f"extract: {c['images_processed']} images processed ({c['images_resumed']} already done), "
-        f"{c['objects_written']} objects written ({c.get('objects_total', 0)} in table), "
-        f"{c['skipped']} skipped, {t['total']:.1f}s -> {result.table_path or out}"
+        f"extract: {c.images_processed} images processed ({c.images_resumed} already done), "
+        f"{c.objects_written} objects written ({c.objects_total or 0} in table), "
+        f"{c.skipped} skipped, {t['total']:.1f}s -> {result.table_path or out}"
     )
     for skip in result.skips:
         typer.echo(f"  skipped {skip}", err=True)

@@ -17,7 +17,7 @@ from typer.exceptions import TyperException
 
 from yololens.errors import YololensError
 from yololens.options import typer_bounds
-from yololens.types import Backend
+from yololens.types import Backend, ExecutorKind
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -146,6 +146,8 @@ DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
 HalfOpt = Annotated[bool, typer.Option(help="Half precision: fp16 on CUDA (torch); bf16 with --backend openvino where the CPU has it (else f32).")]
 BackendOpt = Annotated[Backend, typer.Option(help="Compute backend: auto (OpenVINO on CPU when installed, torch on CUDA; $YOLOLENS_BACKEND overrides), torch (bitwise Ultralytics predict) or openvino (f32, faster on CPU; exports cached in $YOLOLENS_CACHE).")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="Inference threads (torch threads or OpenVINO INFERENCE_NUM_THREADS); 0: the backend's default (all cores).")]
+ExecutorOpt = Annotated[ExecutorKind, typer.Option(help="What runs the windows: local (this process) or ray (Ray workers, one model each, writing their windows' parts into --out, which must be on a filesystem all nodes share; pip install 'yololens[ray]').")]
+RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="--executor ray: the cluster to join (auto, or ray://HEAD:10001); default: start a local Ray.")]
 WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.", **typer_bounds("workers"))]
 MaxImageBytesOpt = Annotated[int, typer.Option(help="Skip image files larger than this many bytes, before reading them.",
                                                **typer_bounds("max_image_bytes"))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from yololens.analysis.metrics import Estimate
 from yololens.analysis.stage_text import METRICS
 
 
@@ -34,9 +35,7 @@ def stage_chart(df: pd.DataFrame, params: dict):
                 ax.plot(x, df[c].astype(float), marker="o", label=c.removeprefix("trust_"))
             ax.legend(fontsize=8)
         else:
-            v = df[m].astype(float).to_numpy()
-            lo = df[f"{m}_lo"].astype(float).to_numpy()
-            hi = df[f"{m}_hi"].astype(float).to_numpy()
+            v, lo, hi = Estimate.columns(df, m)
             err = np.nan_to_num(np.vstack([np.clip(v - lo, 0, None), np.clip(hi - v, 0, None)]), nan=0.0)
             ax.errorbar(x, v, yerr=err, marker="o", capsize=4, lw=1.5, color="C0")
             if m.endswith("_acc") and "chance" in df:

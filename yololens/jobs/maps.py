@@ -167,7 +167,7 @@ def maps(
         workers: image decoding threads.
         max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         backend, threads: compute backend (``auto``/``torch``/``openvino``) and inference threads,
-            as in :func:`yololens.engine.extract.extract` (``half`` then means bf16 on OpenVINO).
+            as in :func:`yololens.jobs.extract.extract` (``half`` then means bf16 on OpenVINO).
         on_skip: called with each :class:`Skip` as it happens (the CLI prints it).
     """
     start = time.perf_counter()

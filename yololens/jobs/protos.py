@@ -105,7 +105,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         max_instances: at most this many instance figures per image (``Results`` order).
         fmt: ``png`` or ``svg``.
         backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
-            inference threads, as in :func:`yololens.engine.extract.extract`.
+            inference threads, as in :func:`yololens.jobs.extract.extract`.
     """
     if order not in ORDERS:
         raise InputError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")

@@ -14,7 +14,7 @@ from yololens.errors import InputError
 from yololens.types import Method, ReportBoxMode, SectionStatus, Task
 
 if TYPE_CHECKING:
-    from yololens.engine.extract import ExtractResult
+    from yololens.jobs.extract import ExtractResult
     from yololens.model.catalogue import LayerInfo
     from yololens.model.loading import LoadedModel
     from yololens.sources.records import Source

@@ -99,18 +99,20 @@ class ResumableTable:
         return sorted(p for p in self.parts_dir.glob("part-*.parquet") if not p.name.startswith("."))
 
     # -- writing ----------------------------------------------------------------------
-    def write_part(self, table: pa.Table, keys: Sequence[str], order: int) -> Path:
+    def write_part(self, table: pa.Table, keys: Sequence[str], order: int, fixed: bool = False) -> Path:
         """Durably record ``table`` as the rows of images ``keys``.
 
         ``order`` is the source index of the first image in the part; parts are merged
-        in that order. ``keys`` may include images that produced no rows.
+        in that order. ``keys`` may include images that produced no rows. ``fixed``: name the part
+        by ``order`` alone, so a window run again (a retried worker) replaces its part, never adds one.
         """
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         meta = dict(table.schema.metadata or {})
         meta[DONE_KEY] = json.dumps(list(keys)).encode()
         table = table.replace_schema_metadata(meta)
         self._seq += 1
-        target = self.parts_dir / f"part-{order:012d}-{os.getpid()}-{self._seq:06d}.parquet"
+        name = f"part-{order:012d}" if fixed else f"part-{order:012d}-{os.getpid()}-{self._seq:06d}"
+        target = self.parts_dir / f"{name}.parquet"
         with atomic_path(target) as tmp:
             pq.write_table(table, tmp)
         return target

@@ -7,7 +7,7 @@ from yololens.types import BoxMode, LayerId, ReportBoxMode
 
 
 def run_extract(ctx: Context) -> Section:
-    from yololens.engine.extract import extract
+    from yololens.jobs.extract import extract
     from yololens.model.catalogue import resolve_layers
 
     o = ctx.opts
@@ -20,14 +20,14 @@ def run_extract(ctx: Context) -> Section:
                   backend=o.backend, threads=o.threads)
     ctx.extract = res
     ctx.skips.extend(str(s) for s in res.skips)
-    counts = res.manifest.get("counts", {})
-    ctx.n_objects = int(counts.get("objects_total") or 0) if res.table_path else 0
+    counts = res.counts
+    ctx.n_objects = int(counts.objects_total or 0) if res.table_path else 0
     layers = ", ".join(str(LayerId.of(x)) for x in ctx.layer_ids)
     cmd = (f"yololens extract --model {ctx.model_arg()} {ctx.source_args()} --boxes {ctx.boxes} "
            f"--layers {','.join(map(str, ctx.layer_ids))} --conf {o.conf:g} --crops --out {EXTRACT_DIR}"
            + (f" --class-map {o.class_map}" if o.class_map else ""))
-    note = f"{ctx.n_objects} objects from {counts.get('images_in_source', len(ctx.source))} images at {layers}"
+    note = f"{ctx.n_objects} objects from {counts.images_in_source} images at {layers}"
     return Section(note=note, command=cmd,
-                   data={"summary": note, "counts": counts, "boxes": ctx.boxes, "layers": list(ctx.layer_ids),
+                   data={"summary": note, "counts": counts.to_dict(), "boxes": ctx.boxes, "layers": list(ctx.layer_ids),
                          "table": ctx.rel(res.table_path) if res.table_path else None,
                          "manifest": ctx.rel(ctx.extract_dir / "manifest.json")})

@@ -30,17 +30,17 @@ def run_stages(ctx: Context) -> Section:
     rep = stages(ctx.extract_dir, label=LABEL, layers=cols, origin=origin, seed=o.seed)
     df = rep.table
 
+    from yololens.analysis.metrics import Estimate
     from yololens.analysis.stage_writer import best_per_metric
 
     best_at = best_per_metric(df)
 
     def ci(r, m, pos, digits=3):
-        v = r.get(m)
-        if v is None or pd.isna(v):
+        e = Estimate.of(r, m)
+        if pd.isna(e.value):
             return None
-        lo, hi = r.get(m + "_lo"), r.get(m + "_hi")  # no interval when it would not contain its value
-        return {"value": f"{v:.{digits}f}", "best": best_at.get(m) == pos,
-                "ci": None if pd.isna(lo) or pd.isna(hi) else f"{lo:.{digits}f}–{hi:.{digits}f}"}
+        return {"value": f"{e.value:.{digits}f}", "best": best_at.get(m) == pos,
+                "ci": f"{e.lo:.{digits}f}–{e.hi:.{digits}f}" if e.has_interval else None}
 
     trust_cols = [c for c in df.columns if c.startswith("trust_")]
     rows = []

@@ -16,28 +16,32 @@ from __future__ import annotations
 
 import contextlib
 import json
+import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from yololens.engine.batching import plan_windows
 from yololens.engine.runner import Runner
 from yololens.errors import InputError
 from yololens.options import check_options
 from yololens.seg.ablation import ablation_drops
 from yololens.seg.common import ensure_suffix, open_images, parse_indices, seg_compute
 from yololens.seg.instances import original_areas
-from yololens.seg.stream import SegImage, iter_seg_windows
+from yololens.seg.stream import SegImage, SegWindow, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import atomic_path
-from yololens.store.fingerprint import SourceFingerprint
+from yololens.engine.executors import Executor
+from yololens.jobs.ray_executor import RayExecutor, WindowOutcome
+from yololens.jobs.skeleton import executor_of, resume
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import write_manifest
 from yololens.store.naming import OutputNames
-from yololens.store.table import FORMATS, ResumableTable, guard_settings
+from yololens.store.table import FORMATS, ResumableTable
 
 LAYOUTS = ("yololens", "seed")
 DEFAULT_TABLE = "mask_coefficients.csv"
@@ -116,7 +120,9 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                  workers: int = 2, window: int | None = None, save_prototype_png: bool = False,
                  report: bool = False, overwrite: bool = False, progress: bool = True, labels=None,
                  source_format: str | None = None, max_image_bytes: int | None = None, backend: str = "auto",
-                 half: bool = False, threads: int = 0) -> CoefficientsResult:
+                 half: bool = False, threads: int = 0,
+                 executor: Executor | RayExecutor | str | None = None,
+                 ray_address: str | None = None) -> CoefficientsResult:
     """Write one row per instance of every image of ``source`` to ``out/table``.
 
     Args:
@@ -133,11 +139,13 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
             to ``out/report`` (see :mod:`yololens.jobs.coef_report`).
         overwrite: discard earlier results in ``out`` instead of resuming.
         backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
-            inference threads, as in :func:`yololens.engine.extract.extract`; backend and
+            inference threads, as in :func:`yololens.jobs.extract.extract`; backend and
             precision are resume settings.
         window: consecutive source images per durable part (default ``max(8 * batch, 64)``); an
             interrupted run redoes at most the windows in flight. Batches hold one image shape
             inside a window, so larger windows fill batches better on mixed-size folders.
+        executor, ray_address: what runs the windows (``"local"``, the default: this process; ``"ray"``:
+            Ray workers, as in :func:`yololens.jobs.extract.extract`).
 
     Images already in the table (or in parts left by an interrupted run) are skipped; the
     final file equals an uninterrupted run's. ``out`` is locked for the run.
@@ -173,34 +181,39 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         tables = {"main": ResumableTable(_store_path(path, fmt, out), key_column=KEY, fmt="parquet", work_dir=out)}
         if report:
             tables["ablation"] = ResumableTable(_ablation_path(path), key_column=KEY, fmt="parquet", work_dir=out)
-        guard_settings(out / f".{path.name}.settings.json", list(tables.values()), settings, overwrite,
-                       where=path, hint="--out/--csv", source=SourceFingerprint.of(src.records, labels))
-        done = tables["main"].done_keys()
+        start = resume(out, out / f".{path.name}.settings.json", list(tables.values()), settings, overwrite,
+                       src.records, labels, where=path, hint="--out/--csv")
+        done = start.done
         # The ablation part of a window is written first: a crash in between leaves it ahead, and
         # the images it already holds are not written to it again.
         ablation_done = tables["ablation"].done_keys() if report else set()
-        result.skips.extend(Skip(file, reason, "redone") for t in tables.values() for file, reason in t.notes)
-        result.resumed = sum(r.name in done for r in src.records)
-        runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
+        result.skips.extend(start.redone)
+        result.resumed = start.resumed
         names = loaded.names
-        png_names = OutputNames(r.name for r in src.records)
-        for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
-                                    workers=workers, progress=progress, desc="coefficients", done=done,
-                                    max_image_bytes=max_image_bytes):
-            result.skips.extend(win.skips)
-            if not win.images:
-                continue
-            keys = [item.record.name for item in win.images]
-            cols = [instance_columns(item, names, chosen, layout, mask_area) for item in win.images]
-            fresh = [item for item in win.images if item.record.name not in ablation_done]
-            if report and fresh:
-                tables["ablation"].write_part(_ablation_table(fresh, names, loaded.nm),
-                                              [item.record.name for item in fresh], win.first_index)
-            if save_prototype_png:  # before the part: a window is done only once its PNGs are
-                _prototype_pngs(win.images, out / "prototypes", chosen, names, png_names)
-            tables["main"].write_part(_to_table(cols, schema), keys, win.first_index)
-            result.images += len(win.images)
-            result.instances += sum(len(item.instances) for item in win.images)
+        writer = _WindowWriter(tables, names, chosen, layout, mask_area, schema, loaded.nm, ablation_done,
+                               out / "prototypes" if save_prototype_png else None,
+                               OutputNames(r.name for r in src.records), report)
+        ex = executor_of(executor, ray_address)
+        if isinstance(ex, RayExecutor):
+            seg_window = window or max(8 * batch, 64)
+            remote = _RayCoefWork(pickle.dumps(loaded), dict(imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
+                                                             **compute.runner_kwargs()),
+                                  replace(writer, fixed=True), batch, retina_masks, seg_window, workers, max_image_bytes)
+            windows = [w for w in ([r for r in w if r.name not in done] for w in plan_windows(src.records, seg_window)) if w]
+            for o in sorted(ex.run_windows(remote, windows, out, gpu=loaded.device.type == "cuda", progress=progress,
+                                           desc="coefficients"), key=lambda o: o.first_index):
+                result.skips.extend(o.skips)
+                result.images += len(o.keys)
+                result.instances += o.objects
+        else:
+            runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
+            for win in iter_seg_windows(runner, src.records, batch, retina_masks, window=window or max(8 * batch, 64),
+                                        workers=workers, progress=progress, desc="coefficients", done=done,
+                                        max_image_bytes=max_image_bytes, executor=ex):
+                result.skips.extend(win.skips)
+                images, instances = writer.write(win)
+                result.images += images
+                result.instances += instances
         final = tables["main"].finalize(metadata={"yololens.settings": json.dumps(settings)})
         if final is not None and fmt == "csv":
             final = _export_csv(final, path)
@@ -220,6 +233,68 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         write_manifest(out, "coefficients", params, loaded.describe(), counts, {"total": result.seconds},
                        result.skips)
     return result
+
+
+@dataclass
+class _WindowWriter:
+    """Writes one window's parts (ablation first, then the prototype PNGs, then the rows); picklable, so a
+    Ray worker writes its windows itself (``fixed``: parts named by their window, a retry replaces its part)."""
+
+    tables: dict
+    names: dict
+    chosen: list
+    layout: str
+    mask_area: bool
+    schema: pa.Schema
+    nm: int
+    ablation_done: set
+    png_folder: Path | None
+    png_names: OutputNames
+    report: bool
+    fixed: bool = False
+
+    def write(self, win: SegWindow) -> tuple[int, int]:
+        """``(images, instances)`` written."""
+        if not win.images:
+            return 0, 0
+        keys = [item.record.name for item in win.images]
+        cols = [instance_columns(item, self.names, self.chosen, self.layout, self.mask_area) for item in win.images]
+        fresh = [item for item in win.images if item.record.name not in self.ablation_done]
+        if self.report and fresh:
+            self.tables["ablation"].write_part(_ablation_table(fresh, self.names, self.nm),
+                                               [item.record.name for item in fresh], win.first_index, fixed=self.fixed)
+        if self.png_folder is not None:  # before the part: a window is done only once its PNGs are
+            _prototype_pngs(win.images, self.png_folder, self.chosen, self.names, self.png_names)
+        self.tables["main"].write_part(_to_table(cols, self.schema), keys, win.first_index, fixed=self.fixed)
+        return len(win.images), sum(len(item.instances) for item in win.images)
+
+
+@dataclass
+class _RayCoefWork:
+    """Builds the runner once in a Ray worker; the result runs (and writes) one window per call."""
+
+    model: bytes
+    runner_kwargs: dict
+    writer: _WindowWriter
+    batch: int
+    retina_masks: bool
+    window: int
+    workers: int
+    max_image_bytes: int | None
+
+    def __call__(self):
+        loaded = pickle.loads(self.model)
+        runner = Runner(loaded, **self.runner_kwargs)
+
+        def work(records: list) -> WindowOutcome:
+            outcome = WindowOutcome(records[0].index)
+            for win in iter_seg_windows(runner, records, self.batch, self.retina_masks, window=self.window,
+                                        workers=self.workers, progress=False, max_image_bytes=self.max_image_bytes):
+                outcome.skips.extend(win.skips)
+                outcome.keys += [item.record.name for item in win.images]
+                outcome.objects += self.writer.write(win)[1]
+            return outcome
+        return work
 
 
 def _store_path(path: Path, fmt: str, out: Path) -> Path:

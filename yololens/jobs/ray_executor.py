@@ -1,0 +1,129 @@
+"""``--executor ray``: a resumable job's windows as Ray tasks on actors that load the model once per worker.
+
+Each actor builds the job's window work once (model, runner, pooling) from a picklable spec; each window is one
+actor call that writes the window's durable part straight into OUT (so OUT must be on a filesystem every node
+shares: checked before the first window) under a name fixed by the window, so a retried window replaces its
+part instead of adding one. A killed worker is restarted and its window retried (``max_restarts`` /
+``max_task_retries``). The driver shows one progress bar (images/s) and finalizes as the local executor does.
+Ray is an optional extra: ``pip install "yololens[ray]"``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from yololens.errors import InputError
+from yololens.sources.records import ImageRecord, Skip
+
+RETRIES = 3  # per window: a killed worker is restarted and the window run again
+
+
+@dataclass
+class WindowOutcome:
+    """What one window did: its done image keys, rows written, skipped inputs, and the run's layer facts."""
+
+    first_index: int
+    keys: list[str] = field(default_factory=list)
+    objects: int = 0
+    skips: list[Skip] = field(default_factory=list)
+    dims: dict[str, int] = field(default_factory=dict)
+    strides: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    """Runs windows on a Ray cluster (``address``: ``None`` = start or join a local one, else ``ray://...`` or
+    ``auto``). ``workers``: actors (default: one per GPU with CUDA, else CPUs / ``cpus_per_worker``)."""
+
+    address: str | None = None
+    workers: int | None = None
+    cpus_per_worker: int = 1
+
+    def run_windows(self, make_work: Callable[[], Callable[[list[ImageRecord]], WindowOutcome]],
+                    windows: Sequence[list[ImageRecord]], out: Path, *, gpu: bool = False, progress: bool = True,
+                    desc: str = "images") -> Iterator[WindowOutcome]:
+        """Yield one :class:`WindowOutcome` per window of ``windows``, as they finish (any order)."""
+        ray = _ray()
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        probe = out / f".yololens-ray-{uuid.uuid4().hex}"
+        probe.write_text("")
+        try:
+            resources = ray.cluster_resources()
+            n = self.workers or (int(resources.get("GPU", 0)) if gpu else
+                                 max(1, int(resources.get("CPU", 1)) // self.cpus_per_worker))
+            n = max(1, min(n, len(windows)))
+            opts = {"num_gpus": 1} if gpu else {"num_cpus": self.cpus_per_worker}
+            actor_cls = ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES, **opts)(_WindowActor)
+            # the spec (model and source) goes to the object store once, held here for the whole run: a restarted
+            # actor is built from it again (arguments Ray put there itself may be gone by then)
+            spec = ray.put(make_work)
+            actors = [actor_cls.remote(spec, str(probe)) for _ in range(n)]
+            try:
+                yield from _drive(ray, actors, windows, progress, desc)
+            finally:  # a stopped driver stops its workers: none may write a part after it let go of OUT's lock
+                for actor in actors:
+                    ray.kill(actor, no_restart=True)
+        finally:
+            probe.unlink(missing_ok=True)
+
+
+class _WindowActor:
+    """One worker: the job's window work, built once; checks that it sees the driver's OUT."""
+
+    def __init__(self, make_work, probe: str):
+        if not os.path.exists(probe):
+            raise InputError(f"{Path(probe).parent}: this Ray worker (host {os.uname().nodename}) cannot see OUT; "
+                             "--executor ray needs OUT on a filesystem all nodes share")
+        self.work = make_work()
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, window: list[ImageRecord]) -> WindowOutcome:
+        return self.work(window)
+
+
+def _drive(ray, actors: list, windows: Sequence[list[ImageRecord]], progress: bool, desc: str) -> Iterator[WindowOutcome]:
+    """Keep every actor busy with one window at a time; yield outcomes as they come."""
+    pending = list(windows)[::-1]
+    running: dict = {}
+    bar = tqdm(total=sum(len(w) for w in windows), unit="img", desc=f"{desc} (ray, {len(actors)} workers)",
+               disable=not progress, dynamic_ncols=True)
+    try:
+        for actor in actors:
+            if pending:
+                w = pending.pop()
+                running[actor.run.remote(w)] = (actor, w)
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1)
+            actor, w = running.pop(ready[0])
+            try:
+                outcome = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as exc:
+                cause = exc.as_instanceof_cause()
+                raise (cause if isinstance(cause, InputError) else exc) from None
+            except ray.exceptions.RayActorError as exc:
+                raise InputError(f"a Ray worker died {RETRIES + 1} times on the window at image {w[0].index}: "
+                                 f"{exc}") from None
+            bar.update(len(w))
+            if pending:
+                nxt = pending.pop()
+                running[actor.run.remote(nxt)] = (actor, nxt)
+            yield outcome
+    finally:
+        bar.close()
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError('--executor ray needs Ray: pip install "yololens[ray]"') from None
+    return ray
