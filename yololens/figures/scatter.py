@@ -191,17 +191,6 @@ def _coverage(out, columns: list[str], origin: str, everything: bool) -> tuple[l
                      f"and they lack {lacking}")
     return columns, notes
 
-    def __repr__(self) -> str:
-        return reprs.text("PlotResult", f"{self.n:,} objects, {len(self.projections)} panel(s)",
-                          {k: str(v) for k, v in self.paths.items()})
-
-    def _repr_html_(self) -> str:  # the interactive bokeh page inline (JS inlined: works offline)
-        html = self.paths.get("html")
-        return reprs.iframe(html) if html else reprs.img_tag(self.paths.get("png"))
-
-    def _repr_png_(self) -> bytes | None:
-        return reprs.png_bytes(self.paths.get("png"))
-
 
 def plot(
     out: str | os.PathLike,
