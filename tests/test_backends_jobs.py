@@ -44,9 +44,14 @@ def test_extract_openvino_matches_torch_and_guards_resume(seg_weights, assets, t
     assert again.images_done == 0  # same backend: resumed, nothing redone
 
 
-def test_default_backend_on_cpu_is_openvino(det_weights, assets, tmp_path, monkeypatch):
+def test_default_backend_on_cpu_is_torch_and_the_env_opts_in(det_weights, assets, tmp_path, monkeypatch):
     monkeypatch.delenv("YOLOLENS_BACKEND", raising=False)  # the suite pins auto -> torch; a user's run does not
-    res = extract(str(det_weights), str(assets / "bus.jpg"), out=tmp_path, layers=[15], imgsz=320, progress=False)
+    res = extract(str(det_weights), str(assets / "bus.jpg"), out=tmp_path / "a", layers=[15], imgsz=320,
+                  progress=False)
+    assert (res.manifest["params"]["backend"], res.manifest["params"]["precision"]) == ("torch", "f32")
+    monkeypatch.setenv("YOLOLENS_BACKEND", "openvino")
+    res = extract(str(det_weights), str(assets / "bus.jpg"), out=tmp_path / "b", layers=[15], imgsz=320,
+                  progress=False)
     assert (res.manifest["params"]["backend"], res.manifest["params"]["precision"]) == ("openvino", "f32")
     assert res.objects > 0
 

@@ -151,8 +151,10 @@ def test_export_is_cached_and_keyed_by_layers(det_weights, monkeypatch):
 def test_auto_resolution(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.delenv("YOLOLENS_BACKEND", raising=False)
+    assert resolve_backend("auto", cpu) is Backend.TORCH  # measured: OpenVINO is opt-in (README "Speed")
+    assert resolve_backend(None, cpu) is Backend.TORCH
+    monkeypatch.setenv("YOLOLENS_BACKEND", "openvino")
     assert resolve_backend("auto", cpu) is Backend.OPENVINO
-    assert resolve_backend(None, cpu) is Backend.OPENVINO
     assert resolve_backend("auto", torch.device("cuda:0")) is Backend.TORCH
     assert resolve_backend("torch", cpu) is Backend.TORCH
     monkeypatch.setenv("YOLOLENS_BACKEND", "torch")

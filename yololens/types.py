@@ -47,7 +47,7 @@ class Vocabulary(StrEnum):
 
 
 class Backend(StrEnum):
-    """Compute backend of the model passes (``auto``: OpenVINO on CPU when installed, torch on CUDA)."""
+    """Compute backend of the model passes (``auto``: torch, unless ``$YOLOLENS_BACKEND`` says otherwise)."""
 
     AUTO = "auto"
     TORCH = "torch"

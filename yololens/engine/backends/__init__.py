@@ -23,6 +23,9 @@ from yololens.errors import ModelError
 from yololens.model.loading import LoadedModel, load_model, select_device
 from yololens.types import Backend, Precision
 
+#: What ``auto`` means: torch, the bitwise-exact path, chosen from benchmarks/extract_throughput.py (README
+#: "Speed"); ``$YOLOLENS_BACKEND=openvino`` or ``--backend openvino`` opts in.
+AUTO_BACKEND = Backend.TORCH
 BACKEND_ENV = "YOLOLENS_BACKEND"  # what --backend auto resolves to, when set (torch / openvino)
 
 
@@ -42,12 +45,13 @@ def openvino_available() -> bool:
 
 
 def resolve_backend(requested: Backend | str | None, device: torch.device) -> Backend:
-    """``auto`` -> ``$YOLOLENS_BACKEND`` if set, else OpenVINO on CPU when installed, torch otherwise."""
+    """``auto`` -> ``$YOLOLENS_BACKEND`` if set, else torch (measured: OpenVINO is no faster on the mixed-shape
+    batches extract forms here and peaks at ~3 GB; see README "Speed"), so OpenVINO is opt-in."""
     choice = _parse(requested or Backend.AUTO, "--backend")
     if choice is Backend.AUTO and os.environ.get(BACKEND_ENV):
         choice = _parse(os.environ[BACKEND_ENV], f"${BACKEND_ENV}")
     if choice is Backend.AUTO:
-        return Backend.OPENVINO if device.type == "cpu" and openvino_available() else Backend.TORCH
+        return AUTO_BACKEND
     if choice is Backend.OPENVINO:
         if device.type != "cpu":
             raise ModelError(f"--backend openvino runs on the CPU; use --device cpu (or --backend torch on {device})")
