@@ -153,9 +153,9 @@ def test_auto_resolution(monkeypatch):
     monkeypatch.delenv("YOLOLENS_BACKEND", raising=False)
     assert resolve_backend("auto", cpu) is Backend.TORCH  # measured: OpenVINO is opt-in (README "Speed")
     assert resolve_backend(None, cpu) is Backend.TORCH
+    assert resolve_backend("auto", torch.device("cuda:0")) is Backend.TORCH
     monkeypatch.setenv("YOLOLENS_BACKEND", "openvino")
     assert resolve_backend("auto", cpu) is Backend.OPENVINO
-    assert resolve_backend("auto", torch.device("cuda:0")) is Backend.TORCH
     assert resolve_backend("torch", cpu) is Backend.TORCH
     monkeypatch.setenv("YOLOLENS_BACKEND", "torch")
     assert resolve_backend("auto", cpu) is Backend.TORCH
