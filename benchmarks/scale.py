@@ -3,13 +3,13 @@
     python benchmarks/scale.py --steps t1                 # T1: 100k x 256, openTSNE defaults vs yololens
     python benchmarks/scale.py --steps t2,stages          # T2 (1.8M projected) and stages at 1.8M rows
     python benchmarks/scale.py --steps real --real-out OUT   # the T1 comparison on a real extract output
-    python benchmarks/scale.py --steps plot               # plot hook: HTML size (+ load time with playwright)
+    python benchmarks/scale.py --steps plot               # plot at 1.8M: HTML size, load and response times
     python benchmarks/scale.py --steps extract --extract-images 1000,10000   # extract RSS flatness hook
 
 The table (:func:`yololens.analysis.synthetic.write_large_table`): ``--rows`` rows (default 1.8M), four
 stages of 256, 64, 128 and 256 dims, 10 classes with BDD100K's imbalance, overlapping blobs; it is written
 once under ``--workdir`` and reused. Every step runs in its own child process, so each peak RSS
-(``ru_maxrss``) is that step's alone; the load average is printed before and after (the machine is shared).
+(``VmHWM``) is that step's alone; the load average is printed before and after (the machine is shared).
 
   * t1: 100k x 256 (same generator): openTSNE's defaults (``openTSNE.TSNE().fit`` on the 256-D vectors)
     against ``yololens project``'s default route, one after the other in one process; time ratio and
@@ -17,10 +17,12 @@ once under ``--workdir`` and reused. Every step runs in its own child process, s
   * t2: ``project`` on all rows (large-N mode: fit a stratified sample, place the rest); wall time, peak RSS,
     trustworthiness on 10k placed points and on 10k fitted points. Target: <= 15 min, <= 6 GB, within 0.02.
   * stages: ``yololens stages`` (every stage, default sample and bootstrap); wall time, peak RSS (target 4 GB).
-  * plot: ``yololens plot`` on the saved t2 projection; HTML size, and load time in headless Chromium when
-    playwright and a chromium are installed.
-  * extract: peak RSS of ``yololens extract`` on cycled real frames (benchmarks/extract_throughput.py).
-  * ray: the Ray executor against the local one (issue 15 section 1; not in this version).
+  * plot: ``yololens plot`` on every row (``--plot-method``, default pca); plot wall time and RSS, the HTML size,
+    and its load / hover / colour / filter / selection times in headless Chromium (benchmarks/html_timing.py).
+  * extract: peak RSS (VmHWM) and rate of ``extract`` on ``--extract-images`` cycled real frames, one fresh
+    process each (target: the largest within 10% of the smallest).
+  * ray: ``--executor ray`` on a local Ray (this machine's cores) against the local executor on the same 256
+    frames: rates, and whether ``objects.parquet`` is equal (both at threads=1), plus local at all threads.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,12 +46,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from yololens.analysis import metrics as M  # noqa: E402
 from yololens.analysis import table as T  # noqa: E402
 from yololens.analysis.synthetic import write_large_table  # noqa: E402
+from _harness import image_folder, peak_rss_kb, run_child, shared_dir  # noqa: E402
 
 STEPS = ("t1", "t2", "stages", "plot", "extract", "real", "ray")
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_kb() / 1024
 
 
 def _trust(X: np.ndarray, Y: np.ndarray, normalize: bool = False) -> float:
@@ -132,58 +134,69 @@ def step_stages(args) -> dict:
 
 
 def step_plot(args) -> dict:
-    out = large_table(Path(args.workdir), args.rows)
-    exe = shutil.which("yololens") or str(Path(sys.executable).with_name("yololens"))
-    t = time.perf_counter()
-    code = ("import resource,sys; from yololens.cli.app import app; sys.argv=['yololens','plot',%r,'-l','9'];\n"
-            "try: app()\nexcept SystemExit: pass\nprint('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-            % str(out))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    rss = [ln for ln in proc.stdout.splitlines() if ln.startswith("RSS")]
+    """``yololens plot`` on every row (the projection of ``--plot-method``: pca by default, since what the page
+    costs depends on the point count, not the method; ``tsne`` reuses the t2 projection when it is saved), then
+    the HTML's size, load and response times in headless Chromium (:mod:`html_timing`)."""
+    from html_timing import html_timings
+
     from yololens.figures.scatter import FIGURES_DIR
 
-    html = next(iter(sorted((out / FIGURES_DIR).glob("L9_*.html"))), None)
-    res = {"cli": exe, "rc": proc.returncode, "wall_s": round(wall, 1),
-           "plot_rss_mb": round(int(rss[-1].split()[1]) / 1024) if rss else None,
-           "html": str(html) if html else None, "html_mb": round(html.stat().st_size / 1e6, 1) if html else None}
-    if html is not None:
-        res["load_s"] = html_load_seconds(html)
+    out = large_table(Path(args.workdir), args.rows)
+    code = ("import sys; from yololens.cli.app import app\n"
+            f"sys.argv = ['yololens', 'plot', {str(out)!r}, '-l', '9', '--method', {args.plot_method!r}]\n"
+            "try: app()\nexcept SystemExit as e: RESULT = {'rc': e.code}\n")
+    run = run_child(code)
+    html = out / FIGURES_DIR / f"L9_{args.plot_method}.html"
+    res = {"rows": args.rows, "method": args.plot_method, "rc": run.result.get("rc"), "wall_s": round(run.wall_s, 1),
+           "plot_rss_mb": round(run.peak_rss_mb), "html": str(html) if html.exists() else None}
+    if html.exists():
+        res.update(html_timings(html) or {})
     return res
 
 
-def html_load_seconds(html: Path) -> float | None:
-    """Seconds until the Bokeh document has rendered its roots in headless Chromium (None: no browser)."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    if chromium is None:
-        return None
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--use-gl=swiftshader",
-                                                                     "--enable-unsafe-swiftshader"])
-        page = browser.new_page(viewport={"width": 1200, "height": 800})
-        t = time.perf_counter()
-        page.goto(html.as_uri())
-        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && Bokeh.documents[0].roots().length",
-                               timeout=300_000)
-        secs = time.perf_counter() - t
-        browser.close()
-    return round(secs, 2)
+def _extract_code(source: Path, out: Path, model: str, executor: str = "local", threads: int = 0) -> str:
+    extra = ", executor='ray', threads=1" if executor == "ray" else f", threads={threads}"
+    return (f"from yololens.jobs.extract import extract\n"
+            + ("import ray; ray.init(include_dashboard=False, log_to_driver=False)\n" if executor == "ray" else "")
+            + f"r = extract({model!r}, {str(source)!r}, out={str(out)!r}, layers=[9, 15, 18, 21], batch=8, "
+            f"device='cpu', backend='torch', overwrite=True, progress=False{extra})\n"
+            f"RESULT = {{'images': r.images_done, 'objects': r.objects, 'run_s': r.manifest['timings_s']['run']}}")
 
 
 def step_extract(args) -> dict:
-    from extract_throughput import peak_rss_mb
-
-    model = args.model
-    return {f"rss_mb_{n}": round(peak_rss_mb(model, n, "cpu", 8)) for n in
-            (int(s) for s in args.extract_images.split(",") if s.strip())}
+    """Peak RSS (VmHWM) and rate of ``extract`` on cycled real frames, one fresh process per size."""
+    res = {}
+    for n in (int(s) for s in args.extract_images.split(",") if s.strip()):
+        folder = image_folder(shared_dir(), n, Path(args.workdir) / f"frames{n}")
+        run = run_child(_extract_code(folder, Path(args.workdir) / f"extract{n}", args.model))
+        res[f"rss_mb_{n}"] = round(run.peak_rss_mb)
+        res[f"img_per_s_{n}"] = round(n / run.wall_s, 2)
+        shutil.rmtree(Path(args.workdir) / f"extract{n}", ignore_errors=True)
+    sizes = sorted(int(k.split("_")[-1]) for k in res if k.startswith("rss_mb_"))
+    if len(sizes) > 1:
+        res["rss_growth"] = round(res[f"rss_mb_{sizes[-1]}"] / res[f"rss_mb_{sizes[0]}"], 3)
+    return res
 
 
 def step_ray(args) -> dict:
-    return {"note": "the Ray executor (issue 15 section 1) is not in this version"}
+    """The Ray executor (a local cluster on this machine's cores, one CPU per actor) against the local one
+    at threads=1 on the same 256 cycled frames: whole-process rate and whether the tables are equal."""
+    import pyarrow.parquet as pq
+
+    folder = image_folder(shared_dir(), 256, Path(args.workdir) / "frames_ray")
+    res, tables = {}, {}
+    for executor in ("local", "ray"):
+        out = Path(args.workdir) / f"ray_cmp_{executor}"
+        run = run_child(_extract_code(folder, out, args.model, executor, threads=1))
+        res[f"{executor}_img_per_s"] = round(256 / run.wall_s, 2)
+        res[f"{executor}_rss_mb"] = round(run.peak_rss_mb)
+        tables[executor] = pq.read_table(out / "objects.parquet")
+    run = run_child(_extract_code(folder, Path(args.workdir) / "ray_cmp_local_all", args.model))  # all threads
+    res["local_all_threads_img_per_s"] = round(256 / run.wall_s, 2)
+    res["ray_over_local"] = round(res["ray_img_per_s"] / res["local_img_per_s"], 2)
+    res["ray_over_local_all_threads"] = round(res["ray_img_per_s"] / res["local_all_threads_img_per_s"], 2)
+    res["tables_equal"] = tables["local"].equals(tables["ray"])
+    return res
 
 
 def run_step(name: str, argv: list[str]) -> dict:
@@ -211,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default=str(Path(os.environ.get("YOLOLENS_SHARED", ROOT.parent / "shared"))
                                             / "models" / "yolov8n-coco.pt"))
     ap.add_argument("--extract-images", default="1000,10000")
+    ap.add_argument("--plot-method", default="pca", help="projection the plot step draws (pca, tsne, umap)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from yololens.analysis.neighbours import nearest_neighbours
+from yololens.analysis.neighbours import NeighbourSearch, nearest_neighbours
 from yololens.figures.explorer import partners
 
 
@@ -23,6 +23,22 @@ def test_fewer_objects_than_k_pad_with_minus_one():
     assert nn.shape == (3, 10) and (nn[:, 2:] == -1).all() and (nn[:, :2] >= 0).all()
     assert (nearest_neighbours(np.ones((1, 4), np.float32), k=3) == -1).all()
 
+
+
+def test_above_exact_max_annoy_finds_the_exact_neighbours_mostly_and_repeats_itself():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(20, 64))
+    X = (centres[rng.integers(0, 20, 3000)] + 0.3 * rng.normal(size=(3000, 64))).astype(np.float32)
+    exact = nearest_neighbours(X, k=10)
+    approx = nearest_neighbours(X, k=10, exact_max=1000)
+    assert approx.shape == (3000, 10) and (approx >= 0).all()
+    assert all(i not in row for i, row in enumerate(approx))
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall > 0.95, recall
+    assert not (approx == exact).all()  # it did take the approximate route
+    assert (nearest_neighbours(X, k=10, exact_max=1000) == approx).all()  # same vectors, same neighbours
+    assert NeighbourSearch(3000, 1000).describe().startswith("cosine, approximate: Annoy")
+    assert NeighbourSearch(3000).describe() == "exact, cosine"
 
 def test_partners_pair_tp_gt_and_pred_in_the_same_image():
     meta = pd.DataFrame({

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+from html import unescape
 
 import numpy as np
 import pandas as pd
@@ -65,3 +66,47 @@ def test_html_budget_stays_under_25_mb_at_any_n(tmp_path):
     per_point = (size - base) / 2900
     worst = base + per_point * H.MAX_POINTS + 1000 * CROP_BYTES + E.MAX_IMAGES * IMAGE_BYTES
     assert worst < HTML_LIMIT, (per_point, worst)
+
+
+def test_interactive_rows_keep_every_kept_row_then_sample_the_rest():
+    labels = np.array(["car"] * 900 + ["bus"] * 90 + ["train"] * 10, dtype=object)
+    keep = np.zeros(1000, bool)
+    keep[[5, 950, 991, 999]] = True
+    rows = H.interactive_rows(labels, 100, seed=0, keep=keep)
+    assert len(rows) == 100 and (np.diff(rows) > 0).all()
+    assert set(np.flatnonzero(keep)) <= set(rows)
+    assert set(labels[rows]) == {"car", "bus", "train"}
+    many = np.ones(1000, bool)  # the kept rows alone exceed the cap: a stratified sample of them
+    rows = H.interactive_rows(labels, 100, seed=0, keep=many)
+    assert len(rows) == 100 and set(labels[rows]) == {"car", "bus", "train"}
+    assert H.interactive_rows(labels, 1000, keep=keep) is None  # under the cap: everything is drawn
+
+
+def test_keep_puts_every_matching_object_among_the_html_points(tmp_path):
+    from typer.testing import CliRunner
+
+    from yololens.cli.app import app
+
+    make_objects_table(tmp_path, 3000, n_images=30, write_images=False, seed=5,
+                       class_weights=(60, 30, 5, 3, 1.5, 0.5))
+    meta = pd.read_parquet(tmp_path / "objects.parquet", columns=["object_id", "class_name", "score"])
+    rare = meta.class_name.value_counts().index[-1]
+    want = set(meta.object_id[(meta.class_name == rare) | (meta.score < 0.2)])
+    assert 15 < len(want) < 400
+    query = f"class_name == '{rare}' or score < 0.2"
+    r = CliRunner().invoke(app, ["plot", str(tmp_path), "-l", "15", "--method", "pca", "--hover-thumbnails", "0",
+                                 "--max-points", "400", "--keep", query])
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "figures" / "L15_pca.html").read_text()
+    pts = next(s for s in bokeh_sources(html) if "object_id" in s)
+    assert len(pts["object_id"]) == 400 and want <= set(pts["object_id"])
+    shown = unescape(unescape(html))  # the note is HTML inside the document's JSON, which bokeh escapes again
+    assert f"including all {len(want):,} objects where {query}" in shown
+
+    bad = CliRunner().invoke(app, ["plot", str(tmp_path), "-l", "15", "--method", "pca", "--keep", "colour == 'red'"])
+    assert bad.exit_code == 2 and "--keep \"colour == 'red'\"" in bad.output and "Traceback" not in bad.output
+    assert len(bad.output.strip().splitlines()) == 1
+    not_bool = CliRunner().invoke(app, ["plot", str(tmp_path), "-l", "15", "--method", "pca", "--keep", "score + 1"])
+    assert not_bool.exit_code == 2 and "is not a yes/no condition" in not_bool.output
+    zero = CliRunner().invoke(app, ["plot", str(tmp_path), "-l", "15", "--method", "pca", "--max-points", "0"])
+    assert zero.exit_code == 2 and "--max-points" in zero.output

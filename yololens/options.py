@@ -46,6 +46,7 @@ BOUNDS: dict[str, Bound] = {
     "max_instances": Bound(0),
     "max_megapixels": Bound(0.000001),
     "max_image_bytes": Bound(1),
+    "max_points": Bound(1),
 }
 
 

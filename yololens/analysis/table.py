@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from yololens.analysis.arrays import embeddings_to_numpy, finite_rows, stratified_sample  # noqa: F401 (re-exported)
+from yololens.analysis.arrays import (embeddings_to_numpy, finite_rows, rows_matching,  # noqa: F401 (re-exported)
+                                      stratified_sample)
 from yololens.errors import InputError
 
 OBJECTS_FILE = "objects.parquet"

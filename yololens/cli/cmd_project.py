@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from yololens.cli.common import cli_errors, exit_for_skips
+from yololens.options import typer_bounds
 from yololens.types import Method, Origin, Vocabulary
 
 RUN_HELP = "Run folder: the output folder of `yololens extract` (holds objects.parquet); results are written into it."
@@ -120,6 +121,13 @@ def register(app: typer.Typer) -> None:
         perplexity: float = typer.Option(30.0, "--perplexity", help="t-SNE perplexity."),
         n_iter: int = typer.Option(500, "--n-iter", help="t-SNE iterations after early exaggeration."),
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
+        max_points: Optional[int] = typer.Option(None, "--max-points", **typer_bounds("max_points"),
+                                                 help="Points drawn (hover, click, select) in the HTML, default "
+                                                      "150,000; above it a class-stratified sample over a density "
+                                                      "image of every object."),
+        keep: Optional[str] = typer.Option(None, "--keep",
+                                           help="Objects always among the HTML's points: a pandas query on the "
+                                                "table, e.g. \"class_name == 'train' or status == 'FN'\"."),
     ) -> None:
         """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection.
 
@@ -133,7 +141,7 @@ def register(app: typer.Typer) -> None:
             html=html, thumbnails=thumbnails, hover_thumbnails=hover_thumbnails, thumb_size=thumb_size,
             images_root=images_root, max_categories=max_categories,
             projection=dict(pca_dims=pca_dims or None, normalize=normalize, perplexity=perplexity, n_iter=n_iter),
-            strict=strict,
+            strict=strict, max_points=max_points, keep=keep,
         )
         for note in res.notes:
             typer.echo(f"note: {note}")

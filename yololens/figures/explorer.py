@@ -1,7 +1,8 @@
 """What the interactive scatter needs beyond the points: the click panel's images, partners and neighbours.
 
-* neighbours: the ``k`` nearest objects of every point in *embedding* space (cosine, scikit-learn), one
-  ``(N, k)`` int32 table per stage, computed when the HTML is written (the 2-D map distorts distances);
+* neighbours: the ``k`` nearest objects of every point in *embedding* space (cosine; exact up to 20k
+  points, Annoy above), one ``(N, k)`` int32 table per stage, computed when the HTML is written (the 2-D map
+  distorts distances);
 * partner: the row of the matched gt box of a TP prediction, or of the matching prediction of a TP gt box
   (same image and ``gt_id``), ``-1`` elsewhere;
 * images: the whole image, downscaled to ``image_px`` (longest side) and embedded as a JPEG data URI, for the
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from yololens.analysis import table as T
-from yololens.analysis.neighbours import N_NEIGHBOURS, nearest_neighbours
+from yololens.analysis.neighbours import N_NEIGHBOURS, NeighbourSearch, nearest_neighbours
 
 IMAGE_PX = 320
 MAX_IMAGES = 150
@@ -111,7 +112,7 @@ def explorer_data(out, projs, meta: pd.DataFrame, thumbs: np.ndarray | None, *, 
     note = (f"Click a point: its whole image (downscaled to {image_px} px) is embedded for {len(uris):,} of "
             f"{n_img:,} images, those of the {len(with_crop):,} points with a hover crop (at most {max_images}); "
             f"other points show their details without the image. Neighbours: the {k} nearest objects in "
-            f"embedding space (cosine), not in 2-D.")
+            f"embedding space ({NeighbourSearch(len(meta)).describe()}), not in 2-D.")
     return ExplorerData(neighbours=neighbours, stages=[T.stage_label(p.column) for p in projs],
                         partner=partners(meta), image_code=code, image_uris=uris, note=note, k=k)
 

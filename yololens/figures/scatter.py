@@ -16,6 +16,7 @@ from yololens import reprs
 from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
 from yololens.errors import InputError
+from yololens.options import check_options
 from yololens.figures.coloring import METHOD_TITLES, Coloring, color_categories
 from yololens.store.atomic import save_figure
 
@@ -212,6 +213,7 @@ def plot(
     projection: dict | None = None,
     strict: bool = False,
     max_points: int | None = None,
+    keep: str | None = None,
 ) -> PlotResult:
     """Scatter plot(s) of the 2-D projection of ``layer`` coloured by column ``color``.
 
@@ -225,12 +227,15 @@ def plot(
     with NaN/inf embeddings are left out with a line in ``result.skips`` (``strict``: refused).
     ``max_points``: points drawn in the HTML (default :data:`~yololens.figures.scatter_html.MAX_POINTS`);
     above it a class-stratified sample is drawn over a density image of every object.
+    ``keep``: a pandas query on the objects table (``"class_name == 'train' or status == 'FN'"``); the rows it
+    holds for are always among the drawn points (when they alone exceed ``max_points``, a sample of them).
     Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
     """
     import matplotlib.pyplot as plt
 
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    check_options(max_points=max_points)
     if fmt not in ("png", "svg"):
         raise InputError(f"--format must be png or svg, not {fmt!r}")
     columns = T.resolve_columns(out, layer)
@@ -253,6 +258,7 @@ def plot(
         options = [c for c in meta.columns if c not in ("object_id",)]
         raise InputError(f"--color {color!r} is not a column of the objects table (try: {', '.join(options)})")
     meta = meta.set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
+    keep_mask = T.rows_matching(meta, keep) if keep else None  # checked before any drawing: a typo fails fast
     coloring = color_categories(meta[color], color, max_categories=max_categories)
     n = len(ids)
     suffix = "" if origin == "all" else f"_{origin}"
@@ -292,5 +298,6 @@ def plot(
             fig_dir / f"{stem}.html", out, projs, meta, initial=color, label=label, seed=seed,
             hover_thumbnails=hover_thumbnails, thumb_size=thumb_size, images_root=images_root,
             max_categories=max_categories, max_points=MAX_POINTS if max_points is None else max_points,
+            keep=keep_mask, keep_note=f", including all {int(keep_mask.sum()):,} objects where {keep}" if keep else "",
         )
     return result

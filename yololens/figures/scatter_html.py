@@ -118,16 +118,25 @@ def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndar
     return img, (float(lo[0]), float(lo[1]), float(span[0]), float(span[1]))
 
 
-def interactive_rows(labels, max_points: int | None, seed: int = 0) -> np.ndarray | None:
-    """Rows drawn as points: ``None`` (all) up to ``max_points``, else a class-stratified sample (sorted)."""
+def interactive_rows(labels, max_points: int | None, seed: int = 0, keep: np.ndarray | None = None
+                     ) -> np.ndarray | None:
+    """Rows drawn as points: ``None`` (all) up to ``max_points``; above it (sorted) every row of ``keep``
+    (``(N,)`` bool: the rows a ``--keep`` filter chose) plus a class-stratified sample of the others, at most
+    ``max_points`` in all. More kept rows than ``max_points``: a class-stratified sample of the kept rows."""
+    labels = np.asarray(labels, dtype=object)
     if max_points is None or len(labels) <= max_points:
         return None
-    return T.stratified_sample(np.asarray(labels, dtype=object), max_points, seed=seed)
+    kept = np.flatnonzero(keep) if keep is not None else np.zeros(0, np.int64)
+    if len(kept) >= max_points:
+        return kept[T.stratified_sample(labels[kept], max_points, seed=seed)]
+    rest = np.setdiff1d(np.arange(len(labels)), kept)
+    others = rest[T.stratified_sample(labels[rest], max_points - len(kept), seed=seed)]
+    return np.union1d(kept, others)
 
 
 def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs: np.ndarray | None,
                  max_categories: int = 20, seed: int = 0, title: str = "", selection_name: str = "selection.csv",
-                 explorer=None, density: list[np.ndarray] | None = None, n_total: int | None = None,
+                 explorer=None, density: list[np.ndarray] | None = None, n_total: int | None = None, keep_note: str = "",
                  panel_below: bool = False):
     """The bokeh layout for ``projs`` (ProjectionResults over the same objects) and ``meta`` (row-aligned).
 
@@ -278,7 +287,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                                               code=JS.COPY_IMAGES))
     scale_note = ("" if density is None else
                   f"Points: a class-stratified sample of {n:,} of {n_total or n:,} objects (click, hover, filter and "
-                  f"select work on these); the grey density image underneath shows all {n_total or n:,}. ")
+                  f"select work on these){keep_note}; the grey density image underneath shows all {n_total or n:,}. ")
     note = Div(text=f"<div class='yl-note' style='font:11px sans-serif;color:#555'>{_html.escape(scale_note + ex.note)}"
                     "</div>", width=220)
     head = Div(text=f"<h3 style='font-family:sans-serif;margin:4px 0'>{_html.escape(title)}</h3>", width=900)
@@ -303,14 +312,15 @@ class Layer:
 
 def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int = 0, hover_thumbnails: int = 1000,
                       thumb_size: int = 64, images_root=None, max_points: int | None = MAX_POINTS,
-                      image_paths: dict | None = None) -> Layer:
-    """Sample above ``max_points`` (class-stratified), then cut the crops and compute neighbours and images."""
+                      image_paths: dict | None = None, keep: np.ndarray | None = None) -> Layer:
+    """Sample above ``max_points`` (class-stratified, ``keep`` rows first: see :func:`interactive_rows`), then
+    cut the crops and compute neighbours and images."""
     from dataclasses import replace
 
     from yololens.figures.explorer import explorer_data
 
     n_all = len(meta)
-    keep = interactive_rows(meta[label] if label in meta else np.zeros(n_all), max_points, seed)
+    keep = interactive_rows(meta[label] if label in meta else np.zeros(n_all), max_points, seed, keep)
     density = None
     if keep is not None:
         density = [p.coords for p in projs]
@@ -323,17 +333,19 @@ def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int =
 
 def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, *, initial: str = "class_name",
                        label: str = "class_name", seed: int = 0, hover_thumbnails: int = 1000, thumb_size: int = 64,
-                       images_root=None, max_categories: int = 20, max_points: int | None = MAX_POINTS) -> Path:
+                       images_root=None, max_categories: int = 20, max_points: int | None = MAX_POINTS,
+                       keep: np.ndarray | None = None, keep_note: str = "") -> Path:
     """Write the interactive HTML for ``projs`` (same objects, row-aligned with ``meta``) atomically.
 
-    Above ``max_points`` objects the points are a class-stratified sample over a density image of all.
+    Above ``max_points`` objects the points are a class-stratified sample over a density image of all, with
+    every ``keep`` row (``(N,)`` bool) among them; ``keep_note`` (", including ...") says so on the page.
     """
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
     path = Path(path)
     lay = interactive_layer(out, projs, meta, label=label, seed=seed, hover_thumbnails=hover_thumbnails,
-                            thumb_size=thumb_size, images_root=images_root, max_points=max_points)
+                            thumb_size=thumb_size, images_root=images_root, max_points=max_points, keep=keep)
     p0 = lay.projs[0]
     stages_txt = ", ".join(T.stage_label(p.column) for p in lay.projs)
     n = len(lay.meta)
@@ -343,6 +355,7 @@ def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, 
     layout = build_layout(lay.projs, lay.meta, initial=initial, label=label, thumbs=lay.thumbs,
                           max_categories=max_categories, seed=seed, title=title,
                           selection_name=f"{path.stem}_selection.csv", explorer=lay.explorer, density=lay.density,
-                          n_total=lay.n_total, panel_below=len(lay.projs) > 1)  # a 3-wide grid leaves no room
+                          n_total=lay.n_total, panel_below=len(lay.projs) > 1,  # a 3-wide grid leaves no room
+                          keep_note=keep_note)
     write_text(path, file_html(layout, resources=INLINE, title=title))
     return path
