@@ -100,7 +100,7 @@ def html_timings(html: Path, timeout_ms: int = 300_000) -> dict | None:
             page.evaluate(FRAMES)
 
         page.evaluate(f"""() => {{ const p = {PLOT};
-            p.toolbar.active_drag = p.toolbar.tools.find(t => t.type === 'box_select' ||
+            p.toolbar.active_drag = p.toolbar.tools.find(t => t.type === 'BoxSelectTool' ||
               (t.constructor && t.constructor.name === 'BoxSelectTool')); }}""")
         frame = page.evaluate(f"""() => {{ const pv = {VIEW}, r = pv.el.getBoundingClientRect();
             return {{x: r.left + pv.frame.bbox.left, y: r.top + pv.frame.bbox.top,

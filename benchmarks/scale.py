@@ -154,27 +154,32 @@ def step_plot(args) -> dict:
     return res
 
 
-def _extract_code(source: Path, out: Path, model: str, executor: str = "local", threads: int = 0) -> str:
-    extra = ", executor='ray', threads=1" if executor == "ray" else f", threads={threads}"
+def _extract_code(source: Path, out: Path, model: str, executor: str = "local", threads: int = 0,
+                  backend: str = "torch") -> str:
+    extra = (", executor='ray', threads=1" if executor == "ray" else f", threads={threads}") + f", backend={backend!r}"
     return (f"from yololens.jobs.extract import extract\n"
             + ("import ray; ray.init(include_dashboard=False, log_to_driver=False)\n" if executor == "ray" else "")
             + f"r = extract({model!r}, {str(source)!r}, out={str(out)!r}, layers=[9, 15, 18, 21], batch=8, "
-            f"device='cpu', backend='torch', overwrite=True, progress=False{extra})\n"
+            f"device='cpu', overwrite=True, progress=False{extra})\n"
             f"RESULT = {{'images': r.images_done, 'objects': r.objects, 'run_s': r.manifest['timings_s']['run']}}")
 
 
 def step_extract(args) -> dict:
     """Peak RSS (VmHWM) and rate of ``extract`` on cycled real frames, one fresh process per size."""
     res = {}
-    for n in (int(s) for s in args.extract_images.split(",") if s.strip()):
-        folder = image_folder(shared_dir(), n, Path(args.workdir) / f"frames{n}")
-        run = run_child(_extract_code(folder, Path(args.workdir) / f"extract{n}", args.model))
-        res[f"rss_mb_{n}"] = round(run.peak_rss_mb)
-        res[f"img_per_s_{n}"] = round(n / run.wall_s, 2)
-        shutil.rmtree(Path(args.workdir) / f"extract{n}", ignore_errors=True)
-    sizes = sorted(int(k.split("_")[-1]) for k in res if k.startswith("rss_mb_"))
-    if len(sizes) > 1:
-        res["rss_growth"] = round(res[f"rss_mb_{sizes[-1]}"] / res[f"rss_mb_{sizes[0]}"], 3)
+    sizes = sorted(int(s) for s in args.extract_images.split(",") if s.strip())
+    for backend in [b.strip() for b in args.extract_backend.split(",") if b.strip()]:
+        for n in sizes:
+            folder = Path(args.workdir) / f"frames{n}"
+            if not folder.exists():
+                image_folder(shared_dir(), n, folder)
+            run = run_child(_extract_code(folder, Path(args.workdir) / f"extract{n}", args.model, backend=backend))
+            res[f"{backend}_rss_mb_{n}"] = round(run.peak_rss_mb)
+            res[f"{backend}_img_per_s_{n}"] = round(n / run.wall_s, 2)
+            shutil.rmtree(Path(args.workdir) / f"extract{n}", ignore_errors=True)
+            print(json.dumps({backend: n, "rss_mb": res[f"{backend}_rss_mb_{n}"]}), file=sys.stderr, flush=True)
+        if len(sizes) > 1:
+            res[f"{backend}_rss_growth"] = round(res[f"{backend}_rss_mb_{sizes[-1]}"] / res[f"{backend}_rss_mb_{sizes[0]}"], 3)
     return res
 
 
@@ -224,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default=str(Path(os.environ.get("YOLOLENS_SHARED", ROOT.parent / "shared"))
                                             / "models" / "yolov8n-coco.pt"))
     ap.add_argument("--extract-images", default="1000,10000")
+    ap.add_argument("--extract-backend", default="torch", help="extract step: comma list of torch, openvino")
     ap.add_argument("--plot-method", default="pca", help="projection the plot step draws (pca, tsne, umap)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -44,16 +44,22 @@ def test_extract_openvino_matches_torch_and_guards_resume(seg_weights, assets, t
     assert again.images_done == 0  # same backend: resumed, nothing redone
 
 
-def test_default_backend_on_cpu_is_torch_and_the_env_opts_in(det_weights, assets, tmp_path, monkeypatch):
+def test_default_backend_follows_the_cpu_and_the_env_overrides(det_weights, assets, tmp_path, monkeypatch):
+    from yololens.engine.backends import openvino_backend
+
+    def run(name):
+        res = extract(str(det_weights), str(assets / "bus.jpg"), out=tmp_path / name, layers=[15], imgsz=320,
+                      progress=False)
+        assert res.objects > 0
+        return res.manifest["params"]["backend"], res.manifest["params"]["precision"]
+
     monkeypatch.delenv("YOLOLENS_BACKEND", raising=False)  # the suite pins auto -> torch; a user's run does not
-    res = extract(str(det_weights), str(assets / "bus.jpg"), out=tmp_path / "a", layers=[15], imgsz=320,
-                  progress=False)
-    assert (res.manifest["params"]["backend"], res.manifest["params"]["precision"]) == ("torch", "f32")
-    monkeypatch.setenv("YOLOLENS_BACKEND", "openvino")
-    res = extract(str(det_weights), str(assets / "bus.jpg"), out=tmp_path / "b", layers=[15], imgsz=320,
-                  progress=False)
-    assert (res.manifest["params"]["backend"], res.manifest["params"]["precision"]) == ("openvino", "f32")
-    assert res.objects > 0
+    monkeypatch.setattr(openvino_backend, "cpu_has_bf16", lambda core=None: False)
+    assert run("avx2") == ("torch", "f32")
+    monkeypatch.setattr(openvino_backend, "cpu_has_bf16", lambda core=None: True)
+    assert run("bf16") == ("openvino", "f32")  # the bf16-capable CPU computes in f32 all the same
+    monkeypatch.setenv("YOLOLENS_BACKEND", "torch")
+    assert run("env") == ("torch", "f32")
 
 
 def test_export_failure_is_one_line(det_weights, monkeypatch):

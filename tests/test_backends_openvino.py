@@ -149,11 +149,21 @@ def test_export_is_cached_and_keyed_by_layers(det_weights, monkeypatch):
 
 
 def test_auto_resolution(monkeypatch):
+    from yololens.engine import backends
+    from yololens.engine.backends import openvino_backend
+
     cpu = torch.device("cpu")
     monkeypatch.delenv("YOLOLENS_BACKEND", raising=False)
-    assert resolve_backend("auto", cpu) is Backend.TORCH  # measured: OpenVINO is opt-in (README "Speed")
+    monkeypatch.setattr(openvino_backend, "cpu_has_bf16", lambda core=None: False)  # an AVX2 CPU, like this one
+    assert resolve_backend("auto", cpu) is Backend.TORCH  # measured: OpenVINO is no faster there (README "Speed")
     assert resolve_backend(None, cpu) is Backend.TORCH
+    monkeypatch.setattr(openvino_backend, "cpu_has_bf16", lambda core=None: True)  # AVX512-BF16 / AMX
+    assert resolve_backend("auto", cpu) is Backend.OPENVINO and resolve_backend(None, cpu) is Backend.OPENVINO
     assert resolve_backend("auto", torch.device("cuda:0")) is Backend.TORCH
+    monkeypatch.setattr(backends, "openvino_available", lambda: False)
+    assert resolve_backend("auto", cpu) is Backend.TORCH  # not installed: torch, no error
+    monkeypatch.undo()
+    monkeypatch.delenv("YOLOLENS_BACKEND", raising=False)
     monkeypatch.setenv("YOLOLENS_BACKEND", "openvino")
     assert resolve_backend("auto", cpu) is Backend.OPENVINO
     assert resolve_backend("torch", cpu) is Backend.TORCH

@@ -45,19 +45,17 @@ def bokeh_sources(html: str) -> list[dict]:
 
 
 def hover_lookups(html: str) -> dict[str, list[str]]:
-    """``{"h__class_name": [names...], ...}`` from the CustomJSHover formatters in the HTML."""
+    """``{"h__class_name": [names...], ...}``: the lookup tables the hover formatters read, from the document's one
+    PageData model (and checks that it is there once: the tables are not copied per callback)."""
     m = re.search(r'<script type="application/json" id="[^"]+">\s*(.*?)\s*</script>', html, re.S)
     doc = json.loads(m.group(1))
-    found: dict[str, list[str]] = {}
-
-    for o in _dicts(doc):
-        if o.get("type") == "map" and o.get("entries") and all(
-            isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in o["entries"]
-        ):
-            for key, val in o["entries"]:
-                if key.startswith("@h__") and isinstance(val, dict) and val.get("name") == "CustomJSHover":
-                    found[key[1:]] = dict(val["attributes"]["args"]["entries"])["names"]
-    return found
+    pages = [o for o in _dicts(doc) if str(o.get("name", "")).endswith("PageData") and "attributes" in o]
+    assert len(pages) == 1, len(pages)
+    names = pages[0]["attributes"]["names"]
+    entries = names["entries"] if isinstance(names, dict) and "entries" in names else list(names.items())
+    formatters = [o for o in _dicts(doc) if o.get("name") == "CustomJSHover"]
+    assert formatters and all("page.names[col]" in o["attributes"]["code"] for o in formatters)
+    return {f"h__{col}": values for col, values in entries}
 
 
 def _dicts(o):

@@ -47,7 +47,8 @@ class Vocabulary(StrEnum):
 
 
 class Backend(StrEnum):
-    """Compute backend of the model passes (``auto``: torch, unless ``$YOLOLENS_BACKEND`` says otherwise)."""
+    """Compute backend of the model passes (``auto``: OpenVINO on a bf16-capable CPU, else torch; ``$YOLOLENS_BACKEND``
+    overrides it)."""
 
     AUTO = "auto"
     TORCH = "torch"

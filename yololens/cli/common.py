@@ -144,7 +144,7 @@ ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP, **typer_bounds("imgsz"))
 BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP, **typer_bounds("batch"))]
 DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
 HalfOpt = Annotated[bool, typer.Option(help="Half precision: fp16 on CUDA (torch); bf16 with --backend openvino where the CPU has it (else f32).")]
-BackendOpt = Annotated[Backend, typer.Option(help="Compute backend: auto (torch; $YOLOLENS_BACKEND overrides), torch (bitwise Ultralytics predict) or openvino (f32, faster on CPU; exports cached in $YOLOLENS_CACHE).")]
+BackendOpt = Annotated[Backend, typer.Option(help="Compute backend: auto (openvino on a CPU with bf16 support, where it measured 1.7x torch; torch elsewhere; $YOLOLENS_BACKEND overrides), torch (bitwise Ultralytics predict) or openvino (f32; exports cached in $YOLOLENS_CACHE).")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="Inference threads (torch threads or OpenVINO INFERENCE_NUM_THREADS); 0: the backend's default (all cores).")]
 ExecutorOpt = Annotated[ExecutorKind, typer.Option(help="What runs the windows: local (this process) or ray (Ray workers, one model each, writing their windows' parts into --out, which must be on a filesystem all nodes share; pip install 'yololens[ray]').")]
 RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="--executor ray: the cluster to join (auto, or ray://HEAD:10001); default: start a local Ray.")]

@@ -1,7 +1,8 @@
 """The explorer's browser code (bokeh ``CustomJS`` bodies), kept apart from the Python that wires it.
 
-Shared names in every body: ``source`` (the points), ``names`` (``{column: [value, ...]}``, lookup tables of
-the ``h__<column>`` code columns). Point ``i`` of ``source`` is row ``i`` of the objects shown.
+Shared names in every body: ``source`` (the points), ``page`` (the document's one
+:class:`~yololens.figures.page_data.PageData`) and ``names`` = ``page.names`` (``{column: [value, ...]}``,
+lookup tables of the ``h__<column>`` code columns). Point ``i`` of ``source`` is row ``i`` of the objects shown.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 # helpers every body starts with: value of a looked-up column, HTML escaping, number formatting
 HELPERS = r"""
 const D = source.data;
+const names = page.names;
 const val = (c, i) => { const a = D['h__' + c]; return a ? (names[c][a[i]] ?? '') : ''; };
 const esc = (s) => String(s).replace(/[&<>"']/g, (ch) => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[ch]));
 const num = (v, d) => (v === null || v === undefined || Number.isNaN(v)) ? '' : String(+Number(v).toFixed(d));
@@ -57,6 +59,7 @@ refilter.execute(cb_obj);
 
 # a click on a plot: the nearest drawn point within 12 px opens in the side panel
 TAP = HELPERS + r"""
+const nn = page.nn, stages = page.stages, uris = page.uris, imw = page.imw, imh = page.imh;
 const n = D.object_id.length;
 const xs = D['x' + j], ys = D['y' + j];
 const pw = fig.inner_width / (fig.x_range.end - fig.x_range.start);

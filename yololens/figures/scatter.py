@@ -225,8 +225,9 @@ def plot(
     :func:`~yololens.analysis.projection.project` keyword arguments (perplexity, pca_dims, normalize, ...).
     Objects that cannot be drawn in every panel are named in ``result.notes`` (and the figure's title); rows
     with NaN/inf embeddings are left out with a line in ``result.skips`` (``strict``: refused).
-    ``max_points``: points drawn in the HTML (default :data:`~yololens.figures.scatter_html.MAX_POINTS`);
-    above it a class-stratified sample is drawn over a density image of every object.
+    ``max_points``: points drawn in the HTML (default: 150,000 for one stage, fewer for several so the page
+    stays under 25 MB, :func:`~yololens.figures.scatter_html.default_max_points`); above it a class-stratified
+    sample is drawn over a density image of every object.
     ``keep``: a pandas query on the objects table (``"class_name == 'train' or status == 'FN'"``); the rows it
     holds for are always among the drawn points (when they alone exceed ``max_points``, a sample of them).
     Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
@@ -292,12 +293,12 @@ def plot(
     plt.close(fig)
     result.paths[fmt] = static
     if html:
-        from yololens.figures.scatter_html import MAX_POINTS, write_scatter_html
+        from yololens.figures.scatter_html import write_scatter_html
 
         result.paths["html"] = write_scatter_html(
             fig_dir / f"{stem}.html", out, projs, meta, initial=color, label=label, seed=seed,
             hover_thumbnails=hover_thumbnails, thumb_size=thumb_size, images_root=images_root,
-            max_categories=max_categories, max_points=MAX_POINTS if max_points is None else max_points,
+            max_categories=max_categories, max_points=max_points,
             keep=keep_mask, keep_note=f", including all {int(keep_mask.sum()):,} objects where {keep}" if keep else "",
         )
     return result

@@ -32,9 +32,14 @@ from yololens.store.atomic import write_text
 COLOR_OPTIONS = ("class_name", "status", "origin", "size_bin", "score")
 HOVER_TEXT = ("class_name", "image", "status", "origin")
 ALL = "(all)"
-#: points drawn (and clickable) in the HTML; above this a class-stratified sample is drawn over a density image
-#: of every point. ~110 bytes a point + crops and images keep the file under 25 MB (tests/test_figures_scatter.py)
+#: points drawn (and clickable) in the HTML at most; above this a class-stratified sample is drawn over a density
+#: image of every point. Fewer with several stages: see :func:`default_max_points`.
 MAX_POINTS = 150_000
+#: the page's size limit, and what it costs, measured (tests/test_figures_scatter_scale.py, half as many images as
+#: objects): ~105 bytes a drawn point for one stage, ~40 more per further stage (coordinates and the neighbour
+#: table), a ~2 MB base (bokeh), ~2.5 KB a hover crop and ~30 KB a whole image for the click panel
+HTML_BUDGET = 25_000_000
+POINT_BYTES, STAGE_POINT_BYTES, BASE_BYTES, CROP_BYTES, IMAGE_BYTES = 105, 40, 2_000_000, 2_500, 30_000
 DENSITY_BINS = 400
 
 
@@ -118,6 +123,17 @@ def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndar
     return img, (float(lo[0]), float(lo[1]), float(span[0]), float(span[1]))
 
 
+def default_max_points(n_stages: int, hover_thumbnails: int = 1000) -> int:
+    """The most points the HTML draws by default: :data:`MAX_POINTS`, or fewer where ``n_stages`` panels (each
+    with its coordinates and neighbour table) and the embedded crops and images would pass :data:`HTML_BUDGET`
+    (one stage: 150,000; two: ~112,000; four: ~73,000)."""
+    from yololens.figures.explorer import MAX_IMAGES
+
+    fixed = BASE_BYTES + max(0, hover_thumbnails) * CROP_BYTES + MAX_IMAGES * IMAGE_BYTES
+    per_point = POINT_BYTES + STAGE_POINT_BYTES * max(0, n_stages - 1)
+    return int(max(1_000, min(MAX_POINTS, (HTML_BUDGET - fixed) // per_point)))
+
+
 def interactive_rows(labels, max_points: int | None, seed: int = 0, keep: np.ndarray | None = None
                      ) -> np.ndarray | None:
     """Rows drawn as points: ``None`` (all) up to ``max_points``; above it (sorted) every row of ``keep``
@@ -156,6 +172,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
 
     from yololens.figures import explorer_js as JS
     from yololens.figures.explorer import ExplorerData
+    from yololens.figures.page_data import PageData
 
     n = len(meta)
     ex = explorer if explorer is not None else ExplorerData(
@@ -172,8 +189,9 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     hover_cols = [c for c in (*HOVER_TEXT, *attrs) if c in meta.columns]
     codes, names = _text_codes(meta, [label, *hover_cols])
     data.update(codes)
-    formatters = {f"@h__{c}": CustomJSHover(args=dict(names=v), code="return names[value] ?? ''")
-                  for c, v in names.items()}
+    page = PageData(names=names)  # once in the document, shared by every callback below
+    formatters = {f"@h__{c}": CustomJSHover(args=dict(page=page, col=c), code="return page.names[col][value] ?? ''")
+                  for c in names}
     if "score" in meta.columns:
         data["score"] = _float(meta, "score")
     for c, key in (("x1", "bx1"), ("y1", "by1"), ("x2", "bx2"), ("y2", "by2"), ("match_iou", "iou")):
@@ -184,6 +202,8 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     imw, imh = np.full(n_img, np.nan, np.float32), np.full(n_img, np.nan, np.float32)
     imw[im_code[::-1]] = _float(meta, "image_w")[::-1]  # reversed: the first row of each image wins
     imh[im_code[::-1]] = _float(meta, "image_h")[::-1]
+    page.update(nn=[a.reshape(-1) for a in ex.neighbours], stages=list(ex.stages), uris=list(ex.image_uris),
+                imw=imw, imh=imh)
     data["partner"] = ex.partner.astype(np.int32)
     data["img"] = ex.image_code.astype(np.int32)
     data["thumb"] = thumbs if thumbs is not None else np.full(n, "", dtype=object)
@@ -244,11 +264,9 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
         # a dense spot can hold thousands of points: show at most 3, those with a crop first
         f.add_tools(HoverTool(renderers=[r], tooltips=tooltip, formatters=formatters, limit=3,
                               sort_by=[("thumb", "descending")]))
-        f.js_on_event("tap", CustomJS(args=dict(source=source, names=names, filt=filt, fig=f, j=j, cur=cur,
-                                                panel=panel, nn=[a.reshape(-1) for a in ex.neighbours],
-                                                k=ex.k, stages=ex.stages, uris=ex.image_uris, attrs=attrs,
-                                                imw=imw, imh=imh,
-                                                label=label, uid=uid), code=JS.TAP))
+        f.js_on_event("tap", CustomJS(args=dict(source=source, page=page, filt=filt, fig=f, j=j, cur=cur,
+                                                panel=panel, k=ex.k, attrs=attrs, label=label, uid=uid),
+                                      code=JS.TAP))
         f.xaxis.visible = f.yaxis.visible = False
         f.grid.visible = False
         figs.append(f)
@@ -264,7 +282,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                          width=220, css_classes=[f"yl-filter-{c}"]) for c in filter_cols}
     search = TextInput(title="search image or object id", width=220, css_classes=["yl-search"])
     status = Div(text=f"<span class='yl-shown'>{n:,}</span> of {n:,} points shown", width=220)
-    refilter = CustomJS(args=dict(source=source, names=names, legend=legend, selects=selects, search=search,
+    refilter = CustomJS(args=dict(source=source, page=page, legend=legend, selects=selects, search=search,
                                   filt=filt, status=status, ALL=ALL), code=JS.REFILTER)
     legend.js_on_change("active", refilter)
     for sel in selects.values():
@@ -279,11 +297,11 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     count = Div(text="0 selected", width=220)
     source.selected.js_on_change("indices", CustomJS(args=dict(div=count), code=JS.COUNT))
     button = Button(label="Download selection (CSV)", button_type="primary", width=220)
-    button.js_on_event("button_click", CustomJS(args=dict(source=source, names=names, label=label, attrs=attrs,
+    button.js_on_event("button_click", CustomJS(args=dict(source=source, page=page, label=label, attrs=attrs,
                                                           fname=selection_name), code=JS.DOWNLOAD))
     image_list = Div(text="", width=220)
     copy = Button(label="Copy image list", width=220)
-    copy.js_on_event("button_click", CustomJS(args=dict(source=source, names=names, out=image_list),
+    copy.js_on_event("button_click", CustomJS(args=dict(source=source, page=page, out=image_list),
                                               code=JS.COPY_IMAGES))
     scale_note = ("" if density is None else
                   f"Points: a class-stratified sample of {n:,} of {n_total or n:,} objects (click, hover, filter and "
@@ -311,15 +329,17 @@ class Layer:
 
 
 def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int = 0, hover_thumbnails: int = 1000,
-                      thumb_size: int = 64, images_root=None, max_points: int | None = MAX_POINTS,
+                      thumb_size: int = 64, images_root=None, max_points: int | None = None,
                       image_paths: dict | None = None, keep: np.ndarray | None = None) -> Layer:
-    """Sample above ``max_points`` (class-stratified, ``keep`` rows first: see :func:`interactive_rows`), then
-    cut the crops and compute neighbours and images."""
+    """Sample above ``max_points`` (``None``: :func:`default_max_points`; class-stratified, ``keep`` rows first: see
+    :func:`interactive_rows`), then cut the crops and compute neighbours and images."""
     from dataclasses import replace
 
     from yololens.figures.explorer import explorer_data
 
     n_all = len(meta)
+    if max_points is None:
+        max_points = default_max_points(len(projs), hover_thumbnails)
     keep = interactive_rows(meta[label] if label in meta else np.zeros(n_all), max_points, seed, keep)
     density = None
     if keep is not None:
@@ -333,7 +353,7 @@ def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int =
 
 def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, *, initial: str = "class_name",
                        label: str = "class_name", seed: int = 0, hover_thumbnails: int = 1000, thumb_size: int = 64,
-                       images_root=None, max_categories: int = 20, max_points: int | None = MAX_POINTS,
+                       images_root=None, max_categories: int = 20, max_points: int | None = None,
                        keep: np.ndarray | None = None, keep_note: str = "") -> Path:
     """Write the interactive HTML for ``projs`` (same objects, row-aligned with ``meta``) atomically.
 

@@ -185,8 +185,8 @@ def extract(
             name) or a :class:`ClassMap`; default: the shipped BDD100K -> COCO map.
         imgsz, batch, conf, iou, max_det, device: as in Ultralytics predict.
         half: fp16 on CUDA (torch); bf16 with the OpenVINO backend where the CPU has it.
-        backend: ``auto`` (torch, or ``$YOLOLENS_BACKEND``), ``torch`` (bitwise
-            Ultralytics predict) or ``openvino``; see :mod:`yololens.engine.backends`.
+        backend: ``auto`` (OpenVINO on a bf16-capable CPU, else torch; ``$YOLOLENS_BACKEND`` overrides),
+            ``torch`` (bitwise Ultralytics predict) or ``openvino``; see :mod:`yololens.engine.backends`.
         threads: inference threads (torch threads or OpenVINO ``INFERENCE_NUM_THREADS``; 0: default).
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
         pool: ``box`` (RoIAlign inside the box: ``emb_L<idx>``), ``mask`` (mean inside the instance mask,

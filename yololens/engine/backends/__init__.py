@@ -23,9 +23,6 @@ from yololens.errors import ModelError
 from yololens.model.loading import LoadedModel, load_model, select_device
 from yololens.types import Backend, Precision
 
-#: What ``auto`` means: torch, the bitwise-exact path, chosen from benchmarks/extract_throughput.py (README
-#: "Speed"); ``$YOLOLENS_BACKEND=openvino`` or ``--backend openvino`` opts in.
-AUTO_BACKEND = Backend.TORCH
 BACKEND_ENV = "YOLOLENS_BACKEND"  # what --backend auto resolves to, when set (torch / openvino)
 
 
@@ -44,14 +41,28 @@ def openvino_available() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
+def auto_backend(device: torch.device) -> Backend:
+    """What ``auto`` means on ``device``: OpenVINO on a CPU whose OpenVINO plugin computes bf16 (AVX512-BF16 or
+    AMX), torch everywhere else.
+
+    Measured, not assumed: on such a CPU the OpenVINO forward ran 1.7-1.85x torch's (issue 13); on an AVX2 CPU
+    (this project's AMD EPYC) it ran 0.97-1.06x torch's, where torch, the bitwise-exact path, is as fast (README
+    "Speed"). The bf16 capability is the marker only: OpenVINO still computes in f32 unless ``--half``.
+    """
+    if device.type != "cpu" or not openvino_available():
+        return Backend.TORCH
+    from yololens.engine.backends.openvino_backend import cpu_has_bf16
+
+    return Backend.OPENVINO if cpu_has_bf16() else Backend.TORCH
+
+
 def resolve_backend(requested: Backend | str | None, device: torch.device) -> Backend:
-    """``auto`` -> ``$YOLOLENS_BACKEND`` if set, else torch (measured: OpenVINO is no faster on the mixed-shape
-    batches extract forms here and peaks at ~3 GB; see README "Speed"), so OpenVINO is opt-in."""
+    """``auto`` -> ``$YOLOLENS_BACKEND`` if set, else :func:`auto_backend`; ``openvino`` is checked usable."""
     choice = _parse(requested or Backend.AUTO, "--backend")
     if choice is Backend.AUTO and os.environ.get(BACKEND_ENV):
         choice = _parse(os.environ[BACKEND_ENV], f"${BACKEND_ENV}")
     if choice is Backend.AUTO:
-        return AUTO_BACKEND
+        return auto_backend(device)
     if choice is Backend.OPENVINO:
         if device.type != "cpu":
             raise ModelError(f"--backend openvino runs on the CPU; use --device cpu (or --backend torch on {device})")

@@ -13,6 +13,7 @@ silently compute in bf16); ``half=True`` asks for bf16 where the CPU has it.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import sys
 import warnings
@@ -80,13 +81,17 @@ def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], fol
     return [IR_NAME, IR_NAME.replace(".xml", ".bin")]
 
 
+@functools.cache
+def _cpu_capabilities() -> tuple[str, ...]:
+    import openvino as ov
+
+    return tuple(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
 def cpu_has_bf16(core=None) -> bool:
     """Whether OpenVINO's CPU plugin can compute in bf16 here (AVX512-BF16 / AMX)."""
-    if core is None:
-        import openvino as ov
-
-        core = ov.Core()
-    return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    caps = _cpu_capabilities() if core is None else core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in caps
 
 
 class OpenVINOBackend:
