@@ -81,8 +81,10 @@ def test_html_interactions(tmp_path, page_for):
     page.get_by_label("colour by").select_option("status")
     page.wait_for_timeout(300)
     # the displayed codes are the status codes, element by element (not two undefined values comparing equal)
-    shown, status = page.evaluate(f"() => [Array.from({SOURCE}.data.code), Array.from({SOURCE}.data['c__status'])]")
-    assert len(shown) == 150 and shown == status and len(set(status)) > 1
+    POINTS = "[...Bokeh.documents[0].all_models].find(m => m.glyph && m.data_source.data.object_id).glyph"
+    field, status = page.evaluate(f"() => [{POINTS}.fill_color.field, Array.from({SOURCE}.data['c__status'])]")
+    shown = page.evaluate(f"() => Array.from({SOURCE}.data[{POINTS}.fill_color.field])")
+    assert field == "c__status" and len(shown) == 150 and shown == status and len(set(status)) > 1
     assert page.locator("text=FP (").count() == 1
 
     # select 3 points, download them

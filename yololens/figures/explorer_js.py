@@ -19,7 +19,7 @@ const num = (v, d) => (v === null || v === undefined || Number.isNaN(v)) ? '' : 
 # which points are drawn: legend entries ticked, every filter menu, the search box
 REFILTER = HELPERS + r"""
 const n = D.object_id.length;
-const code = D['code'];
+const code = D['c__' + page.colour];
 const shown = new Set(legend.active);
 const conds = [];
 for (const [col, sel] of Object.entries(selects)) {
@@ -42,14 +42,15 @@ status.text = `<span class="yl-shown">${count.toLocaleString()}</span> of ${n.to
 """
 
 # the colour-by menu: recolour, and the legend (checkboxes, one per category) follows
+# (the points' fill field switches to c__<opt>: a visual change; replacing a data column would make bokeh redo
+# every point's geometry and index as well, one more 150k-point repaint)
 RECOLOR = r"""
 const opt = cb_obj.value;
 const pal = palettes[opt];
-const d = Object.assign({}, source.data);
-d['code'] = source.data['c__' + opt];
+page.colour = opt;
+for (const r of points) r.glyph.fill_color = {field: 'c__' + opt, transform: mapper};
 mapper.palette = pal;
 mapper.high = pal.length - 0.5;
-source.data = d;
 legend.labels = labels[opt];
 legend.stylesheets = [sheets[opt]];
 legend.active = labels[opt].map((_, k) => k);

@@ -15,7 +15,8 @@ from bokeh.model import DataModel
 class PageData(DataModel):
     """``names``: ``{column: [value, ...]}`` lookup tables of the ``h__<column>`` codes; ``nn``: per stage the
     ``(N * k,)`` int32 neighbour rows; ``stages``: their labels; ``uris``: embedded whole images (data URIs);
-    ``imw``/``imh``: ``(n_images,)`` float32 image sizes in original pixels, indexed by the ``h__image`` code."""
+    ``imw``/``imh``: ``(n_images,)`` float32 image sizes in original pixels, indexed by the ``h__image`` code;
+    ``colour``: the column the points are coloured by now (their codes are ``c__<colour>``)."""
 
     names = Dict(String, List(String))
     nn = List(Any())
@@ -23,3 +24,4 @@ class PageData(DataModel):
     uris = List(String)
     imw = Any()
     imh = Any()
+    colour = String()

@@ -183,13 +183,12 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     colorings = {c: color_categories(meta[c], c, max_categories=max_categories) for c in opts}
     for c, col in colorings.items():
         data[f"c__{c}"] = col.codes.astype(_codes_dtype(len(col.labels)))
-    data["code"] = data[f"c__{initial}"].copy()
     # text columns as codes + lookup tables (a few bytes per point instead of the strings)
     attrs = [c for c in meta.columns if c.startswith("attr_")]
     hover_cols = [c for c in (*HOVER_TEXT, *attrs) if c in meta.columns]
     codes, names = _text_codes(meta, [label, *hover_cols])
     data.update(codes)
-    page = PageData(names=names)  # once in the document, shared by every callback below
+    page = PageData(names=names, colour=initial)  # once in the document, shared by every callback below
     formatters = {f"@h__{c}": CustomJSHover(args=dict(page=page, col=c), code="return page.names[col][value] ?? ''")
                   for c in names}
     if "score" in meta.columns:
@@ -243,7 +242,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                       "and nearest neighbours here.</div>"), width=900 if panel_below else 340,
                 css_classes=["yl-panel-host"])
     size = float(np.clip(25000.0 / max(n, 1), 2.0, 7.0))
-    figs = []
+    figs, points = [], []  # the figures, and each one's points renderer (recoloured by field)
     w = 760 if len(projs) == 1 else 420
     for j, p in enumerate(projs):
         f = figure(
@@ -258,8 +257,9 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                                      low=1, high=255, low_color=(0, 0, 0, 0))
             f.image(image=[img], x=x0, y=y0, dw=dw, dh=dh, color_mapper=grey, level="image")
         r = f.scatter(f"x{j}", f"y{j}", source=source, view=CDSView(filter=filt), size=size, line_width=0,
-                      fill_color={"field": "code", "transform": mapper}, fill_alpha=0.8,
+                      fill_color={"field": f"c__{initial}", "transform": mapper}, fill_alpha=0.8,
                       selection_fill_alpha=0.95, nonselection_fill_alpha=0.08)
+        points.append(r)
         f.scatter(f"x{j}", f"y{j}", source=cur, size=16, fill_alpha=0, line_color="black", line_width=2.5)
         # a dense spot can hold thousands of points: show at most 3, those with a crop first
         f.add_tools(HoverTool(renderers=[r], tooltips=tooltip, formatters=formatters, limit=3,
@@ -291,8 +291,8 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     search.js_on_change("value", refilter)
 
     select = Select(title="colour by", value=initial, options=list(colorings), width=220, css_classes=["yl-color"])
-    select.js_on_change("value", CustomJS(args=dict(source=source, mapper=mapper, palettes=palettes, legend=legend,
-                                                    labels=labels, sheets=sheets, title=legend_title,
+    select.js_on_change("value", CustomJS(args=dict(page=page, points=points, mapper=mapper, palettes=palettes,
+                                                    legend=legend, labels=labels, sheets=sheets, title=legend_title,
                                                     refilter=refilter), code=JS.RECOLOR))
     count = Div(text="0 selected", width=220)
     source.selected.js_on_change("indices", CustomJS(args=dict(div=count), code=JS.COUNT))
