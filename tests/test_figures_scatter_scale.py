@@ -121,3 +121,47 @@ def test_keep_puts_every_matching_object_among_the_html_points(tmp_path):
     assert not_bool.exit_code == 2 and "is not a yes/no condition" in not_bool.output
     zero = CliRunner().invoke(app, ["plot", str(tmp_path), "-l", "15", "--method", "pca", "--max-points", "0"])
     assert zero.exit_code == 2 and "--max-points" in zero.output
+
+
+def test_density_raster_colours_every_point_by_its_class_mix():
+    from yololens.figures.coloring import Coloring
+    from yololens.figures.density import density_rgba
+
+    rng = np.random.default_rng(0)
+    n = 30_000
+    a = rng.normal([0, 0], 0.3, size=(n, 2))  # class 0 alone on the left
+    b = rng.normal([10, 0], 0.3, size=(n, 2))  # class 1 alone on the right
+    mixed = rng.normal([5, 5], 0.3, size=(2 * n, 2))  # both classes, half each, at the top
+    coords = np.vstack([a, b, mixed, [[np.nan, 1.0]]])
+    codes = np.concatenate([np.zeros(n), np.ones(n), np.tile([0, 1], n), [0]]).astype(np.int16)
+    col = Coloring("class_name", codes, ["car", "bus"], [2 * n, 2 * n], ["#ff0000", "#0000ff"])
+    rgba, (x0, x1, y0, y1) = density_rgba(coords, col, px=300)
+    assert rgba.dtype == np.uint8 and rgba.shape[2] == 4 and max(rgba.shape[:2]) == 300
+    assert x0 < -1 and x1 > 11 and y0 < -1 and y1 > 6  # the NaN row is left out, every other point is inside
+
+    def pixel(x, y):
+        col_ = int((x - x0) / (x1 - x0) * (rgba.shape[1] - 1))
+        row = int((y1 - y) / (y1 - y0) * (rgba.shape[0] - 1))  # row 0 at the top
+        return rgba[row, col_]
+
+    red, blue, mix, empty = pixel(0, 0), pixel(10, 0), pixel(5, 5), pixel(10, 6)
+    assert red[3] > 200 and red[0] > 200 and red[2] < 30
+    assert blue[3] > 200 and blue[2] > 200 and blue[0] < 30
+    assert mix[3] > 200 and 80 < mix[0] < 180 and 80 < mix[2] < 180  # an even mix: between red and blue
+    assert empty[3] == 0  # no point there: transparent
+
+
+def test_static_plot_above_the_threshold_is_a_density_raster(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from yololens.figures import density as D
+    from yololens.figures import scatter as S
+
+    make_objects_table(tmp_path, 2000, n_images=20, write_images=False, seed=5)
+    monkeypatch.setattr(S, "DENSITY_MIN", 1000)
+    drawn = []
+    monkeypatch.setattr(S, "draw_density", lambda ax, coords, col: drawn.append(len(coords)) or
+                        D.draw_density(ax, coords, col))
+    png = plot(tmp_path, 15, "pca", "class_name", html=False).paths["png"]
+    assert drawn == [2000]
+    assert Image.open(png).size[0] > 500

@@ -18,6 +18,7 @@ from yololens.analysis.projection import METHODS, ProjectionResult, project
 from yololens.errors import InputError
 from yololens.options import check_options
 from yololens.figures.coloring import METHOD_TITLES, Coloring, color_categories
+from yololens.figures.density import DENSITY_MIN, draw_density
 from yololens.store.atomic import save_figure
 
 FIGURES_DIR = "figures"
@@ -29,8 +30,14 @@ def _point_size(n: int) -> float:
 
 def draw_scatter(ax, coords: np.ndarray, coloring: Coloring, *, seed: int = 0, size: float | None = None,
                  rasterized: bool | None = None):
-    """Scatter ``coords`` ``(N, 2)`` coloured by ``coloring`` on ``ax`` (random draw order, so no class hides)."""
+    """Scatter ``coords`` ``(N, 2)`` coloured by ``coloring`` on ``ax`` (random draw order, so no class hides).
+
+    Above :data:`~yololens.figures.density.DENSITY_MIN` points: every point as a class-coloured density raster.
+    """
     n = len(coords)
+    if n > DENSITY_MIN:
+        draw_density(ax, coords, coloring)
+        return
     order = np.random.default_rng(seed).permutation(n)
     cols = np.asarray(coloring.colors, dtype=object)[coloring.codes[order]]
     ax.scatter(
