@@ -31,7 +31,6 @@ from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the p
 from yololens.errors import InputError
 
 UMAP_HINT = 'UMAP needs the optional extra: pip install "yololens[umap]"'
-PROJECTIONS_DIR = "projections"
 #: The default t-SNE route (measured by benchmarks/scale.py, T1): PCA-50, 100 early-exaggeration iterations,
 #: then at most ``n_iter`` normal ones, stopped once KL falls by less than 0.5% per 25 iterations.
 EXAGGERATION_ITER = 100

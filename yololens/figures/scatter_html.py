@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from yololens.analysis import table as T
-from yololens.figures.coloring import METHOD_TITLES, Coloring, color_categories
+from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.store.atomic import write_text
 
 COLOR_OPTIONS = ("class_name", "status", "origin", "size_bin", "score")

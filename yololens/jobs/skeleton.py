@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yololens.engine.executors import LOCAL, Executor
+from yololens.engine.executors import LOCAL
 from yololens.sources.records import ImageRecord, Skip
 from yololens.store.atomic import remove_stale_temps
 from yololens.store.fingerprint import SourceFingerprint
