@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_tsne:
             run_tsne(out, n, args)
         if args.html:
-            from yololens.figures.scatter import plot
+            from yololens.jobs.plot import plot
 
             project(out, 9, "pca", seed=0)
             t0 = time.perf_counter()

@@ -166,7 +166,7 @@ def test_project_large_n_records_and_saves_which_points_were_placed(big):
 
 
 def test_plot_says_points_were_placed(big):
-    from yololens.figures.scatter import plot
+    from yololens.jobs.plot import plot
 
     project(big, 9, "pca", large_n=1000)
     res = plot(big, 9, "pca", html=False, projection={"large_n": 1000})

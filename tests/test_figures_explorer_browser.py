@@ -14,7 +14,7 @@ import pytest
 from test_figures_scatter_browser import page_for  # noqa: F401  (module fixture: headless chromium, offline)
 from yololens.analysis import table as T
 from yololens.analysis.synthetic import make_objects_table
-from yololens.figures.scatter import plot
+from yololens.jobs.plot import plot
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from yololens.analysis.synthetic import make_objects_table
-from yololens.figures.scatter import color_categories, plot
+from yololens.figures.coloring import color_categories
+from yololens.jobs.plot import plot
 from yololens.figures.thumbnails import CropLoader, greedy_place, to_data_uri
 
 
@@ -152,7 +153,7 @@ def test_static_plot_is_readable(out):
     assert png.name == "L15_pca_class_name.png" and png.parent.name == "figures"
     img, std, colours = image_stats(png)
     assert std > 20 and len(colours) > 50
-    from yololens.figures.scatter import color_categories as cc
+    from yololens.figures.coloring import color_categories as cc
 
     meta = pd.read_parquet(out / "objects.parquet", columns=["class_name"])
     col = cc(meta["class_name"], "class_name")

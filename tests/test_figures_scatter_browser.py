@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from yololens.analysis.synthetic import make_objects_table
-from yololens.figures.scatter import plot
+from yololens.jobs.plot import plot
 
 pytestmark = pytest.mark.browser
 

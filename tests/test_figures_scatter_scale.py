@@ -15,7 +15,7 @@ from test_figures_scatter import bokeh_sources
 from yololens.analysis.synthetic import make_objects_table
 from yololens.figures import explorer as E
 from yololens.figures import scatter_html as H
-from yololens.figures.scatter import plot
+from yololens.jobs.plot import plot
 
 HTML_LIMIT = 25_000_000
 CROP_BYTES = 2_500  # a 64 px hover crop as a JPEG data URI (measured ~1.3 KB on COCO photos)

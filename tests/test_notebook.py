@@ -15,7 +15,7 @@ import yololens
 from yololens.analysis.projection import Projector, project
 from yololens.jobs.stages import stages
 from yololens.jobs.extract import ExtractResult
-from yololens.figures.scatter import plot
+from yololens.jobs.plot import plot
 from yololens.jobs.protos import ProtosPage, ProtosResult
 from yololens.report.build import ReportResult
 from yololens.report.context import Section

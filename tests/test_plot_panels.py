@@ -15,6 +15,8 @@ from yololens.analysis.synthetic import make_objects_table
 from yololens.cli.app import app
 from yololens.errors import StrictModeError
 from yololens.figures import scatter as S
+from yololens.figures.coloring import color_categories
+from yololens.jobs import plot as P
 
 
 @pytest.fixture()
@@ -26,7 +28,7 @@ def mixed(tmp_path):
 
 def test_layer_all_leaves_out_coef_with_a_note_and_keeps_gt(mixed):
     meta = pd.read_parquet(mixed / "objects.parquet", columns=["origin"])
-    res = S.plot(mixed, "all", "pca", "origin", html=False)
+    res = P.plot(mixed, "all", "pca", "origin", html=False)
     assert [p.column for p in res.projections] == ["emb_L9", "emb_L15"]
     assert res.n == len(meta)  # every gt object is drawn
     n_pred = int((meta.origin == "pred").sum())
@@ -35,7 +37,7 @@ def test_layer_all_leaves_out_coef_with_a_note_and_keeps_gt(mixed):
 
 def test_explicit_layers_say_how_many_objects_are_not_drawn(mixed):
     meta = pd.read_parquet(mixed / "objects.parquet", columns=["origin"])
-    res = S.plot(mixed, "9,coef", "pca", "origin", html=False)
+    res = P.plot(mixed, "9,coef", "pca", "origin", html=False)
     n_gt = int((meta.origin == "gt").sum())
     assert res.n == len(meta) - n_gt
     assert res.notes == [f"{n_gt:,} objects are not drawn: every panel shows the same objects and they lack emb_coef"]
@@ -53,7 +55,7 @@ def test_thumbnails_in_small_multiples(mixed, monkeypatch):
         return chosen
 
     monkeypatch.setattr(S, "add_thumbnails", spy)
-    S.plot(mixed, "all", "pca", "class_name", html=False, thumbnails=6)
+    P.plot(mixed, "all", "pca", "class_name", html=False, thumbnails=6)
     assert len(drawn) == 2 and all(1 <= n <= 6 for n in drawn)  # one call per panel, crops drawn on each
 
 
@@ -61,7 +63,7 @@ def test_small_multiples_figure_draws_thumbnails_on_every_panel():
     from matplotlib.offsetbox import AnnotationBbox
 
     rng = np.random.default_rng(0)
-    col = S.color_categories(pd.Series(rng.choice(["a", "b"], 200)), "x")
+    col = color_categories(pd.Series(rng.choice(["a", "b"], 200)), "x")
     thumbs = [Image.new("RGB", (40, 30), (0, 0, 255))] * 200
     fig = S.small_multiples_figure([("A", rng.normal(size=(200, 2))), ("B", rng.normal(size=(200, 2)))], col,
                                    title="t", thumbnails=thumbs, max_thumbnails=10)

@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
         Several layers draw one panel per stage over the same objects; with --layer all a stage that only some
         objects have (emb_coef: predictions only) is left out with a note, never silently.
         """
-        from yololens.figures.scatter import plot
+        from yololens.jobs.plot import plot
 
         res = plot(
             out, layer, method, color, seed=seed, sample=_sample(sample), origin=origin, label=label, fmt=fmt,

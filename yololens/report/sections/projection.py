@@ -46,7 +46,7 @@ def run_projection(ctx: Context) -> Section:
     from yololens.analysis import table as T
     from yololens.analysis.projection import select_rows
     from yololens.figures.coloring import METHOD_TITLES
-    from yololens.figures.scatter import plot
+    from yololens.jobs.plot import plot
 
     skip = ctx.no_objects()
     if skip:
