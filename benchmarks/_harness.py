@@ -139,8 +139,9 @@ def raw_forward(backend, tensors, rounds: int = 2) -> float:
 
 
 def best_raw_forward(model, layers: list, folder: Path, imgsz: int, window: int, batches, backend: str,
-                     threads: int, **backend_kw) -> tuple[int, float, dict[int, float]]:
-    """The raw forward at each batch size of ``batches``; returns (fastest batch, its img/s, all)."""
+                     threads: int, protos: bool = True, **backend_kw) -> tuple[int, float, dict[int, float]]:
+    """The raw forward at each batch size of ``batches``; returns (fastest batch, its img/s, all).
+    ``protos``: whether the job measured computes a seg model's prototypes (``extract --pool box`` does not)."""
     from yololens.engine.backends import create_backend
     from yololens.model import ultra
 
@@ -148,9 +149,9 @@ def best_raw_forward(model, layers: list, folder: Path, imgsz: int, window: int,
     if backend == "openvino" and backend_kw:
         from yololens.engine.backends.openvino_backend import OpenVINOBackend
 
-        impl = OpenVINOBackend(model, layers, threads=threads, imgsz=size, **backend_kw)
+        impl = OpenVINOBackend(model, layers, threads=threads, imgsz=size, protos=protos, **backend_kw)
     else:
-        impl = create_backend(model, layers, backend, threads=threads, imgsz=size)
+        impl = create_backend(model, layers, backend, threads=threads, imgsz=size, protos=protos)
     speeds = {b: raw_forward(impl, planned_inputs(model, folder, imgsz, b, window)) for b in batches}
     fastest = max(speeds, key=speeds.get)
     return fastest, speeds[fastest], speeds

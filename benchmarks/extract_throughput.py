@@ -98,9 +98,10 @@ def main() -> None:
         loaded = load_model(model, device="cpu")
         layers = LAYERS + (["proto"] if loaded.task == "segment" else [])
         floors: dict[str, float] = {}
-        for backend in backends:
+        for backend in backends:  # extract --pool box computes no prototypes; neither does its floor
             fastest, floors[backend], speeds = best_raw_forward(loaded, [x for x in layers if x != "proto"], folder,
-                                                                args.imgsz, args.window, BATCHES, backend, T)
+                                                                args.imgsz, args.window, BATCHES, backend, T,
+                                                                protos=False)
             print(f"  raw {backend} forward: " + ", ".join(f"batch {b}: {v:.2f}" for b, v in speeds.items())
                   + f" img/s (fastest: batch {fastest})")
 
@@ -164,7 +165,7 @@ def run_sweep(model: str, folder: Path, tmp: Path, args, loaded, layers) -> dict
         (PerfHint.THROUGHPUT, r, (args.batch,)) for r in sorted({2, 4, args.batch}) if 1 < r <= args.batch]
     for hint, requests, batches in settings:
         _, _, speeds = best_raw_forward(loaded, hooked, folder, args.imgsz, args.window, batches, "openvino",
-                                        args.threads, hint=hint, requests=requests)
+                                        args.threads, protos=False, hint=hint, requests=requests)
         for b, v in speeds.items():
             key = f"hint={hint},requests={requests},batch={b}"
             out["openvino_forward"][key] = v

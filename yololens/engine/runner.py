@@ -87,12 +87,15 @@ class Runner:
         half: with the OpenVINO backend, bf16 compute where the CPU has it (torch fp16 is
             ``load_model(half=True)``).
         threads: inference threads (0: the backend's default).
+        protos: compute a seg model's prototypes (``None``: when ``"proto"`` is in ``layers`` or ``predict``;
+            ``False`` skips the branch, e.g. for ``extract --pool box``, which uses no masks; ``"proto"`` in
+            ``layers`` always computes them). Detections are the same either way.
     """
 
     def __init__(self, model: LoadedModel, layers: list[int | str] = (), imgsz: int | tuple[int, int] = 640,
                  conf: float = 0.25, iou: float = 0.7, max_det: int = 300, predict: bool = True,
                  rect: bool = True, classes: list[int] | None = None, backend: Backend | str = Backend.TORCH,
-                 half: bool = False, threads: int = 0):
+                 half: bool = False, threads: int = 0, protos: bool | None = None):
         self.model = model
         self.layers = list(layers)
         self.imgsz = ultra.check_imgsz(imgsz, model.stride)
@@ -101,12 +104,13 @@ class Runner:
         self.rect = rect
         self.classes = classes
         self._hooked = [layer for layer in self.layers if layer != PROTO]
-        self._want_protos = PROTO in self.layers or (predict and model.task == "segment")
+        self._want_protos = model.task == "segment" and (PROTO in self.layers or (predict if protos is None
+                                                                                   else protos))
         if model.end2end:
             # Class filtering needs candidates before max_det truncation (as Ultralytics' predictor does).
             model.net.set_head_attr(max_det=max(max_det, 300), agnostic_nms=False)
         self.backend: ComputeBackend = create_backend(model, self._hooked, backend, half=half, threads=threads,
-                                                      imgsz=self.imgsz)
+                                                      imgsz=self.imgsz, protos=self._want_protos)
 
     def letterbox(self, images: list[np.ndarray]) -> list[np.ndarray]:
         return ultra.letterbox_batch(images, self.imgsz, self.model.stride, rect=self.rect)

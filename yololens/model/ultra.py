@@ -8,6 +8,7 @@ in 2026 (upsample first, then crop), and the exactness tests pin that behaviour.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,19 +212,53 @@ def datasets_dir() -> Path:
     return Path(DATASETS_DIR)
 
 
+class _NoPrototypes(torch.nn.Module):
+    """Stands in for a seg head's ``proto`` branch: ``(B, nm, 0, 0)`` instead of the prototypes.
+
+    The detections (boxes, scores, classes and mask coefficients) come from the head's other branches, so they
+    are the same bit for bit; only the prototypes are not computed (about a fifth of a YOLOv8n-seg forward).
+    """
+
+    def __init__(self, nm: int):
+        super().__init__()
+        self.nm = nm
+
+    def forward(self, x):
+        ref = x[0] if isinstance(x, (list, tuple)) else x
+        return ref.new_zeros((ref.shape[0], self.nm, 0, 0))
+
+
+@contextmanager
+def prototypes_skipped(net: torch.nn.Module, skip: bool = True):
+    """While inside, ``net``'s seg head computes no prototypes (:class:`_NoPrototypes`); restored on exit.
+    A no-op for detect models or ``skip=False``."""
+    head = net.model[-1]
+    proto = getattr(head, "proto", None)
+    if not skip or proto is None:
+        yield
+        return
+    head.proto = _NoPrototypes(int(getattr(head, "nm", 32)))
+    try:
+        yield
+    finally:
+        head.proto = proto
+
+
 class ExportNet(torch.nn.Module):
     """``net`` with flat tensor outputs, for compiling by another runtime (OpenVINO).
 
     ``forward(x)`` returns ``(preds, protos?, *features)``: ``preds`` is the tensor Ultralytics'
     NMS reads (``(B, 4 + nc + nm, N)``; for end-to-end heads ``(B, N, 4 + nc + nm)`` *before* the
     head's top-k, which :func:`head_output` applies in torch), the seg prototypes ``(B, nm, h, w)``
-    when ``task == "segment"``, then the outputs of ``layers`` in that order, ``(B, C, H, W)``.
+    when ``task == "segment"`` and ``protos``, then the outputs of ``layers`` in that order, ``(B, C, H, W)``.
+    ``protos=False``: the prototype branch is not in the graph at all (see :func:`prototypes_skipped`).
     Build it on a private copy of the net: :meth:`prepare` changes head attributes.
     """
 
-    def __init__(self, net: torch.nn.Module, task: str, layers: list[int]):
+    def __init__(self, net: torch.nn.Module, task: str, layers: list[int], protos: bool = True):
         super().__init__()
         self.net, self.task, self.layers = net, task, list(layers)
+        self.protos = protos and task == "segment"
 
     def prepare(self) -> "ExportNet":
         head = self.net.model[-1]
@@ -236,11 +271,11 @@ class ExportNet(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         from yololens.model.hooks import FeatureCapture
 
-        with FeatureCapture(self.net.model, self.layers) as capture:
+        with FeatureCapture(self.net.model, self.layers) as capture, prototypes_skipped(self.net, not self.protos):
             output = self.net(x)
         preds, protos = split_head_output(output, self.task)
         preds = preds[0] if isinstance(preds, (list, tuple)) else preds
-        extra = (protos,) if self.task == "segment" else ()
+        extra = (protos,) if self.protos else ()
         return (preds, *extra, *(capture.features[i] for i in self.layers))
 
 

@@ -128,13 +128,18 @@ def prepare_model(model, device: str | None = None, backend: Backend | str | Non
 
 
 def create_backend(model: LoadedModel, layers: list[int], backend: Backend | str | None = Backend.TORCH, *,
-                   half: bool = False, threads: int = 0, imgsz: tuple[int, int] = (640, 640)) -> ComputeBackend:
-    """The backend for ``model`` capturing ``layers`` (``threads``: inference threads, 0 = default)."""
+                   half: bool = False, threads: int = 0, imgsz: tuple[int, int] = (640, 640),
+                   protos: bool = True) -> ComputeBackend:
+    """The backend for ``model`` capturing ``layers`` (``threads``: inference threads, 0 = default).
+
+    ``protos=False``: a seg model's prototype branch is not computed (nothing else changes; for jobs that use
+    no masks, e.g. ``extract --pool box``).
+    """
     choice = resolve_backend(backend, model.device)
     if choice is Backend.OPENVINO:
         from yololens.engine.backends.openvino_backend import OpenVINOBackend
 
-        return OpenVINOBackend(model, layers, half=half, threads=threads, imgsz=imgsz)
+        return OpenVINOBackend(model, layers, half=half, threads=threads, imgsz=imgsz, protos=protos)
     from yololens.engine.backends.torch_backend import TorchBackend
 
-    return TorchBackend(model, layers, threads=threads)
+    return TorchBackend(model, layers, threads=threads, protos=protos)

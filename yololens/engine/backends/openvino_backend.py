@@ -55,20 +55,22 @@ def model_fingerprint(model: LoadedModel) -> str:
     return digest.hexdigest()
 
 
-def export_fields(model: LoadedModel, layers: list[int], imgsz: tuple[int, int]) -> dict:
+def export_fields(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], protos: bool = True) -> dict:
     """Everything the exported graph depends on: the cache key."""
     import openvino
 
     return {"format": EXPORT_FORMAT, "model": model_fingerprint(model), "task": model.task,
-            "end2end": model.end2end, "layers": list(layers), "imgsz": list(imgsz),
+            "end2end": model.end2end, "layers": list(layers), "imgsz": list(imgsz), "protos": bool(protos),
             "ultralytics": ultra.ULTRALYTICS_VERSION, "torch": torch.__version__, "openvino": openvino.__version__}
 
 
-def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], folder: Path) -> list[str]:
-    """Trace ``model`` (a private copy) and save its f32 IR to ``folder``; returns the file names."""
+def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], folder: Path,
+              protos: bool = True) -> list[str]:
+    """Trace ``model`` (a private copy) and save its f32 IR to ``folder``; returns the file names.
+    ``protos=False``: a seg model's prototype branch is left out of the graph."""
     import openvino as ov
 
-    wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers).prepare()
+    wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers, protos=protos).prepare()
     example = torch.zeros(1, 3, *imgsz)
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -102,18 +104,21 @@ class OpenVINOBackend:
         threads: ``INFERENCE_NUM_THREADS`` (0: OpenVINO's default, all cores).
         imgsz: the traced example shape (the IR itself takes any shape).
         hint, requests: OpenVINO performance hint and parallel infer requests per batch.
+        protos: export a seg model's prototypes (``False``: the branch is not in the graph; the head output
+            then carries ``None`` for them, and every other output is unchanged).
     """
 
     name = Backend.OPENVINO
 
     def __init__(self, model: LoadedModel, layers: list[int], half: bool = False, threads: int = 0,
                  imgsz: tuple[int, int] = (640, 640), hint: PerfHint = DEFAULT_HINT,
-                 requests: int = DEFAULT_REQUESTS):
+                 requests: int = DEFAULT_REQUESTS, protos: bool = True):
         import openvino as ov
 
         self.model, self.layers = model, list(layers)
-        fields = export_fields(model, self.layers, tuple(imgsz))
-        self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp),
+        self.protos = protos and model.task == "segment"
+        fields = export_fields(model, self.layers, tuple(imgsz), self.protos)
+        self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp, self.protos),
                                    what="OpenVINO export")
         core = ov.Core()
         self.precision = Precision.F32
@@ -153,7 +158,7 @@ class OpenVINOBackend:
 
     def forward(self, x: torch.Tensor) -> tuple[object, dict[int, torch.Tensor]]:
         outputs = [torch.from_numpy(o) for o in self._infer(x.float().cpu().contiguous().numpy())]
-        protos = outputs[1] if self.model.task == "segment" else None
-        first = 2 if self.model.task == "segment" else 1
+        protos = outputs[1] if self.protos else None
+        first = 2 if self.protos else 1
         features = dict(zip(self.layers, outputs[first:]))
         return ultra.head_output(self.model.net, outputs[0], protos, self.model.task), features
