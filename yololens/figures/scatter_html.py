@@ -126,7 +126,7 @@ def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndar
 def default_max_points(n_stages: int, hover_thumbnails: int = 1000) -> int:
     """The most points the HTML draws by default: :data:`MAX_POINTS`, or fewer where ``n_stages`` panels (each
     with its coordinates and neighbour table) and the embedded crops and images would pass :data:`HTML_BUDGET`
-    (one stage: 150,000; two: ~112,000; four: ~73,000)."""
+    (one stage: 150,000; two: ~110,000; four: ~71,000)."""
     from yololens.figures.explorer import MAX_IMAGES
 
     fixed = BASE_BYTES + max(0, hover_thumbnails) * CROP_BYTES + MAX_IMAGES * IMAGE_BYTES
@@ -152,13 +152,14 @@ def interactive_rows(labels, max_points: int | None, seed: int = 0, keep: np.nda
 
 def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs: np.ndarray | None,
                  max_categories: int = 20, seed: int = 0, title: str = "", selection_name: str = "selection.csv",
-                 explorer=None, density: list[np.ndarray] | None = None, n_total: int | None = None, keep_note: str = "",
-                 panel_below: bool = False):
+                 explorer=None, density: list[np.ndarray] | None = None, n_total: int | None = None,
+                 keep_note: str = "", panel_below: bool = False):
     """The bokeh layout for ``projs`` (ProjectionResults over the same objects) and ``meta`` (row-aligned).
 
     ``density``: per stage, the ``(N_all, 2)`` coordinates of *every* object when ``projs``/``meta`` hold a
-    sample (``n_total`` = N_all): drawn as a grey log-density image under the points. ``panel_below``: the
-    click panel goes under the plots (narrow pages) instead of beside the controls.
+    sample (``n_total`` = N_all): drawn as a grey log-density image under the points; ``keep_note`` (", including
+    all 12 objects where ...") completes the page's sentence about that sample. ``panel_below``: the click panel
+    goes under the plots (narrow pages) instead of beside the controls.
 
     ``explorer``: an :class:`~yololens.figures.explorer.ExplorerData` for the click panel (neighbours, partner,
     images); without it the panel still shows each object's details, with no image and no neighbours.
