@@ -52,7 +52,8 @@ for (const r of points) r.glyph.fill_color = {field: 'c__' + opt, transform: map
 mapper.palette = pal;
 mapper.high = pal.length - 0.5;
 legend.labels = labels[opt];
-legend.stylesheets = [sheets[opt]];
+// the swatches read --<uid>-c<k> (one fixed stylesheet): a variable is no bokeh change, so no relayout
+for (let k = 0; k < pal.length; k++) document.documentElement.style.setProperty(`--${uid}-c${k}`, pal[k]);
 legend.active = labels[opt].map((_, k) => k);
 title.text = `<b>${opt}</b> <span style="color:#666">(click an entry to hide or show it)</span>`;
 refilter.execute(cb_obj);
