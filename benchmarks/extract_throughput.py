@@ -36,11 +36,13 @@ BATCHES = (1, 2, 4, 8)
 
 
 def extract_code(model: str, folder: Path, out: Path, backend: str, threads: int, workers: int, batch: int,
-                 window: int) -> str:
-    return (f"from yololens.jobs.extract import extract\n"
+                 window: int, executor: str = "local") -> str:
+    """``extract`` as a child script; ``executor="ray"`` starts a local Ray first (this machine's cores)."""
+    ray = "import ray; ray.init(include_dashboard=False, log_to_driver=False)\n" if executor == "ray" else ""
+    return (f"from yololens.jobs.extract import extract\n{ray}"
             f"r = extract({model!r}, {str(folder)!r}, out={str(out)!r}, layers={LAYERS}, batch={batch}, "
             f"device='cpu', backend={backend!r}, threads={threads}, workers={workers}, chunk_images={window}, "
-            f"overwrite=True, progress=False)\n"
+            f"executor={executor!r}, overwrite=True, progress=False)\n"
             f"RESULT = {{'images': r.images_done, 'run_s': r.manifest['timings_s']['run'], "
             f"'precision': r.manifest['params']['precision']}}")
 

@@ -156,12 +156,11 @@ def step_plot(args) -> dict:
 
 def _extract_code(source: Path, out: Path, model: str, executor: str = "local", threads: int = 0,
                   backend: str = "torch") -> str:
-    extra = (", executor='ray', threads=1" if executor == "ray" else f", threads={threads}") + f", backend={backend!r}"
-    return (f"from yololens.jobs.extract import extract\n"
-            + ("import ray; ray.init(include_dashboard=False, log_to_driver=False)\n" if executor == "ray" else "")
-            + f"r = extract({model!r}, {str(source)!r}, out={str(out)!r}, layers=[9, 15, 18, 21], batch=8, "
-            f"device='cpu', overwrite=True, progress=False{extra})\n"
-            f"RESULT = {{'images': r.images_done, 'objects': r.objects, 'run_s': r.manifest['timings_s']['run']}}")
+    """extract_throughput's child script at extract's defaults (batch 8, 2 decode workers, window 64); the Ray
+    executor runs one thread per worker."""
+    from extract_throughput import extract_code
+
+    return extract_code(model, source, out, backend, 1 if executor == "ray" else threads, 2, 8, 64, executor)
 
 
 def step_extract(args) -> dict:
