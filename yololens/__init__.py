@@ -21,6 +21,8 @@ ULTRALYTICS_TESTED = ">=8.4.150,<8.5"
 _API = {
     "extract": "yololens.jobs.extract",
     "load_objects": "yololens.jobs.extract",
+    "open_run": "yololens.analysis.run",
+    "Run": "yololens.analysis.run",
     "ExtractResult": "yololens.jobs.extract",
     "load_model": "yololens.model.loading",
     "LoadedModel": "yololens.model.loading",

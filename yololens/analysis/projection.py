@@ -28,6 +28,7 @@ from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the p
     select_rows,
     table_fingerprint,
 )
+from yololens.analysis.run import run_folder
 from yololens.errors import InputError
 
 UMAP_HINT = 'UMAP needs the optional extra: pip install "yololens[umap]"'
@@ -300,9 +301,10 @@ def project(
     ``progress``: a tqdm bar while t-SNE/UMAP runs (it never changes the coordinates).
     Returns a :class:`ProjectionResult` with ``coords`` ``(N, 2)``.
     """
+    out = run_folder(out)
     t0 = time.perf_counter()
     schema = T.read_schema(out)
-    column = T.layer_column(layer, schema)
+    column = T.layer_column(layer, schema, T.layer_aliases(out))
     projector = Projector(
         method=method,
         seed=seed,
@@ -371,11 +373,11 @@ def project(
 def load_projection(path_or_out: str | os.PathLike, layer: int | str | None = None, method: str = "tsne",
                     origin: str = "all") -> ProjectionResult:
     """Read a saved projection: a ``.parquet`` path, or ``OUT`` + ``layer`` + ``method`` (+ ``origin``)."""
-    p = Path(path_or_out)
+    p = Path(path_or_out) if isinstance(path_or_out, (str, os.PathLike)) else run_folder(path_or_out)
     if p.suffix != ".parquet":
         if layer is None:
             raise InputError("load_projection needs a .parquet path or OUT plus layer")
-        p = projection_path(p, T.layer_column(layer), method, origin)
+        p = projection_path(p, T.layer_column(layer, None, T.layer_aliases(p)), method, origin)
     if not p.is_file():
         raise InputError(f"no projection at {p} (run `yololens project` first)")
     tbl = pq.read_table(p)

@@ -29,6 +29,7 @@ from yololens.analysis import metrics as M
 from yololens.analysis import table as T
 from yololens.analysis.grouping import Grouping, group_codes, resolve_grouping, resolve_origin
 from yololens.analysis.projection import Projector, find_projections, load_projection
+from yololens.analysis.run import run_folder
 from yololens.analysis.stage_text import CI_NOTE, METRICS, recommend
 from yololens.errors import InputError, StrictModeError
 
@@ -118,10 +119,11 @@ def compute_stages(
     ``trust_sample``: cap for trustworthiness of the saved projections (``OUT/projections``);
     ``trust_method``: also project that capped sample with this method (tsne/umap/pca) and score it.
     """
+    out = run_folder(out)
     t0 = time.perf_counter()
     schema = T.read_schema(out)
     if layers:
-        columns = [T.layer_column(layer, schema) for layer in layers]
+        columns = [T.layer_column(layer, schema, T.layer_aliases(out)) for layer in layers]
     else:
         columns = T.embedding_columns(schema)
     if not columns:

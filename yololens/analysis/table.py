@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,13 +72,18 @@ def stage_label(col: str) -> str:
     return col[len(EMB_PREFIX) :] if col.startswith(EMB_PREFIX) else col
 
 
-def layer_column(layer: int | str, schema: pa.Schema | None = None) -> str:
+def layer_column(layer: int | str, schema: pa.Schema | None = None,
+                 aliases: Mapping[str, int | str] | None = None) -> str:
     """Map a ``--layer`` value to its column: ``9``/``"9"``/``"L9"`` -> ``emb_L9``, ``"9_mask"`` -> ``emb_L9_mask``
-    (mask pooling), ``"coef"`` -> ``emb_coef``.
+    (mask pooling), ``"coef"`` -> ``emb_coef``; with ``aliases`` (:func:`layer_aliases`) also ``"sppf"`` -> ``emb_L9``
+    and ``"p3_mask"`` -> ``emb_L15_mask``.
 
     With ``schema`` the column must exist (else an :class:`InputError` listing the available ones).
     """
     text = str(layer).strip()
+    base, mask_suffix = (text[: -len("_mask")], "_mask") if text.lower().endswith("_mask") else (text, "")
+    if aliases and base.lower() in aliases:
+        text = f"{aliases[base.lower()]}{mask_suffix}"
     if text.startswith(EMB_PREFIX):
         col = text
     elif re.fullmatch(r"-?\d+(_mask)?", text):
@@ -102,15 +107,16 @@ def resolve_columns(out: str | os.PathLike, layer) -> list[str]:
     (every ``emb_*`` column, in :func:`embedding_columns` order). Each must exist (see :func:`layer_column`).
     """
     schema = read_schema(out)
+    aliases = layer_aliases(out)
     if isinstance(layer, (list, tuple)):
-        return [layer_column(x, schema) for x in layer]
+        return [layer_column(x, schema, aliases) for x in layer]
     text = str(layer).strip()
     if text.lower() in ("all", "*", "stages"):
         cols = embedding_columns(schema)
         if not cols:
             raise InputError("the objects table has no embedding (emb_*) columns")
         return cols
-    return [layer_column(x, schema) for x in text.split(",") if x.strip()]
+    return [layer_column(x, schema, aliases) for x in text.split(",") if x.strip()]
 
 
 def scalar_columns(schema: pa.Schema) -> list[str]:
@@ -296,7 +302,7 @@ class LayerEmbeddings(NamedTuple):
 
 def layer_embeddings(out: str | os.PathLike, layer: int | str = 9) -> LayerEmbeddings:
     """The ``(N, C)`` float32 embeddings of ``layer`` (``9``, ``"L9"``, ``"coef"``) under ``out``, with their keys."""
-    column = layer_column(layer, read_schema(out))
+    column = layer_column(layer, read_schema(out), layer_aliases(out))
     rows = np.flatnonzero(valid_embedding_mask(out, column)).astype(np.int64)
     ids = pq.read_table(objects_path(out), columns=["object_id"])["object_id"].take(pa.array(rows))
     return LayerEmbeddings(read_embeddings(out, column, rows), np.asarray(ids.to_pandas(), dtype=object), column, rows)
@@ -306,9 +312,21 @@ def manifest(out: str | os.PathLike) -> dict:
     """``OUT/manifest.json`` as a dict ({} when absent or unreadable)."""
     path = out_dir(out) / "manifest.json"
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
+
+
+def layer_aliases(out: str | os.PathLike) -> dict[str, int | str]:
+    """Layer names the run's manifest records besides indices (``sppf`` -> 9, ``p3`` -> 15; lower case); runs
+    written before aliases were recorded have none (indices still work)."""
+    names: dict[str, int | str] = {}
+    for entry in manifest(out).get("layers") or []:
+        layer = entry.get("layer") if isinstance(entry, dict) else None
+        if isinstance(layer, (int, str)):
+            names.update({a.lower(): layer for a in entry.get("aliases") or [] if isinstance(a, str)})
+    return names
 
 
 def image_roots(out: str | os.PathLike, images_root: str | os.PathLike | None = None) -> list[Path]:

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from yololens import reprs
 from yololens.analysis import table as T
+from yololens.analysis.run import run_folder
 from yololens.errors import InputError
 from yololens.figures.thumbnails import CropLoader
 from yololens.sources.records import Skip
@@ -95,6 +96,7 @@ def export_fiftyone(
     ``embeddings/`` (``"all"``, ``9``, ``"9,15"``). ``media``: ``symlink`` (links to the original images) or
     ``copy``. Images that cannot be found are skipped, one line each in ``skips``.
     """
+    run = run_folder(run)
     fol, Exporter, _ = _fiftyone()
     media = ExportMedia(media)
     columns = T.resolve_columns(run, layers) if T.embedding_columns(T.read_schema(run)) else []
@@ -211,7 +213,7 @@ def to_fiftyone(run: str | os.PathLike, name: str | None = None, *, export_dir: 
     _, _, Importer = _fiftyone()
     import fiftyone as fo
 
-    src = Path(run)
+    src = run_folder(run)
     if (src / INFO_FILE).is_file():
         export = src
     else:

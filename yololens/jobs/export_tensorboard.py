@@ -26,6 +26,7 @@ import pandas as pd
 from yololens import reprs
 from yololens.analysis import table as T
 from yololens.analysis.projection import select_rows
+from yololens.analysis.run import run_folder
 from yololens.errors import InputError
 from yololens.figures.thumbnails import CropLoader
 from yololens.store.atomic import atomic_path, write_text
@@ -96,6 +97,7 @@ def export_tensorboard(
     objects (deterministic with ``seed``). With ``sprite`` the count is capped at :func:`sprite_capacity`
     (a stratified sample again, stated in the summary); ``sprite=False`` exports every object.
     """
+    run = run_folder(run)
     columns = T.resolve_columns(run, layer)
     out = Path(out) if out is not None else T.out_dir(run) / TENSORBOARD_DIR
     cap = sprite_capacity(thumb_size) if sprite else None

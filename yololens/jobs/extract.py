@@ -27,7 +27,7 @@ from yololens.errors import InputError, StrictModeError
 from yololens.jobs.extract_windows import ExtractWindows, RayExtractWork
 from yololens.jobs.ray_executor import RayExecutor
 from yololens.jobs.skeleton import executor_of, resume
-from yololens.model.catalogue import resolve_layers
+from yololens.model.catalogue import layer_aliases, resolve_layers
 from yololens.options import check_options
 from yololens.sources.records import Skip, Source
 from yololens.sources.resolve import as_source
@@ -102,10 +102,18 @@ class ExtractResult:
         return self.table(columns).to_pandas()
 
     def embeddings(self, layer: int | str = 9):
-        """``layer``'s embeddings as ``(N, C)`` float32 with their object ids: ``X, ids = res.embeddings("L9")``."""
-        from yololens.analysis.table import layer_embeddings
+        """``layer``'s embeddings as ``(N, C)`` float32 with their object ids: ``X, ids = res.embeddings("L9")``
+        (indices or aliases: ``"sppf"``, ``"p3"``)."""
+        return self.run().embeddings(layer)
 
-        return layer_embeddings(self.out, layer)
+    def run(self):
+        """The run folder opened for reading (:class:`~yololens.analysis.run.Run`)."""
+        from yololens.analysis.run import open_run
+
+        return open_run(self.out)
+
+    def __fspath__(self) -> str:  # a result goes wherever its run folder goes: yololens.plot(res)
+        return str(self.out)
 
     def __repr__(self) -> str:
         from yololens import reprs
@@ -306,11 +314,15 @@ def _given(source, labels) -> tuple[str | None, str | None]:
 
 
 def _layer_info(runner: Runner, job: ExtractWindows) -> list[dict]:
+    """The manifest's layers: column, channels, stride, and the aliases a reader may use for it (``sppf``, ``p3``)."""
+    aliases: dict = {}
+    for name, idx in layer_aliases(runner.model).items():
+        aliases.setdefault(idx, []).append(name)
     info = []
     for layer in job.layer_ids:
         names = ([embedding_column(layer)] if job.pool.boxes else []) + ([mask_column(layer)] if job.pool.masks else [])
-        info += [{"layer": layer, "column": c, "channels": job.dims.get(c), "stride": job.strides.get(layer)}
-                 for c in names]
+        info += [{"layer": layer, "column": c, "channels": job.dims.get(c), "stride": job.strides.get(layer),
+                  "aliases": sorted(aliases.get(layer, []))} for c in names]
     return info
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from yololens import reprs
 from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
+from yololens.analysis.run import run_folder
 from yololens.errors import InputError
 from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.figures.scatter import FIGURES_DIR, scatter_figure, small_multiples_figure, title_for
@@ -111,6 +112,7 @@ def plot(
     holds for are always among the drawn points (when they alone exceed ``max_points``, a sample of them).
     Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
     """
+    out = run_folder(out)
     import matplotlib.pyplot as plt
 
     if method not in METHODS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from yololens.analysis import table as T
+from yololens.analysis.run import run_folder
 from yololens.analysis.stage_writer import markdown_table
 from yololens.analysis.stages import StageReport, compute_stages
 from yololens.store.atomic import atomic_path, save_figure, write_text
@@ -15,6 +16,7 @@ def stages(out: str | os.PathLike, *, save: bool = True, chart_format: str = "pn
     """:func:`~yololens.analysis.stages.compute_stages` on the run folder ``out`` (``options`` are its keyword
     arguments: label, layers, origin, group_by, sample, n_folds, ...); ``save``: also write the files
     (``report.paths`` names them)."""
+    out = run_folder(out)
     report = compute_stages(out, **options)
     if save:
         write_report(report, out, chart_format=chart_format)
