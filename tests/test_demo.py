@@ -50,7 +50,7 @@ def test_demo_writes_the_full_report(demo_report):
     assert "untrained weights" not in html.lower()
     assert manifest["model"]["sha256"] in html
     # the stage report found two classes with enough objects and recommends one stage
-    assert re.search(r"Best stage: (L\d+|coef)", html)
+    assert re.search(r'<p class="verdict" id="stage-verdict"><b>Verdict: (use (L\d+|coef)|no clear winner)', html)
     # t-SNE small multiples: one panel per stage, embedded bokeh (inline resources, no CDN)
     assert "Bokeh.embed.embed_items" in html and "cdn.bokeh.org" not in html
     for stage in ("emb_L9", "emb_L15", "emb_L18", "emb_L21", "emb_coef"):
