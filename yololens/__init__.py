@@ -47,6 +47,8 @@ _API = {
     "export_tensorboard": "yololens.jobs.export_tensorboard",
     "export_fiftyone": "yololens.jobs.export_fiftyone",
     "to_fiftyone": "yololens.jobs.export_fiftyone",
+    "similarity": "yololens.jobs.similarity",
+    "SimilarityResult": "yololens.jobs.similarity",
 }
 _RENAMED = {"layers": "catalogue"}
 #: Public subpackages reached as attributes (``yololens.report.build_report(...)``, as the README shows).
