@@ -36,6 +36,8 @@ from yololens.errors import InputError
 
 #: Manifest parameters two runs must share before their objects are compared.
 SAME_INPUT = ("source", "labels")
+#: Objects per minibatch: time grows with batch x objects, memory with stages x batch^2; every batch is unbiased.
+DEFAULT_BATCH = 256
 
 
 @dataclass
@@ -162,32 +164,34 @@ def _origin_mask(run: Run, origin: str) -> tuple[str, np.ndarray]:
 def stream_batches(run: Run, cols: list[str], rows: np.ndarray, batch: int) -> Iterator[list[np.ndarray]]:
     """``(b, C)`` float32 arrays of ``cols`` at table rows ``rows`` (sorted), ``batch`` objects at a time (the
     last batch takes the remainder; one of fewer than 4 objects is merged into the one before). Streams the
-    table one row group at a time, so memory is one row group plus one batch."""
+    table one row group (at most a few thousand rows) at a time, so memory is one chunk plus one batch."""
     pf = pq.ParquetFile(run.objects_path)
     n_sel = len(rows)
     bounds = list(range(0, n_sel, batch)) + [n_sel]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < MIN_BATCH:
         bounds.pop(-2)
-    buffer: list[list[np.ndarray]] = [[] for _ in cols]
-    have, nxt, start = 0, 1, 0
-    for chunk in _chunks(pf, cols):
+    pending: list[np.ndarray] | None = None  # the rows read and not yet yielded, one array per column
+    nxt, start = 1, 0
+    for chunk in _chunks(pf, cols, max(batch, 2048)):
         lo, hi = np.searchsorted(rows, [start, start + chunk.num_rows])
-        if hi > lo:
-            tbl = chunk.take(pa.array(rows[lo:hi] - start))
-            for i in range(len(cols)):
-                buffer[i].append(embeddings_to_numpy(tbl.column(i)))
-            have += hi - lo
         start += chunk.num_rows
-        while nxt < len(bounds) and have >= bounds[nxt] - bounds[nxt - 1]:
+        if hi <= lo:
+            continue
+        picked = rows[lo:hi] - (start - chunk.num_rows)
+        if len(picked) < chunk.num_rows:  # a full chunk is used as read (no copy)
+            chunk = chunk.take(pa.array(picked))
+        new = [embeddings_to_numpy(chunk.column(i)) for i in range(len(cols))]
+        pending = new if pending is None else [np.concatenate([p, x]) for p, x in zip(pending, new)]
+        used = 0
+        while nxt < len(bounds) and len(pending[0]) - used >= bounds[nxt] - bounds[nxt - 1]:
             size = bounds[nxt] - bounds[nxt - 1]
-            joined = [np.concatenate(parts) for parts in buffer]
-            yield [a[:size] for a in joined]
-            buffer = [[a[size:]] for a in joined]
-            have -= size
+            yield [a[used:used + size] for a in pending]
+            used += size
             nxt += 1
+        pending = [a[used:] for a in pending]
 
 
-def _chunks(pf: pq.ParquetFile, cols: list[str], rows: int = 8192) -> Iterator[pa.RecordBatch]:
+def _chunks(pf: pq.ParquetFile, cols: list[str], rows: int) -> Iterator[pa.RecordBatch]:
     # one row group at a time (iter_batches over the whole file reads ahead; see table.iter_column)
     for rg in range(pf.metadata.num_row_groups):
         yield from pf.iter_batches(batch_size=rows, row_groups=[rg], columns=cols)
@@ -229,7 +233,7 @@ def align(a: Run, b: Run, rows_a: np.ndarray, rows_b: np.ndarray) -> tuple[np.nd
     return ka.index.to_numpy()[ok].astype(np.int64), matched.to_numpy()[ok].astype(np.int64)
 
 
-def compute_similarity(run, other=None, *, layers=None, layers_b=None, origin: str = "auto", batch: int = 1024,
+def compute_similarity(run, other=None, *, layers=None, layers_b=None, origin: str = "auto", batch: int = DEFAULT_BATCH,
                        n_boot: int = 0, seed: int = 0) -> SimilarityResult:
     """Linear CKA between every pair of embedding columns of ``run`` (or ``layers``), or between the columns of
     ``run`` and of ``other`` (``layers_b``; default: every column) on the objects both share. Writes nothing.

@@ -30,7 +30,7 @@ def similarity_command(
     origin: Annotated[Vocabulary, typer.Option("--origin", help="Which objects: auto (gt rows when the table has "
                                                "them, else all), gt, pred or all; across two runs only gt.")] = Vocabulary.AUTO,
     batch: Annotated[int, typer.Option("--batch", min=4, help="Objects per minibatch of the unbiased HSIC "
-                                       "estimator (memory ~ stages x batch^2 x 8 bytes).")] = 1024,
+                                       "estimator (memory ~ stages x batch^2 x 8 bytes).")] = 256,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples of the minibatches for "
                                            "a 95% interval per cell (0 = none; needs 2+ batches).")] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,

@@ -7,14 +7,14 @@ from __future__ import annotations
 import textwrap
 
 from yololens.analysis.run import open_run
-from yololens.analysis.similarity import SimilarityResult, compute_similarity
+from yololens.analysis.similarity import DEFAULT_BATCH, SimilarityResult, compute_similarity
 from yololens.store.atomic import atomic_path, save_figure
 from yololens.store.naming import key_hash, safe_component
 
 __all__ = ["SimilarityResult", "similarity"]
 
 
-def similarity(run, other=None, *, layers=None, layers_b=None, origin: str = "auto", batch: int = 1024,
+def similarity(run, other=None, *, layers=None, layers_b=None, origin: str = "auto", batch: int = DEFAULT_BATCH,
                bootstrap: int = 0, seed: int = 0, save: bool = True) -> SimilarityResult:
     """Linear CKA between every pair of stages of ``run`` (a run path, a ``Run`` or a result with ``.out``), or
     between the stages of ``run`` and ``other`` on the gt objects both share (same source and labels).
