@@ -197,7 +197,7 @@ def _chunks(pf: pq.ParquetFile, cols: list[str], rows: int) -> Iterator[pa.Recor
         yield from pf.iter_batches(batch_size=rows, row_groups=[rg], columns=cols)
 
 
-def _check_same_input(a: Run, b: Run) -> None:
+def check_same_input(a: Run, b: Run) -> None:
     for run in (a, b):
         if not run.manifest:
             raise InputError(f"{run.path}: no manifest.json, so it cannot be checked that both runs used the same "
@@ -253,7 +253,7 @@ def compute_similarity(run, other=None, *, layers=None, layers_b=None, origin: s
         cols_b, rows_b, pre_b = cols_a, rows_a, None
         short = len(cols_a) < 2 and f"fewer than 2 stages to compare ({', '.join(map(T.stage_label, cols_a))})"
     else:
-        _check_same_input(a, b)
+        check_same_input(a, b)
         origin, base_a = _origin_mask(a, origin)
         if origin != "gt":
             raise InputError(f"--origin {origin}: across two runs only gt objects can be aligned (by their label id)")
