@@ -173,3 +173,15 @@ def test_real_weights_detect_vs_seg(det_weights, seg_weights, bdd_detect, tmp_pa
     assert any("coef left out" in n for n in across.notes)
     assert across.params["diagonal"] == [("L9", "L9"), ("L15", "L15"), ("L18", "L18"), ("L21", "L21")]
     assert (outs[0] / across.paths["csv"].name).is_file() and across.paths["csv"].name.startswith("similarity_vs_seg_")
+
+
+def test_notebook_repr(runs, tmp_path):
+    import shutil
+
+    a = tmp_path / "a"
+    shutil.copytree(runs[0], a)
+    res = similarity(a, batch=64)
+    html = res._repr_html_()
+    assert res.headline in html and "data:image/png;base64," in html and "L15 (P3 neck, stride 8)" in html
+    assert res._repr_png_() == res.paths["heatmap"].read_bytes()
+    assert repr(res).splitlines()[0].endswith(res.headline)

@@ -30,7 +30,10 @@ MIN_BATCH = 4
 
 def unbiased_hsic_matrix(views: Sequence[np.ndarray]) -> np.ndarray:
     """``(V, V)`` float64: HSIC_1 of the linear-kernel Gram matrices of every pair of ``views`` (each ``(b, C_v)``
-    for the same ``b >= 4`` objects, in the same order)."""
+    for the same ``b >= 4`` objects, in the same order).
+
+    Each Gram matrix is computed in its view's precision (float32 embeddings: float32, about twice as fast;
+    float64 stays float64) and everything after it in float64."""
     b = int(views[0].shape[0])
     if b < MIN_BATCH:
         raise ValueError(f"the unbiased HSIC estimator needs at least {MIN_BATCH} objects, not {b}")
@@ -38,10 +41,10 @@ def unbiased_hsic_matrix(views: Sequence[np.ndarray]) -> np.ndarray:
     for i, X in enumerate(views):
         if X.shape[0] != b:
             raise ValueError("every view must hold the same objects")
-        X = np.asarray(X, dtype=np.float64)
-        K = grams[i].reshape(b, b)
-        np.matmul(X, X.T, out=K)
+        X = np.asarray(X) if np.asarray(X).dtype in (np.float32, np.float64) else np.asarray(X, dtype=np.float64)
+        K = X @ X.T
         np.fill_diagonal(K, 0.0)
+        grams[i] = K.ravel()
     trace = grams @ grams.T  # tr(K~_i K~_j) = sum of the elementwise product (both symmetric)
     rows = grams.reshape(len(views), b, b).sum(axis=2)  # K~_i 1, (V, b)
     sums = rows.sum(axis=1)  # 1' K~_i 1
