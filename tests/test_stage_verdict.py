@@ -145,3 +145,23 @@ def test_video_frames_verdict_everywhere(bdd_detect, det_weights, tmp_path):
 
     plt.close(fig)
     assert json.loads((out / "manifest.json").read_text())["layers"][0]["stride"] == 32
+
+
+def test_chart_title_mark_and_trust_axis():
+    """The verdict is the title, one stage is marked, and trustworthiness 0.898-0.925 is drawn on 0.5-1 (not
+    stretched over the panel)."""
+    import matplotlib.pyplot as plt
+
+    from yololens.figures.stage_chart import stage_chart
+
+    df = CLEAR.copy()
+    df["trust_tsne"] = [0.898, 0.925, 0.91]
+    v = stage_verdict(df)
+    fig = stage_chart(df, {"label": "class_name", "origin": "gt", "n_folds": 5}, v)
+    assert fig._suptitle.get_text().startswith(v.text[:60])
+    trust_ax = next(ax for ax in fig.axes if ax.get_title().startswith("trustworthiness"))
+    lo, hi = trust_ax.get_ylim()
+    assert lo <= 0.5 and hi >= 1.0
+    marked = [p for p in fig.axes[0].patches]  # the one shaded band
+    assert len(marked) == 1
+    plt.close(fig)
