@@ -41,9 +41,9 @@ def main() -> None:
         write_large_table(out, args.rows, dims=dims, chunk=16_384)
     print(f"table: {out / 'objects.parquet'} ({args.rows} rows, {len(dims)} columns, {sum(dims.values())} dims)")
     print(f"load average before: {os.getloadavg()}")
-    code = (f"import time\nfrom yololens.jobs.similarity import similarity\nt = time.perf_counter()\n"
+    code = (f"import time\nfrom yololens.jobs.similarity import similarity\nt, c = time.perf_counter(), time.process_time()\n"
             f"res = similarity({str(out)!r}, origin='all', batch={args.batch})\n"
-            f"RESULT = {{'seconds': round(time.perf_counter() - t, 1), 'n': res.n, 'batches': res.n_batches, "
+            f"RESULT = {{'seconds': round(time.perf_counter() - t, 1), 'cpu_s': round(time.process_time() - c, 1), 'n': res.n, 'batches': res.n_batches, "
             f"'stages': len(res.matrix), 'headline': res.headline}}")
     child = run_child(code)
     print(f"load average after: {os.getloadavg()}")
