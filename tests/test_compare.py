@@ -147,3 +147,11 @@ def test_real_weights_detect_vs_seg(det_weights, seg_weights, bdd_detect, tmp_pa
     assert sorted(res.cka) == ["backbone", "p3", "p4", "p5"] and all(-0.2 < v <= 1.0 + 1e-9 for v in res.cka.values())
     assert list(res.stages["role"]) == ["backbone", "p3", "p4", "p5"]
     assert (tmp_path / "cmp" / "compare.html").is_file()
+
+
+def test_notebook_repr(pair, tmp_path):
+    a, b = pair
+    res = compare(a, b, bootstrap=50, out=tmp_path / "c")
+    html = res._repr_html_()
+    assert res.headline in html and "compare.html" in html and "<table>" in html
+    assert repr(res).splitlines()[0].endswith(res.headline)

@@ -165,3 +165,19 @@ def test_chart_title_mark_and_trust_axis():
     marked = [p for p in fig.axes[0].patches]  # the one shaded band
     assert len(marked) == 1
     plt.close(fig)
+
+
+def test_report_skips_the_stage_section_with_the_line(det_weights, bdd_detect, tmp_path):
+    """The report on the one BDD frame: the stage section is 'skipped' with the same line (not 'ok'); the
+    similarity section still answers (10 gt objects)."""
+    from yololens.report import build_report
+
+    res = build_report(str(det_weights), str(bdd_detect / "images"), str(bdd_detect / "labels" / "annotation.json"),
+                       out=tmp_path / "r", progress=False, sections=("stages", "similarity"))
+    line = "not enough objects to compare stages: car 4, traffic light 5, traffic sign 1 (need >= 5 in >= 2 classes)"
+    assert res.sections["stages"].status == "skipped" and res.sections["stages"].note == line
+    assert res.sections["similarity"].status == "ok"
+    html = res.index.read_text()
+    import html as h
+
+    assert f"Skipped: {h.escape(line, quote=False)}." in html and 'id="stages-table"' not in html
