@@ -153,5 +153,7 @@ def test_notebook_repr(pair, tmp_path):
     a, b = pair
     res = compare(a, b, bootstrap=50, out=tmp_path / "c")
     html = res._repr_html_()
-    assert res.headline in html and "compare.html" in html and "<table>" in html
+    import html as h
+
+    assert h.escape(res.headline, quote=False) in html and "compare.html" in html and "<table>" in html
     assert repr(res).splitlines()[0].endswith(res.headline)
