@@ -157,3 +157,30 @@ def test_notebook_repr(pair, tmp_path):
 
     assert h.escape(res.headline, quote=False) in html and "compare.html" in html and "<table>" in html
     assert repr(res).splitlines()[0].endswith(res.headline)
+
+
+def test_real_coco80_against_an_untrained_2_class_model(det_weights, bdd_detect, tmp_path):
+    """Different class lists on real models: COCO-80 weights against a 2-class YOLOv8n built from its yaml
+    (untrained: at a tiny --conf it predicts junk boxes of classes '0'/'1', which its own matching calls FP).
+    Every gt row is counted once, and the 2-class run's false positives carry only its own class names."""
+    from pathlib import Path
+
+    import ultralytics
+
+    from yololens.jobs.extract import extract
+
+    yaml = (Path(ultralytics.__file__).parent / "cfg/models/v8/yolov8.yaml").read_text()
+    two = tmp_path / "yolov8n-2cls.yaml"
+    two.write_text(yaml.replace("nc: 80", "nc: 2", 1))
+    src, labels = str(bdd_detect / "images"), str(bdd_detect / "labels" / "annotation.json")
+    extract(str(det_weights), src, labels=labels, boxes="both", out=tmp_path / "coco80", progress=False)
+    extract(str(two), src, labels=labels, boxes="both", out=tmp_path / "two", conf=0.0001, max_det=50, progress=False)
+    res = compare(tmp_path / "coco80", tmp_path / "two", bootstrap=50, out=tmp_path / "cmp")
+    gt = res.transitions[res.transitions.kind == "gt"]
+    assert gt["count"].sum() == 10 and set(gt["to"]) == {"FN"}
+    found = int((res.objects.status_a == "TP").sum())
+    assert res.moved("TP", "FN") == found and f"TP->FN {found}" in res.headline
+    fp_two = res.transitions[(res.transitions.kind == "fp") & (res.transitions.run == "two")]
+    names = json.loads((tmp_path / "two" / "manifest.json").read_text())["model"]["names"]
+    assert set(fp_two.class_name) <= set(names.values()) and fp_two["count"].sum() > 0
+    assert res.metrics_note.startswith("not enough objects to compare stages: car 4")
