@@ -89,13 +89,14 @@ def test_stage_report_ranks_separable_above_noise(out):
     assert rep.dropped_classes == {"rare": 3} and "rare" not in rep.kept_classes
     assert (df["n_classes"] == 4).all()
     text = rep.recommendation
-    assert "Best stage: L15" in text and "clearly ahead" in text and "rare (3)" in text
+    assert text.startswith("Verdict: use L15: k-NN 1.00 [1.00, 1.00], ahead of L9 by ")
+    assert "(intervals do not overlap)" in text.splitlines()[0] and "rare (3)" in text
     assert "bootstrap" in text
     # files
     csv = pd.read_csv(out / "stages.csv")
     assert list(csv["stage"]) == ["L9", "L15"] and {"knn_acc_lo", "knn_acc_hi", "probe_acc_fold_std"} <= set(csv)
     md = (out / "stages.md").read_text()
-    assert "Best stage: L15" in md and "| L15 |" in md
+    assert md.splitlines()[2] == rep.verdict.text and "| L15 |" in md
     from PIL import Image
 
     img = np.asarray(Image.open(out / "stages.png").convert("L"), dtype=float)
@@ -105,14 +106,18 @@ def test_stage_report_ranks_separable_above_noise(out):
 def test_overlapping_cis_are_reported(tmp_path):
     make_objects_table(tmp_path, 200, separable=("emb_L9", "emb_L15"), write_images=False, seed=2)
     rep = stages(tmp_path, n_boot=N_BOOT, save=False)
-    assert "overlaps" in rep.recommendation and "Not a clear winner" in rep.recommendation
+    assert rep.verdict.text.startswith("Verdict: no clear winner: L9 and L15 overlap on k-NN")
+    assert rep.verdict.tied == ("L9", "L15") and not rep.verdict.clear
 
 
 def test_fewer_than_two_classes_says_so(tmp_path):
     make_objects_table(tmp_path, 60, classes=("car", "person"), class_weights=(1, 0.0001), write_images=False)
     rep = stages(tmp_path, n_boot=50)
-    assert rep.best is None and "fewer than 2 classes" in rep.recommendation
-    assert (tmp_path / "stages.md").read_text().count("fewer than 2 classes") >= 1
+    gt = pd.read_parquet(tmp_path / "objects.parquet", columns=["origin", "class_name"]).query("origin == 'gt'")
+    line = f"not enough objects to compare stages: car {len(gt)} (need >= 5 in >= 2 classes)"  # gt scored (auto)
+    assert rep.best is None and rep.insufficient == line and rep.verdict.text == line
+    assert (tmp_path / "stages.md").read_text() == f"# Stage report\n\n{line}\n"
+    assert not (tmp_path / "stages.png").exists() and "chart" not in rep.paths
     assert rep.table["knn_acc"].isna().all()
 
 

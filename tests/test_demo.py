@@ -39,7 +39,8 @@ def test_demo_writes_the_full_report(demo_report):
     assert f"open the report: {index.resolve().as_uri()}" in demo_report["output"]
     manifest = json.loads((out / "report.json").read_text())
     assert {k: v["status"] for k, v in manifest["sections"].items()} == {
-        "catalogue": "ok", "maps": "ok", "projection": "ok", "stages": "ok", "seg": "ok", "extract": "ok"}
+        "catalogue": "ok", "maps": "ok", "projection": "ok", "stages": "ok", "similarity": "ok", "seg": "ok",
+        "extract": "ok"}
     assert manifest["model"]["trained"] is True and len(manifest["model"]["sha256"]) == 64
     assert manifest["counts"]["images"] == 2 and manifest["counts"]["objects"] >= 20
     assert set(manifest["timings_s"]) >= {"model", "extract", "maps", "projection", "stages", "seg", "total"}
@@ -50,7 +51,7 @@ def test_demo_writes_the_full_report(demo_report):
     assert "untrained weights" not in html.lower()
     assert manifest["model"]["sha256"] in html
     # the stage report found two classes with enough objects and recommends one stage
-    assert re.search(r"Best stage: (L\d+|coef)", html)
+    assert re.search(r'<p class="verdict" id="stage-verdict"><b>Verdict: (use (L\d+|coef)|no clear winner)', html)
     # t-SNE small multiples: one panel per stage, embedded bokeh (inline resources, no CDN)
     assert "Bokeh.embed.embed_items" in html and "cdn.bokeh.org" not in html
     for stage in ("emb_L9", "emb_L15", "emb_L18", "emb_L21", "emb_coef"):

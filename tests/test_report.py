@@ -59,7 +59,7 @@ def check_links(folder: Path) -> list[str]:
 def detect_report(det_weights, assets, tmp_path_factory):
     out = tmp_path_factory.mktemp("detect") / "report"
     result = build_report(str(det_weights), str(assets), out=out, conf=0.05, max_images=1, progress=False,
-                          sections=("catalogue", "projection", "stages", "seg"), hover_thumbnails=50)
+                          sections=("catalogue", "projection", "stages", "similarity", "seg"), hover_thumbnails=50)
     return result
 
 
@@ -67,8 +67,8 @@ def test_detect_model_has_no_seg_sections(detect_report):
     res = detect_report
     assert not res.failed and res.manifest["model"]["task"] == "detect"
     status = {k: s.status for k, s in res.sections.items()}
-    assert status == {"catalogue": "ok", "maps": "off", "projection": "ok", "stages": "ok", "seg": "skipped",
-                      "extract": "ok"}
+    assert status == {"catalogue": "ok", "maps": "off", "projection": "ok", "stages": "ok", "similarity": "ok",
+                      "seg": "skipped", "extract": "ok"}
     assert "detect model" in res.sections["seg"].note
     html = res.index.read_text()
     # the page's own text: no bokeh JS, and not the manifest (it lists every section's status)
@@ -78,6 +78,11 @@ def test_detect_model_has_no_seg_sections(detect_report):
     # projection of the neck/SPPF stages only (a detect model has no mask coefficients)
     assert res.sections["projection"].data["stages"] == ["L9", "L15", "L18", "L21"]
     assert "untrained weights" not in html.lower()
+    # the similarity section: its answer line first, the heatmap, the stages with their role
+    sim = res.sections["similarity"]
+    assert f'<p class="verdict" id="similarity-headline"><b>{sim.data["headline"]}</b></p>' in html
+    assert sim.data["headline"].startswith("most alike: ") and "L15 (P3 neck, stride 8)" in html
+    assert (res.out / sim.data["heatmap"]).is_file()
 
 
 def test_links_are_relative_and_exist(detect_report, demo_report, tmp_path):  # noqa: F811
@@ -98,7 +103,7 @@ def test_sections_switched_off(seg_weights, assets, tmp_path):
     out = tmp_path / "r"
     res = CliRunner().invoke(app, ["report", "--model", str(seg_weights), "--source", str(assets / "bus.jpg"),
                                    "--out", str(out), "--no-progress", "--no-catalogue", "--no-maps",
-                                   "--no-projection", "--no-stages", "--no-seg"])
+                                   "--no-projection", "--no-stages", "--no-similarity", "--no-seg"])
     assert res.exit_code == 0, res.output
     assert (out / "index.html").resolve().as_uri() in res.output
     manifest = json.loads((out / "report.json").read_text())

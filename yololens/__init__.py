@@ -47,6 +47,10 @@ _API = {
     "export_tensorboard": "yololens.jobs.export_tensorboard",
     "export_fiftyone": "yololens.jobs.export_fiftyone",
     "to_fiftyone": "yololens.jobs.export_fiftyone",
+    "similarity": "yololens.jobs.similarity",
+    "SimilarityResult": "yololens.jobs.similarity",
+    "compare": "yololens.jobs.compare",
+    "CompareResult": "yololens.jobs.compare",
 }
 _RENAMED = {"layers": "catalogue"}
 #: Public subpackages reached as attributes (``yololens.report.build_report(...)``, as the README shows).

@@ -1,9 +1,11 @@
-"""The stage report's words: metric names, what the intervals cover, and the recommendation paragraph."""
+"""The stage report's words: metric names, what the intervals cover, the best stage per metric, and the paragraph
+of details under the verdict (:mod:`yololens.analysis.verdict`)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from yololens.analysis.verdict import Verdict, best_position, stage_verdict
 
 CI_NOTE = (
     "95% CIs: k-NN and linear-probe accuracy - percentile bootstrap of the out-of-fold (CV) predictions, "
@@ -22,77 +24,60 @@ METRICS = (
 )
 
 
-def recommend(df: pd.DataFrame, params: dict, dropped: dict, message: str | None) -> tuple[str | None, str]:
-    """Pick the stage with the highest k-NN accuracy and write one paragraph saying how sure that is.
+def best_per_metric(df: pd.DataFrame) -> dict[str, int]:
+    """``{metric: row position}`` of the best value of each metric (max, or min for Davies-Bouldin): the rule the
+    table's bold, the chart and the verdict share (:func:`~yololens.analysis.verdict.best_position`)."""
+    best = {}
+    for m, _, higher in METRICS:
+        pos = best_position(df[m], higher) if m in df else None
+        if pos is not None:
+            best[m] = pos
+    return best
 
-    The paragraph names the vocabulary scored, the fold grouping and the class map (``params`` keys
-    ``vocabulary``, ``grouping``, ``grouping_warning``, ``vocabulary_warning``, ``class_map``), so every page
-    showing it says what was measured.
+
+def recommend(df: pd.DataFrame, params: dict, dropped: dict, message: str | None) -> tuple[Verdict, str]:
+    """The verdict (:func:`~yololens.analysis.verdict.stage_verdict`) and the paragraph of details under it.
+
+    The paragraph names what was scored, the vocabulary, the fold grouping and the class map (``params`` keys
+    ``label``, ``origin``, ``vocabulary``, ``grouping``, ``grouping_warning``, ``vocabulary_warning``,
+    ``class_map``), the stage each other metric ranks first (the same stage the table marks) and what the intervals
+    cover, so every page showing it says what was measured.
     """
+    verdict = stage_verdict(df)
     setup = _setup_sentences(params)
-    parts: list[str] = []
-    scored = df[np.isfinite(df["knn_acc"].astype(float))] if len(df) else df
-    if message and len(scored) == 0:
-        text = f"No recommendation: {message}."
+    if verdict.best is None:
+        text = f"Why: {message}." if message else "No stage could be scored."
         if dropped:
             text += " Dropped classes (objects): " + fmt_counts(dropped) + "."
-        return None, " ".join([text, *setup])
-    if len(scored) == 0:
-        return None, " ".join(["No recommendation: no stage could be scored.", *setup])
-    order = scored.sort_values("knn_acc", ascending=False)
-    b = order.iloc[0]
-    best = str(b["stage"])
-    parts.append(
-        f"Best stage: {best} ({b['column']}), k-NN accuracy {b['knn_acc']:.3f} (95% CI {b['knn_acc_lo']:.3f}-"
-        f"{b['knn_acc_hi']:.3f}), linear probe {b['probe_acc']:.3f} ({b['probe_acc_lo']:.3f}-{b['probe_acc_hi']:.3f}), "
-        f"on {int(b['n'])} objects of {int(b['n_classes'])} classes of {params['label']!r} "
-        f"(origin {params['origin']}; chance, always guessing the commonest class, {b['chance']:.3f})."
-    )
+        return verdict, " ".join([text, *setup])
+    b = df[df["stage"].astype(str) == verdict.best].iloc[0]
+    parts = [f"Scored on {int(b['n'])} objects of {int(b['n_classes'])} classes of {params['label']!r} "
+             f"(origin {params['origin']}; chance, always guessing the commonest class, {b['chance']:.3f})."]
     parts.extend(setup)
-    if len(order) == 1:
-        parts.append("Only one stage was scored, so there is nothing to compare it with.")
-    else:
-        parts.extend(_comparison(order, scored, best))
-    if scored["n"].nunique() > 1:
+    if len(df) > 1:
+        parts.append(_other_metrics(df, verdict.best))
+    if df["n"].nunique() > 1:
         parts.append(
             "Stages were scored on different objects (an embedding can be missing on some rows, e.g. emb_coef on gt "
-            "rows): " + ", ".join(f"{r['stage']} n={int(r['n'])}" for _, r in scored.iterrows()) + "."
+            "rows): " + ", ".join(f"{r['stage']} n={int(r['n'])}" for _, r in df.iterrows()) + "."
         )
-    if b["knn_acc_lo"] <= b["chance"] + 1e-9:
-        parts.append("Caution: even the best stage is not clearly above chance.")
     if dropped:
         parts.append(f"Dropped classes with fewer than {params['min_class_count']} objects: {fmt_counts(dropped)}.")
     if message:
         parts.append(f"Note: {message}.")
     parts.append(CI_NOTE)
-    return best, " ".join(parts)
+    return verdict, " ".join(p for p in parts if p)
 
 
-def _comparison(order: pd.DataFrame, scored: pd.DataFrame, best: str) -> list[str]:
-    parts = []
-    b = order.iloc[0]
-    overl = [r for _, r in order.iloc[1:].iterrows() if r["knn_acc_hi"] >= b["knn_acc_lo"]]
-    runner = order.iloc[1]
-    if overl:
-        names = ", ".join(f"{r['stage']} ({r['knn_acc']:.3f}, {r['knn_acc_lo']:.3f}-{r['knn_acc_hi']:.3f})" for r in overl)
-        parts.append(
-            f"Not a clear winner: its CI overlaps with {names}, so the data do not separate "
-            f"{'these stages' if len(overl) > 1 else 'the two'}; any of them is a reasonable choice."
-        )
-    else:
-        parts.append(
-            f"It is clearly ahead: its CI does not overlap any other stage's (runner-up {runner['stage']} "
-            f"{runner['knn_acc']:.3f}, {runner['knn_acc_lo']:.3f}-{runner['knn_acc_hi']:.3f})."
-        )
-    pb = scored.sort_values("probe_acc", ascending=False).iloc[0]
-    sb = scored.sort_values("silhouette", ascending=False).iloc[0]
-    agree = [n for n, s in (("linear probe", pb["stage"]), ("silhouette", sb["stage"])) if s == best]
-    disagree = [f"{n} prefers {s}" for n, s in (("linear probe", pb["stage"]), ("silhouette", sb["stage"])) if s != best]
-    if agree and not disagree:
-        parts.append("The linear probe and the silhouette agree.")
-    elif disagree:
-        parts.append("Other metrics: " + "; ".join(disagree) + (f" (the {agree[0]} agrees)" if agree else "") + ".")
-    return parts
+def _other_metrics(df: pd.DataFrame, best: str) -> str:
+    """Which stage each other metric ranks first (the one the table marks), said against the verdict's stage."""
+    best_at = best_per_metric(df)
+    said = []
+    for m, title, _ in METRICS[1:]:
+        if m in best_at:
+            leader = str(df.iloc[best_at[m]]["stage"])
+            said.append(f"{title.split(' (')[0]} {leader}" + (" (as k-NN)" if leader == best else ""))
+    return ("First by the other metrics: " + ", ".join(said) + ".") if said else ""
 
 
 def _setup_sentences(params: dict) -> list[str]:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from yololens.analysis.metrics import Estimate
-from yololens.analysis.stage_text import METRICS
+from yololens.analysis.stage_text import METRICS, best_per_metric
+from yololens.analysis.verdict import stage_title
 
-
-def best_per_metric(df: pd.DataFrame) -> dict[str, int]:
-    """``{metric: row position}`` of the best value of each metric (max, or min for Davies-Bouldin)."""
-    best = {}
-    for m, _, higher in METRICS:
-        v = df[m].astype(float).to_numpy() if m in df else np.array([])
-        if np.isfinite(v).any():
-            best[m] = int(np.nanargmax(v) if higher else np.nanargmin(v))
-    return best
+__all__ = ["best_per_metric", "markdown_table", "metric_cell"]
 
 
 def metric_cell(value, lo, hi, bold: bool = False) -> str:
@@ -41,7 +33,7 @@ def markdown_table(df: pd.DataFrame) -> list[str]:
                 e = Estimate.of(r, c)
                 cells.append(metric_cell(e.value, e.lo, e.hi, best.get(c) == pos))
             elif c == "stage":
-                cells.append(str(v))
+                cells.append(stage_title(str(v), r.get("role")))
             else:
                 cells.append("" if pd.isna(v) else str(int(v)))
         lines.append("| " + " | ".join(cells) + " |")

@@ -31,43 +31,57 @@ from yololens.analysis.grouping import Grouping, group_codes, resolve_grouping, 
 from yololens.analysis.projection import Projector, find_projections, load_projection
 from yololens.analysis.run import run_folder
 from yololens.analysis.stage_text import CI_NOTE, METRICS, recommend
+from yololens.analysis.verdict import Verdict, enough_classes, not_enough_line, stage_roles
 from yololens.errors import InputError, StrictModeError
 
-__all__ = ["CI_NOTE", "METRICS", "StageReport", "compute_stages", "recommend"]
+__all__ = ["CI_NOTE", "METRICS", "StageReport", "Verdict", "compute_stages", "recommend"]
 
 
 @dataclass
 class StageReport:
     """Result of :func:`stages`.
 
-    table: one row per stage (``stage``, ``column``, ``n``, ``n_classes``, ``chance``, and for each metric
-    ``<m>``, ``<m>_lo``, ``<m>_hi`` (+ ``<m>_fold_std`` for accuracies), ``trust_<method>``).
-    best: the recommended stage label (``L15``) or None; recommendation: the paragraph (also in stages.md);
-    dropped_classes: ``{class: count}`` dropped for having too few objects; paths: files written;
-    skips: one line per embedding column with NaN/inf rows (those rows were left out).
+    table: one row per stage (``stage``, ``role`` (``P3 neck, stride 8``), ``column``, ``n``, ``n_classes``,
+    ``chance``, and for each metric ``<m>``, ``<m>_lo``, ``<m>_hi`` (+ ``<m>_fold_std`` for accuracies),
+    ``trust_<method>``). verdict: the one-sentence answer (:class:`~yololens.analysis.verdict.Verdict`);
+    details: the paragraph under it; insufficient: the one line said instead when fewer than 2 classes have enough
+    objects (then there is no verdict and no chart); dropped_classes: ``{class: count}`` dropped for having too
+    few objects; paths: files written; skips: one line per embedding column with NaN/inf rows (left out).
     """
 
     table: pd.DataFrame
-    best: str | None
-    recommendation: str
+    verdict: Verdict
+    details: str
     dropped_classes: dict = field(default_factory=dict)
     kept_classes: dict = field(default_factory=dict)
     message: str | None = None
     paths: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
     skips: list[str] = field(default_factory=list)
+    insufficient: str | None = None
+
+    @property
+    def best(self) -> str | None:
+        """The stage the verdict names (``L15``), or None."""
+        return None if self.insufficient else self.verdict.best
+
+    @property
+    def recommendation(self) -> str:
+        """The verdict sentence, then the details (what ``stages.md`` and the CLI print)."""
+        return "\n\n".join(t for t in (self.verdict.text, self.details) if t)
 
     def __str__(self) -> str:
         return self.recommendation
 
     def __repr__(self) -> str:
-        return reprs.text("StageReport", f"{len(self.table)} stage(s), best: {self.best}",
-                          {"recommendation": self.recommendation, **{k: str(v) for k, v in self.paths.items()}})
+        return reprs.text("StageReport", self.verdict.text,
+                          {"stages": str(len(self.table)), "best": str(self.best), "details": self.details,
+                           **{k: str(v) for k, v in self.paths.items()}})
 
-    def _repr_html_(self) -> str:  # the stage table and the chart inline
-        cols = [c for c in ("stage", "n", "n_classes", *(m for m, _, _ in METRICS)) if c in self.table.columns]
-        return reprs.block(f"Stage report (best: {self.best})", reprs.table_html(self.table.to_dict("records"), cols),
-                           reprs.img_tag(self.paths.get("chart")), self.recommendation)
+    def _repr_html_(self) -> str:  # the verdict, the stage table and the chart inline
+        cols = [c for c in ("stage", "role", "n", "n_classes", *(m for m, _, _ in METRICS)) if c in self.table.columns]
+        table = "" if self.insufficient else reprs.table_html(self.table.to_dict("records"), cols)
+        return reprs.block(self.verdict.text, table, reprs.img_tag(self.paths.get("chart")), self.details)
 
     def _repr_png_(self) -> bytes | None:
         return reprs.png_bytes(self.paths.get("chart"))
@@ -148,6 +162,9 @@ def compute_stages(
     messages: list[str] = []
     skips: list[str] = []
     folds_used: set[int] = set()
+    class_counts: dict[str, int] = {}  # per class, the most objects any stage has (for the not-enough line)
+    enough = False
+    roles = stage_roles(out)
     for col in columns:
         # sample first, read vectors after: the masks stream the column chunk by chunk, and only the sampled
         # rows' vectors are ever held (bounded memory at millions of rows)
@@ -162,12 +179,15 @@ def compute_stages(
             valid &= ~bad
         rows = np.flatnonzero(valid)
         classes, counts = np.unique(labels_all[rows], return_counts=True)
+        for c, n in zip(classes, counts):
+            class_counts[str(c)] = max(class_counts.get(str(c), 0), int(n))
+        enough |= enough_classes(dict(zip(classes, counts)), threshold)
         small = {str(c): int(n) for c, n in zip(classes, counts) if n < threshold}
         for c, n in small.items():
             dropped[c] = max(dropped.get(c, 0), n)
         keep_classes = [str(c) for c, n in zip(classes, counts) if n >= threshold]
         rows = rows[np.isin(labels_all[rows], keep_classes)]
-        rec: dict = {"stage": T.stage_label(col), "column": col, "n_total": int(valid.sum())}
+        rec: dict = {"stage": T.stage_label(col), "role": roles.get(col, ""), "column": col, "n_total": int(valid.sum())}
         if len(keep_classes) < 2:
             messages.append(
                 f"{T.stage_label(col)}: fewer than 2 classes of {label!r} have at least {threshold} objects "
@@ -240,8 +260,11 @@ def compute_stages(
         class_map=T.manifest(out).get("class_map"),
     )
     message = "; ".join(messages) or None
-    best, text = recommend(df, params, dropped, message)
-    report = StageReport(df, best, text, dropped, kept, message, {}, params, skips)
+    verdict, details = recommend(df, params, dropped, message)
+    insufficient = None if enough else not_enough_line(class_counts, threshold)
+    if insufficient:
+        verdict = Verdict(insufficient)
+    report = StageReport(df, verdict, details, dropped, kept, message, {}, params, skips, insufficient)
     report.params["seconds"] = round(time.perf_counter() - t0, 2)
     return report
 

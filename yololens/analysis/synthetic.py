@@ -6,6 +6,7 @@ answer of the stage report is known.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -184,3 +185,60 @@ def write_large_table(
         if writer is not None:
             writer.close()
     return path
+
+
+#: The layers (column, stride, alias) of a synthetic YOLOv8-like run.
+SYNTHETIC_LAYERS = (("emb_L9", 32, "sppf"), ("emb_L15", 8, "p3"), ("emb_L18", 16, "p4"), ("emb_L21", 32, "p5"))
+
+
+def make_model_runs(out_a: str | os.PathLike, out_b: str | os.PathLike, n_gt: int = 200, *,
+                    classes: tuple[str, ...] = ("car", "person", "bus"), names_a: tuple[str, ...] | None = None,
+                    names_b: tuple[str, ...] | None = None, dims: int = 16, n_images: int = 8,
+                    noise_b: float = 0.5, shuffle_b: bool = True, seed: int = 0) -> tuple[Path, Path]:
+    """Two run folders as two models would leave on one labelled source (``--boxes both``): the same ``n_gt`` gt
+    objects (``image``, ``gt_id``, label class from ``classes``) with each run's own TP/FN status, each run's own
+    predictions (TP rows carry the matched ``gt_id``; FP rows a class of that model's ``names_*``), embeddings
+    ``emb_L9/15/18/21`` (B's = A's rotated plus ``noise_b`` noise, so they are alike but not equal), and a
+    manifest with the same source and labels and the layers' strides and aliases. ``shuffle_b``: B's rows in
+    another order (objects must be aligned by label, not by position)."""
+    rng = np.random.default_rng(seed)
+    names_a, names_b = names_a or classes, names_b or classes
+    cls = rng.integers(0, len(classes), n_gt)
+    image = np.sort(rng.integers(0, n_images, n_gt))
+    gt_id = np.array([f"lab{i:05d}" for i in range(n_gt)], dtype=object)
+    emb_a = {c: clustered(n_gt, dims, cls, seed=seed + j) for j, (c, _, _) in enumerate(SYNTHETIC_LAYERS)}
+    paths = []
+    for which, out, names in ((0, out_a, names_a), (1, out_b, names_b)):
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        tp = rng.random(n_gt) < (0.6 if which == 0 else 0.75)
+        n_fp = n_gt // 5
+        fp_image = rng.integers(0, n_images, n_fp)
+        rows = {
+            "image": [f"images/frame_{i:03d}.jpg" for i in np.r_[image, image[tp], fp_image]],
+            "origin": ["gt"] * n_gt + ["pred"] * int(tp.sum() + n_fp),
+            "class_name": [classes[c] for c in cls] + [classes[c] for c in cls[tp]]
+            + list(rng.choice(np.asarray(names, dtype=object), n_fp)),
+            "gt_id": list(gt_id) + list(gt_id[tp]) + [None] * n_fp,
+            "status": list(np.where(tp, "TP", "FN")) + ["TP"] * int(tp.sum()) + ["FP"] * n_fp,
+        }
+        n = len(rows["image"])
+        rows["object_id"] = [f"{im}#{k}" for k, im in enumerate(rows["image"])]
+        cols = {k: pa.array(v, pa.string()) for k, v in rows.items()}
+        q = np.linalg.qr(np.random.default_rng(seed + 7).normal(size=(dims, dims)))[0]
+        for c, _, _ in SYNTHETIC_LAYERS:
+            X = emb_a[c] if which == 0 else emb_a[c] @ q + noise_b * rng.normal(size=(n_gt, dims))
+            X = np.r_[X, X[tp], rng.normal(size=(n_fp, dims))].astype(np.float32)
+            cols[c] = _emb_array(X)
+        table = pa.table(cols)
+        if which == 1 and shuffle_b:
+            table = table.take(pa.array(rng.permutation(n)))
+        pq.write_table(table, out / "objects.parquet")
+        manifest = {"job": "extract", "params": {"source": "synthetic/images", "labels": "synthetic/labels.json",
+                                                  "boxes": "both"},
+                    "model": {"source": f"synthetic-{'ab'[which]}.pt", "names": dict(enumerate(names))},
+                    "layers": [{"layer": int(c[5:]), "column": c, "channels": dims, "stride": s, "aliases": [a]}
+                               for c, s, a in SYNTHETIC_LAYERS]}
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        paths.append(out)
+    return paths[0], paths[1]

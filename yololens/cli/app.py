@@ -9,6 +9,7 @@ from typer.exceptions import TyperException
 
 from yololens.cli import (
     cmd_coefficients,
+    cmd_compare,
     cmd_demo,
     cmd_export,
     cmd_extract,
@@ -17,6 +18,7 @@ from yololens.cli import (
     cmd_project,
     cmd_protos,
     cmd_report,
+    cmd_similarity,
 )
 from yololens.cli.common import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK
 
@@ -58,7 +60,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 
 for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_export,
-                cmd_demo):
+                cmd_demo, cmd_similarity, cmd_compare):
     _module.register(app)
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from yololens.cli.common import cli_errors, exit_for_skips
+from yololens.cli.common import EXIT_SKIPPED, cli_errors, exit_for_skips
 from yololens.options import typer_bounds
 from yololens.types import Method, Origin, Vocabulary
 
@@ -185,7 +185,10 @@ def register(app: typer.Typer) -> None:
             sample=_sample(sample), n_folds=folds, k=k, min_class_count=min_class_count, n_boot=bootstrap, seed=seed,
             trust_sample=trust_sample, trust_method=trust_method, chart_format=fmt, strict=strict,
         )
-        typer.echo(rep.recommendation)
+        typer.echo(rep.verdict.text)  # the answer first; when the data cannot answer, that one line and exit 1
+        if rep.insufficient:
+            raise typer.Exit(EXIT_SKIPPED)
+        typer.echo(rep.details)
         for kind, path in rep.paths.items():
             typer.echo(f"{kind}: {path}")
         for line in rep.skips:

@@ -24,7 +24,9 @@ def stages(out: str | os.PathLike, *, save: bool = True, chart_format: str = "pn
 
 
 def write_report(report, out: str | os.PathLike, chart_format: str = "png") -> dict:
-    """Write the files of ``report`` into the run folder ``out``; returns ``{csv, chart, md}`` paths."""
+    """Write the files of ``report`` into the run folder ``out``; returns ``{csv, chart, md}`` paths. When the data
+    cannot answer (``report.insufficient``) there is no chart (a chart from an earlier run is removed, so no
+    stale answer is left beside the new line) and ``stages.md`` is that one line."""
     import matplotlib.pyplot as plt
 
     from yololens.figures.stage_chart import stage_chart
@@ -33,12 +35,18 @@ def write_report(report, out: str | os.PathLike, chart_format: str = "png") -> d
     csv_path = d / "stages.csv"
     with atomic_path(csv_path) as tmp:
         report.table.to_csv(tmp, index=False, float_format="%.6g")
+    md_path = d / "stages.md"
     chart_path = d / f"stages.{chart_format}"
-    fig = stage_chart(report.table, report.params)
+    if report.insufficient:
+        for old in (d / "stages.png", d / "stages.svg"):
+            old.unlink(missing_ok=True)
+        write_text(md_path, f"# Stage report\n\n{report.insufficient}\n")
+        report.paths = {"csv": csv_path, "md": md_path}
+        return report.paths
+    fig = stage_chart(report.table, report.params, report.verdict)
     save_figure(fig, chart_path, dpi=120)
     plt.close(fig)
-    md_path = d / "stages.md"
-    lines = ["# Stage report", "", report.recommendation, "", *markdown_table(report.table), "",
+    lines = ["# Stage report", "", report.verdict.text, "", report.details, "", *markdown_table(report.table), "",
              f"![stage metrics]({chart_path.name})", ""]
     write_text(md_path, "\n".join(lines))
     report.paths = {"csv": csv_path, "chart": chart_path, "md": md_path}

@@ -17,6 +17,7 @@ from yololens.report.sections.extract import run_extract
 from yololens.report.sections.maps import run_maps
 from yololens.report.sections.projection import run_projection
 from yololens.report.sections.seg import run_seg
+from yololens.report.sections.similarity import run_similarity
 from yololens.report.sections.stages import run_stages
 
 
@@ -48,6 +49,8 @@ SPECS: tuple[SectionSpec, ...] = (
           "2-D maps of the object embeddings (yololens plot)", "Objects in 2-D"),
     _spec("stages", "Which stage separates the classes best?", run_stages, "stage report (yololens stages)",
           "Best stage"),
+    _spec("similarity", "How alike are the stages?", run_similarity, "stage similarity (yololens similarity)",
+          "Stage similarity"),
     _spec("seg", "Seg internals: prototypes × coefficients", run_seg,
           "mask prototypes and coefficients (yololens protos, coef-report)", "Masks: prototypes × coefficients"),
 )

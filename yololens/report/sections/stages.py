@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from yololens.report.context import EXTRACT_DIR, LABEL, Context, Section
-from yololens.types import BoxMode, Origin
+from yololens.types import BoxMode, Origin, SectionStatus
 
 
 def run_stages(ctx: Context) -> Section:
@@ -28,10 +28,14 @@ def run_stages(ctx: Context) -> Section:
         is_gt = np.asarray(pc.fill_null(pc.equal(org["origin"], "gt"), False))
         cols = [c for c in cols if (is_gt & T.valid_embedding_mask(ctx.extract_dir, c)).any()]
     rep = stages(ctx.extract_dir, label=LABEL, layers=cols, origin=origin, seed=o.seed)
+    command = f"yololens stages {EXTRACT_DIR} --origin {origin}"
+    if rep.insufficient:  # not an answer: skipped, with the line `stages` prints
+        return Section(status=SectionStatus.SKIPPED, note=rep.insufficient, command=command)
     df = rep.table
 
     from yololens.analysis.metrics import Estimate
     from yololens.analysis.stage_writer import best_per_metric
+    from yololens.analysis.verdict import stage_title
 
     best_at = best_per_metric(df)
 
@@ -46,7 +50,7 @@ def run_stages(ctx: Context) -> Section:
     rows = []
     for pos, (_, r) in enumerate(df.iterrows()):
         rows.append({
-            "stage": r["stage"], "dims": "" if pd.isna(r.get("dims")) else int(r["dims"]),
+            "stage": stage_title(r["stage"], r.get("role")), "dims": "" if pd.isna(r.get("dims")) else int(r["dims"]),
             "n": "" if pd.isna(r.get("n")) else int(r["n"]),
             "classes": "" if pd.isna(r.get("n_classes")) else int(r["n_classes"]),
             "chance": None if pd.isna(r.get("chance", np.nan)) else f"{r['chance']:.3f}",
@@ -55,11 +59,11 @@ def run_stages(ctx: Context) -> Section:
             "best": r["stage"] == rep.best,
         })
     chart = rep.paths.get("chart")
-    summary = f"best stage {rep.best}" if rep.best else "no recommendation (too few objects per class)"
-    return Section(command=f"yololens stages {EXTRACT_DIR} --origin {origin}", data={
+    summary = rep.verdict.text
+    return Section(command=command, data={"verdict": rep.verdict.text, "details": rep.details,
         "rows": rows, "metrics": [t for _, t, _ in METRICS], "trust": [c.removeprefix("trust_") for c in trust_cols],
-        "best": rep.best, "recommendation": rep.recommendation.replace(CI_NOTE, "").strip(),
-        "ci_note": CI_NOTE if CI_NOTE in rep.recommendation else None, "message": rep.message,
+        "best": rep.best, "recommendation": rep.details.replace(CI_NOTE, "").strip(),
+        "ci_note": CI_NOTE if CI_NOTE in rep.details else None, "message": rep.message,
         "dropped": rep.dropped_classes, "kept": rep.kept_classes, "threshold": rep.params.get("min_class_count"),
         "origin": origin, "chart": ctx.rel(chart) if chart else None,
         "csv": ctx.rel(rep.paths["csv"]) if "csv" in rep.paths else None, "summary": summary})
