@@ -90,6 +90,10 @@ class Runner:
         protos: compute a seg model's prototypes (``None``: when ``"proto"`` is in ``layers`` or ``predict``;
             ``False`` skips the branch, e.g. for ``extract --pool box``, which uses no masks; ``"proto"`` in
             ``layers`` always computes them). Detections are the same either way.
+
+    When nothing of the head is needed (``predict=False`` and no prototypes), the backend runs the network only
+    up to the deepest hooked layer (``self.cut``): the features are those of the full forward (bitwise with
+    torch), the rest of the neck and the head are not computed.
     """
 
     def __init__(self, model: LoadedModel, layers: list[int | str] = (), imgsz: int | tuple[int, int] = 640,
@@ -109,8 +113,10 @@ class Runner:
         if model.end2end:
             # Class filtering needs candidates before max_det truncation (as Ultralytics' predictor does).
             model.net.set_head_attr(max_det=max(max_det, 300), agnostic_nms=False)
+        needs_head = predict or self._want_protos or not self._hooked
+        self.cut: int | None = None if needs_head else max(self._hooked)
         self.backend: ComputeBackend = create_backend(model, self._hooked, backend, half=half, threads=threads,
-                                                      imgsz=self.imgsz, protos=self._want_protos)
+                                                      imgsz=self.imgsz, protos=self._want_protos, cut=self.cut)
 
     def letterbox(self, images: list[np.ndarray]) -> list[np.ndarray]:
         return ultra.letterbox_batch(images, self.imgsz, self.model.stride, rect=self.rect)
@@ -123,7 +129,7 @@ class Runner:
         input_shape = (int(x.shape[2]), int(x.shape[3]))
         output, hooked = self.backend.forward(x)
         features: dict[int | str, torch.Tensor] = dict(hooked)
-        preds, protos = ultra.split_head_output(output, self.model.task)
+        preds, protos = (None, None) if output is None else ultra.split_head_output(output, self.model.task)
         if protos is not None and self._want_protos:
             features[PROTO] = protos
         infos = [LetterboxInfo.compute(input_shape, im.shape[:2]) for im in images]

@@ -33,7 +33,8 @@ class ComputeBackend(Protocol):
     precision: Precision
 
     def forward(self, x: torch.Tensor) -> tuple[object, dict[int, torch.Tensor]]:
-        """``(head_output, {layer: (B, C, H', W') features})``; head_output as ``net(x)`` returns it."""
+        """``(head_output, {layer: (B, C, H', W') features})``; head_output as ``net(x)`` returns it (``None``
+        for a backend built with a ``cut``)."""
         ...
 
 
@@ -129,17 +130,18 @@ def prepare_model(model, device: str | None = None, backend: Backend | str | Non
 
 def create_backend(model: LoadedModel, layers: list[int], backend: Backend | str | None = Backend.TORCH, *,
                    half: bool = False, threads: int = 0, imgsz: tuple[int, int] = (640, 640),
-                   protos: bool = True) -> ComputeBackend:
+                   protos: bool = True, cut: int | None = None) -> ComputeBackend:
     """The backend for ``model`` capturing ``layers`` (``threads``: inference threads, 0 = default).
 
     ``protos=False``: a seg model's prototype branch is not computed (nothing else changes; for jobs that use
-    no masks, e.g. ``extract --pool box``).
+    no masks, e.g. ``extract --pool box``). ``cut``: the network runs only up to layer ``cut`` (no head
+    output; ``forward`` returns ``None`` in its place), for jobs that need only hooked layers up to it.
     """
     choice = resolve_backend(backend, model.device)
     if choice is Backend.OPENVINO:
         from yololens.engine.backends.openvino_backend import OpenVINOBackend
 
-        return OpenVINOBackend(model, layers, half=half, threads=threads, imgsz=imgsz, protos=protos)
+        return OpenVINOBackend(model, layers, half=half, threads=threads, imgsz=imgsz, protos=protos, cut=cut)
     from yololens.engine.backends.torch_backend import TorchBackend
 
-    return TorchBackend(model, layers, threads=threads, protos=protos)
+    return TorchBackend(model, layers, threads=threads, protos=protos, cut=cut)

@@ -55,22 +55,26 @@ def model_fingerprint(model: LoadedModel) -> str:
     return digest.hexdigest()
 
 
-def export_fields(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], protos: bool = True) -> dict:
-    """Everything the exported graph depends on: the cache key."""
+def export_fields(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], protos: bool = True,
+                  cut: int | None = None) -> dict:
+    """Everything the exported graph depends on: the cache key (``cut``: the last layer in the graph, or
+    ``"head"`` for the whole network)."""
     import openvino
 
     return {"format": EXPORT_FORMAT, "model": model_fingerprint(model), "task": model.task,
             "end2end": model.end2end, "layers": list(layers), "imgsz": list(imgsz), "protos": bool(protos),
+            "cut": "head" if cut is None else int(cut),
             "ultralytics": ultra.ULTRALYTICS_VERSION, "torch": torch.__version__, "openvino": openvino.__version__}
 
 
 def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], folder: Path,
-              protos: bool = True) -> list[str]:
+              protos: bool = True, cut: int | None = None) -> list[str]:
     """Trace ``model`` (a private copy) and save its f32 IR to ``folder``; returns the file names.
-    ``protos=False``: a seg model's prototype branch is left out of the graph."""
+    ``protos=False``: a seg model's prototype branch is left out of the graph; ``cut``: the graph ends at
+    that layer (only the hooked layers are outputs)."""
     import openvino as ov
 
-    wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers, protos=protos).prepare()
+    wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers, protos=protos, cut=cut).prepare()
     example = torch.zeros(1, 3, *imgsz)
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -106,20 +110,22 @@ class OpenVINOBackend:
         hint, requests: OpenVINO performance hint and parallel infer requests per batch.
         protos: export a seg model's prototypes (``False``: the branch is not in the graph; the head output
             then carries ``None`` for them, and every other output is unchanged).
+        cut: export only the layers up to ``cut`` (the hooked layers are the only outputs; :meth:`forward`
+            returns ``None`` for the head output). Part of the cache key.
     """
 
     name = Backend.OPENVINO
 
     def __init__(self, model: LoadedModel, layers: list[int], half: bool = False, threads: int = 0,
                  imgsz: tuple[int, int] = (640, 640), hint: PerfHint = DEFAULT_HINT,
-                 requests: int = DEFAULT_REQUESTS, protos: bool = True):
+                 requests: int = DEFAULT_REQUESTS, protos: bool = True, cut: int | None = None):
         import openvino as ov
 
-        self.model, self.layers = model, list(layers)
-        self.protos = protos and model.task == "segment"
-        fields = export_fields(model, self.layers, tuple(imgsz), self.protos)
-        self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp, self.protos),
-                                   what="OpenVINO export")
+        self.model, self.layers, self.cut = model, list(layers), cut
+        self.protos = protos and model.task == "segment" and cut is None
+        fields = export_fields(model, self.layers, tuple(imgsz), self.protos, cut)
+        self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp, self.protos,
+                                                                 cut), what="OpenVINO export")
         core = ov.Core()
         self.precision = Precision.F32
         if half:
@@ -158,6 +164,8 @@ class OpenVINOBackend:
 
     def forward(self, x: torch.Tensor) -> tuple[object, dict[int, torch.Tensor]]:
         outputs = [torch.from_numpy(o) for o in self._infer(x.float().cpu().contiguous().numpy())]
+        if self.cut is not None:
+            return None, dict(zip(self.layers, outputs))
         protos = outputs[1] if self.protos else None
         first = 2 if self.protos else 1
         features = dict(zip(self.layers, outputs[first:]))
