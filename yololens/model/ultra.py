@@ -95,6 +95,12 @@ def to_input_tensor(batch: list[np.ndarray], device: torch.device, half: bool) -
     return (im.half() if half else im.float()).div_(255)
 
 
+def import_torchvision_as_predict() -> None:
+    """Import torchvision, as Ultralytics' predictor does in its warm-up: its NMS then runs
+    ``torchvision.ops.nms`` (it uses its own NMS when torchvision is not imported), so ours runs the same."""
+    import torchvision  # noqa: F401
+
+
 def check_imgsz(imgsz: int | tuple[int, int], stride: int) -> tuple[int, int]:
     """Ultralytics' imgsz check (rounds up to a multiple of the stride); returns ``(h, w)``."""
     from ultralytics.utils.checks import check_imgsz as _check
