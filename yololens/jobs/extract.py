@@ -257,7 +257,7 @@ def extract(
             shutil.rmtree(out / "crops", ignore_errors=True)
         done = start.done
         runner_kwargs = dict(layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                             predict=boxes != "gt", protos=pool_mode.masks, **compute.runner_kwargs())
+                             predict=boxes != "gt", protos=pool_mode.masks and boxes != "gt", **compute.runner_kwargs())
         job_args = (layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap, pool_mode)
         ex = executor_of(executor, ray_address)
         remote = (RayExtractWork(pickle.dumps(loaded), runner_kwargs, job_args, table.path, batch, workers,

@@ -23,8 +23,8 @@ import torch
 
 from yololens.engine.calibration import DEFAULT_CALIBRATION, CalibrationSet
 from yololens.errors import ModelError
-from yololens.options import check_options
 from yololens.model.loading import LoadedModel, load_model, select_device
+from yololens.options import check_options
 from yololens.types import Backend, Precision
 
 BACKEND_ENV = "YOLOLENS_BACKEND"  # what --backend auto resolves to, when set (torch / openvino)

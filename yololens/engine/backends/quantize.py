@@ -21,10 +21,11 @@ PRESET = "mixed"  # symmetric weights, asymmetric activations (NNCF's choice for
 
 
 def quantize_fields(export_key: dict, calibration: dict, n_images: int) -> dict:
-    """The int8 cache key: the f32 export's key, the calibration set, the quantizer's version and settings."""
-    import nncf
+    """The int8 cache key: the f32 export's key, the calibration set, the quantizer's version and settings
+    (the version from the package metadata: importing nncf takes seconds, and a cached run needs none of it)."""
+    from importlib.metadata import version
 
-    return {**export_key, "int8": {"format": QUANTIZE_FORMAT, "preset": PRESET, "nncf": nncf.__version__,
+    return {**export_key, "int8": {"format": QUANTIZE_FORMAT, "preset": PRESET, "nncf": version("nncf"),
                                    "images": n_images, "calibration": calibration}}
 
 
