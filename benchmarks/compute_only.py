@@ -98,7 +98,7 @@ def main() -> None:
             "extract --boxes gt --layers 9": dict(boxes="gt", layers=[9], backend=args.backend),
             "extract --boxes gt --layers 9,15,18,21": dict(boxes="gt", layers=[9, 15, 18, 21], backend=args.backend),
             "extract --precision int8": dict(precision="int8", calibration=args.calibration),
-            "extract (default: auto, f32)": dict(backend=args.backend),
+            "extract (default layers, f32)": dict(backend=args.backend),
         }
         codes = {name: extract_code(model, images, labels, tmp / f"out{i}", T, **kw)
                  for i, (name, kw) in enumerate(variants.items())}
@@ -121,7 +121,7 @@ def main() -> None:
         base = ips["predict batch 1"]
         print(f"ratios (img/s over predict batch 1 = {base:.2f} img/s, whole process, medians):")
         targets = {"extract --boxes gt --layers 9": 1.8, "extract --boxes gt --layers 9,15,18,21": 1.3,
-                   "extract --precision int8": 1.5, "extract (default: auto, f32)": 1.0}
+                   "extract --precision int8": 1.5, "extract (default layers, f32)": 1.0}
         for name, target in targets.items():
             print(ratio_line(name, ips[name] / base, target))
         print(ratio_line(f"int8: f32's confident detections kept ({kept}/{confident})", share, 0.95))
