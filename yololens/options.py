@@ -47,7 +47,10 @@ BOUNDS: dict[str, Bound] = {
     "max_megapixels": Bound(0.000001),
     "max_image_bytes": Bound(1),
     "max_points": Bound(1),
+    "calibration": Bound(1),
 }
+
+DEFAULT_CALIBRATION = 300  # --precision int8: calibration images (NNCF's own default subset size)
 
 
 def check_options(**values: float | None) -> None:

@@ -56,11 +56,12 @@ class Backend(StrEnum):
 
 
 class Precision(StrEnum):
-    """The precision a backend computes in (recorded in manifests and the resume guard)."""
+    """The precision a backend computes in (``--precision``; recorded in manifests and the resume guard)."""
 
-    F32 = "f32"
+    F32 = "f32"  # the exact path (torch: bitwise Ultralytics predict)
+    BF16 = "bf16"  # OpenVINO on a CPU with bf16 support (--half); detections can change
+    INT8 = "int8"  # OpenVINO, NNCF post-training quantization on images of the source; detections can change
     F16 = "f16"  # torch on CUDA (--half)
-    BF16 = "bf16"  # OpenVINO on a CPU with bf16 support (--half)
 
 
 class Method(StrEnum):

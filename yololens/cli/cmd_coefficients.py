@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (ExecutorOpt, RayAddressOpt, BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
-                                  BackendOpt, HalfOpt, MaxImageBytesOpt, ThreadsOpt, cli_errors, exit_for_skips)
+                                  BackendOpt, HalfOpt, MaxImageBytesOpt, PrecisionOpt, ThreadsOpt, cli_errors, exit_for_skips)
 from yololens.errors import InputError
 from yololens.types import Backend, CoefLayout, ExecutorKind
 from yololens.options import typer_bounds
@@ -41,6 +41,7 @@ def coefficients_command(
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     backend: BackendOpt = Backend.AUTO,
     half: HalfOpt = False,
+    precision: PrecisionOpt = None,
     threads: ThreadsOpt = 0,
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
     workers: Annotated[int, typer.Option(**typer_bounds("workers"), help="Image decoding threads.")] = 2,
@@ -65,7 +66,7 @@ def coefficients_command(
         raise InputError("give either --index or --all, not both")
     result = coefficients(model, source, out, table=csv, indices=None if all_ else index, fmt=table_format,
                           layout=layout, retina_masks=retina_masks, mask_area=mask_area, conf=conf, iou=iou,
-                          imgsz=imgsz, batch=batch, device=device, backend=backend, half=half,
+                          imgsz=imgsz, batch=batch, device=device, backend=backend, half=half, precision=precision,
                           threads=threads, workers=workers, window=window, max_image_bytes=max_image_bytes,
                           save_prototype_png=save_prototype_png, report=report, overwrite=overwrite,
                           progress=progress, source_format=source_format, executor=executor,

@@ -13,7 +13,9 @@ from yololens.cli.common import (
     BatchOpt,
     DeviceOpt,
     FormatOpt,
+    CalibrationOpt,
     HalfOpt,
+    PrecisionOpt,
     ImgszOpt,
     MaxImageBytesOpt,
     ModelOpt,
@@ -42,7 +44,9 @@ def maps_command(
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,
     device: DeviceOpt = None,
+    precision: PrecisionOpt = None,
     half: HalfOpt = False,
+    calibration: CalibrationOpt = 300,
     backend: BackendOpt = Backend.AUTO,
     threads: ThreadsOpt = 0,
     channels: Annotated[int, typer.Option(**typer_bounds("channels"), help="Channels shown in each layer's grid (top-K by --rank; 0: no grid).")] = 32,
@@ -73,7 +77,7 @@ def maps_command(
 
     result = maps(
         model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, backend=backend,
-        threads=threads, channels=channels,
+        threads=threads, precision=precision, calibration=calibration, channels=channels,
         rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures, fmt=fmt,
         workers=workers, max_image_bytes=max_image_bytes, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import (BATCH_HELP, DEFAULT_MAX_IMAGE_BYTES, DEVICE_HELP, IMGSZ_HELP, MODEL_HELP,
-                                  BackendOpt, HalfOpt, MaxImageBytesOpt, ThreadsOpt, cli_errors, exit_for_skips)
+                                  BackendOpt, HalfOpt, MaxImageBytesOpt, PrecisionOpt, ThreadsOpt, cli_errors, exit_for_skips)
 from yololens.options import typer_bounds
 from yololens.types import Backend
 
@@ -33,6 +33,7 @@ def protos_command(
     device: Annotated[Optional[str], typer.Option(help=DEVICE_HELP)] = None,
     backend: BackendOpt = Backend.AUTO,
     half: HalfOpt = False,
+    precision: PrecisionOpt = None,
     threads: ThreadsOpt = 0,
     fig_format: Annotated[str, typer.Option("--format", help="Figure format: png or svg.")] = "png",
     source_format: Annotated[Optional[str], typer.Option("--source-format", help="Force the source format: image, folder, list, bdd, coco, yolo.")] = None,
@@ -56,7 +57,7 @@ def protos_command(
 
     result = protos(model, source, out, order=order, shared_scale=shared_scale, retina_masks=retina_masks,
                     max_instances=max_instances, conf=conf, iou=iou, imgsz=imgsz, batch=batch, device=device,
-                    backend=backend, half=half, threads=threads,
+                    backend=backend, half=half, precision=precision, threads=threads,
                     fmt=fig_format, workers=workers, progress=progress, source_format=source_format,
                     max_image_bytes=max_image_bytes)
     for skip in result.skips:

@@ -17,7 +17,7 @@ from typer.exceptions import TyperException
 
 from yololens.errors import YololensError
 from yololens.options import typer_bounds
-from yololens.types import Backend, ExecutorKind
+from yololens.types import Backend, ExecutorKind, Precision
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -143,7 +143,9 @@ FormatOpt = Annotated[Optional[str], typer.Option("--source-format", help=FORMAT
 ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP, **typer_bounds("imgsz"))]
 BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP, **typer_bounds("batch"))]
 DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
-HalfOpt = Annotated[bool, typer.Option(help="Half precision: fp16 on CUDA (torch); bf16 with --backend openvino where the CPU has it (else f32).")]
+HalfOpt = Annotated[bool, typer.Option(help="Alias of --precision bf16 (fp16 with torch on CUDA). Detections can change.")]
+PrecisionOpt = Annotated[Optional[Precision], typer.Option(help="Compute precision. f32 (default): the exact path. bf16: OpenVINO on a CPU with bf16 (else f32). int8: OpenVINO, the model quantized by NNCF on --calibration images of this source (once, cached). bf16 and int8 are faster but detections can change (a box or score moves, a borderline object appears or goes) and embeddings move: see docs/PRECISION.md; the manifest records the precision.")]
+CalibrationOpt = Annotated[int, typer.Option(**typer_bounds("calibration"), help="--precision int8: images of the source (spread over it) the quantization is calibrated on.")]
 BackendOpt = Annotated[Backend, typer.Option(help="Compute backend: auto (openvino on a CPU with bf16 support, where it measured 1.7x torch; torch elsewhere; $YOLOLENS_BACKEND overrides), torch (bitwise Ultralytics predict) or openvino (f32; exports cached in $YOLOLENS_CACHE).")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="Inference threads (torch threads or OpenVINO INFERENCE_NUM_THREADS); 0: the backend's default (all cores).")]
 ExecutorOpt = Annotated[ExecutorKind, typer.Option(help="What runs the windows: local (this process) or ray (Ray workers, one model each, writing their windows' parts into --out, which must be on a filesystem all nodes share; pip install 'yololens[ray]').")]

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.ops import box_iou
 
 from yololens.errors import InputError
 
@@ -142,6 +141,8 @@ def match(pred_boxes: np.ndarray, pred_scores: np.ndarray, pred_classes: list[st
     ious = np.full(p, np.nan, dtype=np.float32)
     if p == 0 or g == 0:
         return MatchResult(pred_to_gt, gt_to_pred, ious)
+    from torchvision.ops import box_iou  # here: importing torchvision costs start-up (see pooling._roi_align_kernel)
+
     iou = box_iou(torch.as_tensor(pred_boxes, dtype=torch.float64), torch.as_tensor(gt_boxes, dtype=torch.float64)).numpy()
     gt_as_model = [cmap.model_name(b) for b in gt_classes]
     same = np.array([[normalise_name(a) == b for b in gt_as_model] for a in pred_classes])

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from yololens.engine.backends import Backend, ComputeBackend, create_backend
+from yololens.engine.calibration import CalibrationSet
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO
 from yololens.model.loading import LoadedModel
@@ -87,15 +88,22 @@ class Runner:
         half: with the OpenVINO backend, bf16 compute where the CPU has it (torch fp16 is
             ``load_model(half=True)``).
         threads: inference threads (0: the backend's default).
+        calibration: ``--precision int8`` (OpenVINO): the :class:`CalibrationSet` the model is quantized on,
+            letterboxed as this runner letterboxes (batch 1).
         protos: compute a seg model's prototypes (``None``: when ``"proto"`` is in ``layers`` or ``predict``;
             ``False`` skips the branch, e.g. for ``extract --pool box``, which uses no masks; ``"proto"`` in
             ``layers`` always computes them). Detections are the same either way.
+
+    When nothing of the head is needed (``predict=False`` and no prototypes), the backend runs the network only
+    up to the deepest hooked layer (``self.cut``): the features are those of the full forward (bitwise with
+    torch), the rest of the neck and the head are not computed.
     """
 
     def __init__(self, model: LoadedModel, layers: list[int | str] = (), imgsz: int | tuple[int, int] = 640,
                  conf: float = 0.25, iou: float = 0.7, max_det: int = 300, predict: bool = True,
                  rect: bool = True, classes: list[int] | None = None, backend: Backend | str = Backend.TORCH,
-                 half: bool = False, threads: int = 0, protos: bool | None = None):
+                 half: bool = False, threads: int = 0, protos: bool | None = None,
+                 calibration: CalibrationSet | None = None):
         self.model = model
         self.layers = list(layers)
         self.imgsz = ultra.check_imgsz(imgsz, model.stride)
@@ -109,11 +117,21 @@ class Runner:
         if model.end2end:
             # Class filtering needs candidates before max_det truncation (as Ultralytics' predictor does).
             model.net.set_head_attr(max_det=max(max_det, 300), agnostic_nms=False)
+        if predict:
+            ultra.import_torchvision_as_predict()
+        needs_head = predict or self._want_protos or not self._hooked
+        self.cut: int | None = None if needs_head else max(self._hooked)
         self.backend: ComputeBackend = create_backend(model, self._hooked, backend, half=half, threads=threads,
-                                                      imgsz=self.imgsz, protos=self._want_protos)
+                                                      imgsz=self.imgsz, protos=self._want_protos, cut=self.cut,
+                                                      calibration=None if calibration is None
+                                                      else (calibration, self._calibration_input))
 
     def letterbox(self, images: list[np.ndarray]) -> list[np.ndarray]:
         return ultra.letterbox_batch(images, self.imgsz, self.model.stride, rect=self.rect)
+
+    def _calibration_input(self, image: np.ndarray) -> np.ndarray:
+        """One BGR image as the network gets it at batch 1: ``(1, 3, H, W)`` float32."""
+        return ultra.to_input_tensor(self.letterbox([image]), torch.device("cpu"), False).numpy()
 
     @torch.inference_mode()
     def run(self, images: list[np.ndarray]) -> BatchResult:
@@ -123,7 +141,7 @@ class Runner:
         input_shape = (int(x.shape[2]), int(x.shape[3]))
         output, hooked = self.backend.forward(x)
         features: dict[int | str, torch.Tensor] = dict(hooked)
-        preds, protos = ultra.split_head_output(output, self.model.task)
+        preds, protos = (None, None) if output is None else ultra.split_head_output(output, self.model.task)
         if protos is not None and self._want_protos:
             features[PROTO] = protos
         infos = [LetterboxInfo.compute(input_shape, im.shape[:2]) for im in images]

@@ -120,7 +120,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
                  workers: int = 2, window: int | None = None, save_prototype_png: bool = False,
                  report: bool = False, overwrite: bool = False, progress: bool = True, labels=None,
                  source_format: str | None = None, max_image_bytes: int | None = None, backend: str = "auto",
-                 half: bool = False, threads: int = 0,
+                 half: bool = False, threads: int = 0, precision: str | None = None,
                  executor: Executor | RayExecutor | str | None = None,
                  ray_address: str | None = None) -> CoefficientsResult:
     """Write one row per instance of every image of ``source`` to ``out/table``.
@@ -138,8 +138,8 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         report: also compute per-instance prototype ablation and write the analytics report
             to ``out/report`` (see :mod:`yololens.jobs.coef_report`).
         overwrite: discard earlier results in ``out`` instead of resuming.
-        backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
-            inference threads, as in :func:`yololens.jobs.extract.extract`; backend and
+        backend, half, threads, precision: compute backend (``auto``/``torch``/``openvino``), bf16/fp16/int8
+            and inference threads, as in :func:`yololens.jobs.extract.extract`; backend and
             precision are resume settings.
         window: consecutive source images per durable part (default ``max(8 * batch, 64)``); an
             interrupted run redoes at most the windows in flight. Batches hold one image shape
@@ -161,12 +161,13 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     if fmt not in FORMATS:
         raise InputError(f"--format must be csv or parquet, not {fmt!r}")
     path = ensure_suffix(path, fmt)
-    loaded, compute = seg_compute(model, "coefficients", device, backend, half, threads)
+    loaded, compute = seg_compute(model, "coefficients", device, backend, half, threads, precision)
     chosen = parse_indices(indices, loaded.nm) or list(range(loaded.nm))
     if save_prototype_png and len(chosen) > MAX_PROTOTYPE_PNGS:
         raise InputError(f"--save-prototype-png draws one PNG per chosen index; choose at most "
                          f"{MAX_PROTOTYPE_PNGS} with --index (or use `yololens protos` for all prototypes)")
     src = open_images(source, labels, source_format, exclude=out)
+    compute = compute.calibrated_on(src.records)
     settings = {"model": loaded.sha256 or loaded.source, "indices": chosen, "layout": layout,
                 "retina_masks": retina_masks, "mask_area": mask_area, "conf": conf, "iou": iou, "imgsz": imgsz,
                 "max_det": max_det, "report": report, "backend": str(compute.backend),

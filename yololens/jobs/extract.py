@@ -28,7 +28,7 @@ from yololens.jobs.extract_windows import ExtractWindows, RayExtractWork
 from yololens.jobs.ray_executor import RayExecutor
 from yololens.jobs.skeleton import executor_of, resume
 from yololens.model.catalogue import layer_aliases, resolve_layers
-from yololens.options import check_options
+from yololens.options import DEFAULT_CALIBRATION, check_options
 from yololens.sources.records import Skip, Source
 from yololens.sources.resolve import as_source
 from yololens.store.lock import DirectoryLock
@@ -143,6 +143,7 @@ class ExtractSettings:
     class_map: dict
     backend: str
     precision: str
+    calibration: int | None = None  # int8: calibration images (None otherwise, so older runs still resume)
 
 
 def extract(
@@ -164,6 +165,8 @@ def extract(
     end2end: bool | None = None,
     backend: str = "auto",
     threads: int = 0,
+    precision: str | None = None,
+    calibration: int = DEFAULT_CALIBRATION,
     match_iou: float = 0.5,
     class_map: str | Path | ClassMap | None = None,
     pool: str = PoolMode.BOX,
@@ -196,6 +199,9 @@ def extract(
         backend: ``auto`` (OpenVINO on a bf16-capable CPU, else torch; ``$YOLOLENS_BACKEND`` overrides),
             ``torch`` (bitwise Ultralytics predict) or ``openvino``; see :mod:`yololens.engine.backends`.
         threads: inference threads (torch threads or OpenVINO ``INFERENCE_NUM_THREADS``; 0: default).
+        precision: ``f32`` (default, exact), ``bf16`` (``half``) or ``int8`` (OpenVINO quantized by NNCF on
+            ``calibration`` images spread over the source, cached); bf16/int8 can change detections
+            (docs/PRECISION.md).
         end2end: YOLO26 only, ``True`` for the NMS-free one-to-one head.
         pool: ``box`` (RoIAlign inside the box: ``emb_L<idx>``), ``mask`` (mean inside the instance mask,
             resampled to each layer's grid, padding excluded: ``emb_L<idx>_mask``; predicted masks for pred
@@ -232,13 +238,14 @@ def extract(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with DirectoryLock(out):
-        loaded, compute = prepare_model(model, device, backend, half, threads, end2end)
+        loaded, compute = prepare_model(model, device, backend, half, threads, end2end, precision, calibration)
         layer_ids = resolve_layers(loaded, layers)
         if pool_mode.masks and loaded.task != Task.SEGMENT and boxes == "pred":
             raise InputError(f"--pool {pool_mode}: a {loaded.task} model predicts no masks; use a -seg model or "
                              "--boxes gt/both with mask labels")
         timings["load_model"] = time.perf_counter() - t0
         src = as_source(source, labels, fmt, exclude=out)
+        compute = compute.calibrated_on(src.records)
         if strict and src.skips:
             raise StrictModeError(f"--strict: {src.skips[0]}")
         if boxes != "pred" and not src.has_labels:
@@ -250,6 +257,7 @@ def extract(
             conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, pool=str(pool_mode), half=half,
             end2end=loaded.end2end, crops=crops, crop_size=crop_size, class_map=cmap.describe(),
             backend=str(compute.backend), precision=str(compute.precision),
+            calibration=len(compute.calibration_set) if compute.int8 else None,
         )
         table = ResumableTable(out / TABLE_NAME, key_column="image")
         start = resume(out, out / RUN_CONFIG, [table], settings.__dict__, overwrite, src.records, labels, where=out)
@@ -257,7 +265,7 @@ def extract(
             shutil.rmtree(out / "crops", ignore_errors=True)
         done = start.done
         runner_kwargs = dict(layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                             predict=boxes != "gt", protos=pool_mode.masks, **compute.runner_kwargs())
+                             predict=boxes != "gt", protos=pool_mode.masks and boxes != "gt", **compute.runner_kwargs())
         job_args = (layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap, pool_mode)
         ex = executor_of(executor, ray_address)
         remote = (RayExtractWork(pickle.dumps(loaded), runner_kwargs, job_args, table.path, batch, workers,

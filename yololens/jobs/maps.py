@@ -36,7 +36,7 @@ from yololens.figures import featuremaps as figs
 from yololens.model import ultra
 from yololens.model.catalogue import PROTO, LayerInfo, build_catalogue, resolve_layers
 from yololens.model.loading import LoadedModel
-from yololens.options import check_options
+from yololens.options import DEFAULT_CALIBRATION, check_options
 from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.sources.resolve import as_source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
@@ -150,6 +150,8 @@ def maps(
     on_skip=None,
     backend: str = "auto",
     threads: int = 0,
+    precision: str | None = None,
+    calibration: int = DEFAULT_CALIBRATION,
 ) -> MapsResult:
     """Write stage feature maps of ``model`` for every image of ``source`` under ``out``.
 
@@ -168,18 +170,22 @@ def maps(
         max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         backend, threads: compute backend (``auto``/``torch``/``openvino``) and inference threads,
             as in :func:`yololens.jobs.extract.extract` (``half`` then means bf16 on OpenVINO).
+        precision, calibration: ``f32`` (default), ``bf16`` or ``int8`` (calibrated on ``calibration`` images
+            of the source), as in :func:`yololens.jobs.extract.extract`. Without ``proto`` among the layers
+            the network runs only up to the deepest layer asked for.
         on_skip: called with each :class:`Skip` as it happens (the CLI prints it).
     """
     start = time.perf_counter()
     opts = MapsOptions(channels, rank, shared_scale, heatmap, dtype, npy, figures)
     opts.check()
     check_options(imgsz=imgsz, batch=batch, workers=workers, max_image_bytes=max_image_bytes)
-    lm, compute = prepare_model(model, device, backend, half, threads)
+    lm, compute = prepare_model(model, device, backend, half, threads, precision=precision, calibration=calibration)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
     stages = [Stage.of(layer, catalogue) for layer in requested]
     out = Path(out)
     src = as_source(source, labels, fmt, exclude=out)
+    compute = compute.calibrated_on(src.records)
     folders = image_folders(src.records)
     skips: list[Skip] = list(src.skips)
     notify = on_skip or (lambda skip: None)

@@ -93,7 +93,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
            max_det: int = 300, batch: int = 1, device: str | None = None, fmt: str = "png", workers: int = 2,
            progress: bool = True, labels=None, source_format: str | None = None,
            max_image_bytes: int | None = None, backend: str = "auto", half: bool = False,
-           threads: int = 0) -> ProtosResult:
+           threads: int = 0, precision: str | None = None) -> ProtosResult:
     """Draw every instance's prototype decomposition for every image of ``source`` into ``out``.
 
     Args:
@@ -104,8 +104,8 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         retina_masks: final masks at original resolution (Ultralytics' ``retina_masks``).
         max_instances: at most this many instance figures per image (``Results`` order).
         fmt: ``png`` or ``svg``.
-        backend, half, threads: compute backend (``auto``/``torch``/``openvino``), bf16/fp16 and
-            inference threads, as in :func:`yololens.jobs.extract.extract`.
+        backend, half, threads, precision: compute backend (``auto``/``torch``/``openvino``), bf16/fp16/int8
+            and inference threads, as in :func:`yololens.jobs.extract.extract`.
     """
     if order not in ORDERS:
         raise InputError(f"--order must be one of {', '.join(ORDERS)}, not {order!r}")
@@ -115,8 +115,9 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
                   max_instances=max_instances, max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
-    loaded, compute = seg_compute(model, "protos", device, backend, half, threads)
+    loaded, compute = seg_compute(model, "protos", device, backend, half, threads, precision)
     src = open_images(source, labels, source_format, exclude=out)
+    compute = compute.calibrated_on(src.records)
     result = ProtosResult(out, skips=list(src.skips), compute=compute.describe())
     runner = Runner(loaded, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, **compute.runner_kwargs())
     folder_of = OutputNames(r.name for r in src.records)  # reserved in source order: skips shift nothing

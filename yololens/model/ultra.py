@@ -95,6 +95,12 @@ def to_input_tensor(batch: list[np.ndarray], device: torch.device, half: bool) -
     return (im.half() if half else im.float()).div_(255)
 
 
+def import_torchvision_as_predict() -> None:
+    """Import torchvision, as Ultralytics' predictor does in its warm-up: its NMS then runs
+    ``torchvision.ops.nms`` (it uses its own NMS when torchvision is not imported), so ours runs the same."""
+    import torchvision  # noqa: F401
+
+
 def check_imgsz(imgsz: int | tuple[int, int], stride: int) -> tuple[int, int]:
     """Ultralytics' imgsz check (rounds up to a multiple of the stride); returns ``(h, w)``."""
     from ultralytics.utils.checks import check_imgsz as _check
@@ -244,6 +250,25 @@ def prototypes_skipped(net: torch.nn.Module, skip: bool = True):
         head.proto = proto
 
 
+def forward_to(net: torch.nn.Module, x: torch.Tensor, last: int) -> torch.Tensor:
+    """``BaseModel._predict_once`` stopped after layer ``last``: layer ``last``'s output.
+
+    The same modules run on the same inputs in the same order as the full forward, so every layer up to
+    ``last`` (and any forward hook on it) sees bitwise the same tensors; the layers after it (the rest of the
+    neck, the head, its anchors) are simply not run. For jobs that need no head output (``extract --boxes
+    gt``, ``maps`` without the prototypes).
+    """
+    y = []
+    for m in net.model:
+        if m.f != -1:  # input from earlier layers, exactly as _predict_once gathers it
+            x = y[m.f] if isinstance(m.f, int) else [x if j == -1 else y[j] for j in m.f]
+        x = m(x)
+        if m.i == last:
+            return x
+        y.append(x if m.i in net.save else None)
+    raise ValueError(f"layer {last} is not in this model ({len(net.model)} layers)")
+
+
 class ExportNet(torch.nn.Module):
     """``net`` with flat tensor outputs, for compiling by another runtime (OpenVINO).
 
@@ -252,13 +277,15 @@ class ExportNet(torch.nn.Module):
     head's top-k, which :func:`head_output` applies in torch), the seg prototypes ``(B, nm, h, w)``
     when ``task == "segment"`` and ``protos``, then the outputs of ``layers`` in that order, ``(B, C, H, W)``.
     ``protos=False``: the prototype branch is not in the graph at all (see :func:`prototypes_skipped`).
+    ``cut``: the graph ends at layer ``cut`` (:func:`forward_to`) and returns only ``layers``' outputs.
     Build it on a private copy of the net: :meth:`prepare` changes head attributes.
     """
 
-    def __init__(self, net: torch.nn.Module, task: str, layers: list[int], protos: bool = True):
+    def __init__(self, net: torch.nn.Module, task: str, layers: list[int], protos: bool = True,
+                 cut: int | None = None):
         super().__init__()
-        self.net, self.task, self.layers = net, task, list(layers)
-        self.protos = protos and task == "segment"
+        self.net, self.task, self.layers, self.cut = net, task, list(layers), cut
+        self.protos = protos and task == "segment" and cut is None
 
     def prepare(self) -> "ExportNet":
         head = self.net.model[-1]
@@ -271,6 +298,10 @@ class ExportNet(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         from yololens.model.hooks import FeatureCapture
 
+        if self.cut is not None:
+            with FeatureCapture(self.net.model, self.layers) as capture:
+                forward_to(self.net, x, self.cut)
+            return tuple(capture.features[i] for i in self.layers)
         with FeatureCapture(self.net.model, self.layers) as capture, prototypes_skipped(self.net, not self.protos):
             output = self.net(x)
         preds, protos = split_head_output(output, self.task)

@@ -23,9 +23,10 @@ def seg_model(model, command: str, device: str | None = None) -> LoadedModel:
 
 
 def seg_compute(model, command: str, device: str | None = None, backend: Backend | str = Backend.AUTO,
-                half: bool = False, threads: int = 0) -> tuple[LoadedModel, Compute]:
-    """:func:`seg_model` plus the resolved compute backend (see :func:`prepare_model`)."""
-    loaded, compute = prepare_model(model, device, backend, half, threads)
+                half: bool = False, threads: int = 0, precision: str | None = None) -> tuple[LoadedModel, Compute]:
+    """:func:`seg_model` plus the resolved compute backend (see :func:`prepare_model`; an int8 compute still needs
+    ``compute.calibrated_on(records)``)."""
+    loaded, compute = prepare_model(model, device, backend, half, threads, precision=precision)
     loaded.require_segment(command)
     return loaded, compute
 

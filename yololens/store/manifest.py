@@ -27,7 +27,6 @@ def versions() -> dict[str, str]:
     import numpy
     import pyarrow
     import torch
-    import torchvision
 
     import yololens
 
@@ -36,7 +35,7 @@ def versions() -> dict[str, str]:
         "ultralytics": version("ultralytics"),
         "ultralytics_tested": yololens.ULTRALYTICS_TESTED,
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": version("torchvision"),
         "numpy": numpy.__version__,
         "pyarrow": pyarrow.__version__,
         "python": sys.version.split()[0],

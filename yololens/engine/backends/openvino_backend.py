@@ -7,7 +7,8 @@ in batch, height and width (the head computes its anchors in the graph), so one 
 serves every shape a source has. The IR is cached (see :mod:`.cache`).
 
 Precision is f32 (``INFERENCE_PRECISION_HINT=f32``: a CPU reporting BF16 would otherwise
-silently compute in bf16); ``half=True`` asks for bf16 where the CPU has it.
+silently compute in bf16); ``half=True`` asks for bf16 where the CPU has it; a ``calibration``
+set compiles the int8 IR that NNCF made from the f32 one (:mod:`.quantize`, cached beside it).
 """
 
 from __future__ import annotations
@@ -55,22 +56,26 @@ def model_fingerprint(model: LoadedModel) -> str:
     return digest.hexdigest()
 
 
-def export_fields(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], protos: bool = True) -> dict:
-    """Everything the exported graph depends on: the cache key."""
+def export_fields(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], protos: bool = True,
+                  cut: int | None = None) -> dict:
+    """Everything the exported graph depends on: the cache key (``cut``: the last layer in the graph, or
+    ``"head"`` for the whole network)."""
     import openvino
 
     return {"format": EXPORT_FORMAT, "model": model_fingerprint(model), "task": model.task,
             "end2end": model.end2end, "layers": list(layers), "imgsz": list(imgsz), "protos": bool(protos),
+            "cut": "head" if cut is None else int(cut),
             "ultralytics": ultra.ULTRALYTICS_VERSION, "torch": torch.__version__, "openvino": openvino.__version__}
 
 
 def export_ir(model: LoadedModel, layers: list[int], imgsz: tuple[int, int], folder: Path,
-              protos: bool = True) -> list[str]:
+              protos: bool = True, cut: int | None = None) -> list[str]:
     """Trace ``model`` (a private copy) and save its f32 IR to ``folder``; returns the file names.
-    ``protos=False``: a seg model's prototype branch is left out of the graph."""
+    ``protos=False``: a seg model's prototype branch is left out of the graph; ``cut``: the graph ends at
+    that layer (only the hooked layers are outputs)."""
     import openvino as ov
 
-    wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers, protos=protos).prepare()
+    wrapper = ultra.ExportNet(copy.deepcopy(model.net), model.task, layers, protos=protos, cut=cut).prepare()
     example = torch.zeros(1, 3, *imgsz)
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -96,6 +101,17 @@ def cpu_has_bf16(core=None) -> bool:
     return "BF16" in caps
 
 
+def cpu_int8_native() -> str | None:
+    """The CPU's int8 dot-product instructions (``AMX``, ``VNNI``), or ``None``: int8 then still runs, on wider
+    arithmetic, usually slower than f32."""
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").is_file() else set()
+    if "amx_int8" in flags:
+        return "AMX"
+    if flags & {"avx512_vnni", "avx_vnni"}:
+        return "VNNI"
+    return None
+
+
 class OpenVINOBackend:
     """Compile ``model`` with ``layers`` as extra outputs; :meth:`forward` like the torch backend.
 
@@ -106,34 +122,53 @@ class OpenVINOBackend:
         hint, requests: OpenVINO performance hint and parallel infer requests per batch.
         protos: export a seg model's prototypes (``False``: the branch is not in the graph; the head output
             then carries ``None`` for them, and every other output is unchanged).
+        cut: export only the layers up to ``cut`` (the hooked layers are the only outputs; :meth:`forward`
+            returns ``None`` for the head output). Part of the cache key.
+        calibration: int8: ``(CalibrationSet, prepare)``; the f32 IR is quantized on ``prepare(image)`` of each
+            set image (once per set, cached) and compiled instead of it.
     """
 
     name = Backend.OPENVINO
 
     def __init__(self, model: LoadedModel, layers: list[int], half: bool = False, threads: int = 0,
                  imgsz: tuple[int, int] = (640, 640), hint: PerfHint = DEFAULT_HINT,
-                 requests: int = DEFAULT_REQUESTS, protos: bool = True):
+                 requests: int = DEFAULT_REQUESTS, protos: bool = True, cut: int | None = None, calibration=None):
         import openvino as ov
 
-        self.model, self.layers = model, list(layers)
-        self.protos = protos and model.task == "segment"
-        fields = export_fields(model, self.layers, tuple(imgsz), self.protos)
-        self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp, self.protos),
-                                   what="OpenVINO export")
+        self.model, self.layers, self.cut = model, list(layers), cut
+        self.protos = protos and model.task == "segment" and cut is None
+        fields = export_fields(model, self.layers, tuple(imgsz), self.protos, cut)
+        self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp, self.protos,
+                                                                 cut), what="OpenVINO export")
         core = ov.Core()
         self.precision = Precision.F32
-        if half:
+        if calibration is not None:
+            self.folder = self._quantized(fields, *calibration)
+            self.precision = Precision.INT8
+        elif half:
             if cpu_has_bf16(core):
                 self.precision = Precision.BF16
             else:
                 print("--half: this CPU has no bf16 support; OpenVINO computes in f32", file=sys.stderr)
-        config = {"INFERENCE_PRECISION_HINT": str(self.precision), "PERFORMANCE_HINT": str(PerfHint(hint))}
+        # int8: the quantized convolutions run int8 whatever the hint; the rest (head arithmetic) stays f32
+        compute = Precision.F32 if self.precision is Precision.INT8 else self.precision
+        config = {"INFERENCE_PRECISION_HINT": str(compute), "PERFORMANCE_HINT": str(PerfHint(hint))}
         if threads > 0:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         self.compiled = core.compile_model(core.read_model(self.folder / IR_NAME), "CPU", config)
         self.requests = max(1, int(requests))
         self._request = self.compiled.create_infer_request()
         self._queue = ov.AsyncInferQueue(self.compiled, self.requests) if self.requests > 1 else None
+
+    def _quantized(self, fields: dict, calibration, prepare) -> Path:
+        """The int8 IR for this export and calibration set (built from the f32 entry once, then cached)."""
+        from yololens.engine.backends.quantize import quantize_fields, quantize_ir
+
+        key = quantize_fields(fields, calibration.fields(), len(calibration))
+        f32 = self.folder / IR_NAME
+        head = len(self.model.layers) - 1
+        return cached_entry(key, lambda tmp: quantize_ir(f32, calibration.inputs(prepare), head, tmp),
+                            what="int8 model (NNCF calibration)")
 
     @property
     def compiled_precision(self) -> str:
@@ -158,6 +193,8 @@ class OpenVINOBackend:
 
     def forward(self, x: torch.Tensor) -> tuple[object, dict[int, torch.Tensor]]:
         outputs = [torch.from_numpy(o) for o in self._infer(x.float().cpu().contiguous().numpy())]
+        if self.cut is not None:
+            return None, dict(zip(self.layers, outputs))
         protos = outputs[1] if self.protos else None
         first = 2 if self.protos else 1
         features = dict(zip(self.layers, outputs[first:]))

@@ -26,7 +26,9 @@ def run_extract(ctx: Context) -> Section:
     cmd = (f"yololens extract --model {ctx.model_arg()} {ctx.source_args()} --boxes {ctx.boxes} "
            f"--layers {','.join(map(str, ctx.layer_ids))} --conf {o.conf:g} --crops --out {EXTRACT_DIR}"
            + (f" --class-map {o.class_map}" if o.class_map else ""))
-    note = f"{ctx.n_objects} objects from {counts.images_in_source} images at {layers}"
+    params = res.manifest.get("params", {})  # which backend and precision made the numbers
+    note = (f"{ctx.n_objects} objects from {counts.images_in_source} images at {layers} "
+            f"({params.get('backend')}, {params.get('precision')})")
     return Section(note=note, command=cmd,
                    data={"summary": note, "counts": counts.to_dict(), "boxes": ctx.boxes, "layers": list(ctx.layer_ids),
                          "table": ctx.rel(res.table_path) if res.table_path else None,
