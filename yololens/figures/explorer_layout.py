@@ -16,10 +16,10 @@ import pandas as pd
 
 from yololens.analysis import table as T
 from yololens.figures.coloring import METHOD_TITLES, color_categories
-from yololens.figures.scatter_html import (
-    HOVER_TEXT, _codes_dtype, _float, _text_codes, color_options, density_image,
-)
 
+COLOR_OPTIONS = ("class_name", "status", "origin", "size_bin", "score")
+HOVER_TEXT = ("class_name", "image", "status", "origin")
+DENSITY_BINS = 400
 #: text columns never offered as filters (one value per object or per image)
 NOT_FACETS = frozenset({"object_id", "image", "gt_id", "crop"})
 #: numeric columns already in the page under another name, or per image
@@ -27,6 +27,57 @@ NOT_NUMERIC = frozenset({"image_index", "image_w", "image_h", "object", "x1", "y
                          "match_iou", "box_area"})
 MAX_FACET_VALUES = 60
 SIDE_PX = 250
+
+
+def _codes_dtype(n: int):
+    return np.uint8 if n <= 255 else np.uint16 if n <= 65535 else np.int32
+
+
+def color_options(meta: pd.DataFrame, initial: str, label: str) -> list[str]:
+    """Columns offered in the colour-by menu: ``initial``, ``label``, class/status/origin/size, ``attr_*``, score."""
+    attrs = [c for c in meta.columns if c.startswith("attr_")]
+    opts = [initial, label, *COLOR_OPTIONS[:4], *attrs, *COLOR_OPTIONS[4:]]
+    seen: list[str] = []
+    for c in opts:
+        if c in meta.columns and c not in seen and meta[c].notna().any():
+            seen.append(c)
+    if initial in meta.columns and initial not in seen:
+        seen.insert(0, initial)
+    return seen
+
+
+def _text_codes(meta: pd.DataFrame, columns) -> tuple[dict, dict]:
+    """``h__<column>`` code arrays and their lookup tables (``""`` last, for missing values)."""
+    data, names = {}, {}
+    for c in dict.fromkeys(columns):
+        if c not in meta.columns:
+            continue
+        obj = meta[c].astype(object)
+        codes, uniques = pd.factorize(obj.where(obj.notna(), None), use_na_sentinel=True)
+        names[c] = [str(u) for u in uniques] + [""]
+        data[f"h__{c}"] = np.where(codes < 0, len(names[c]) - 1, codes).astype(_codes_dtype(len(names[c])))
+    return data, names
+
+
+def _float(meta: pd.DataFrame, c: str) -> np.ndarray:
+    if c not in meta.columns:
+        return np.full(len(meta), np.nan, np.float32)
+    return pd.to_numeric(meta[c], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """``(bins, bins)`` uint8 log-density of ``coords`` ``(N, 2)`` (row 0 at the bottom, 0 = empty) and its
+    ``(x, y, dw, dh)`` extent in data units."""
+    xy = np.asarray(coords, np.float64)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(xy) == 0:
+        return np.zeros((bins, bins), np.uint8), (0.0, 0.0, 1.0, 1.0)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    H, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins, range=[[lo[0], lo[0] + span[0]], [lo[1], lo[1] + span[1]]])
+    L = np.log1p(H.T)  # counts span orders of magnitude: log keeps sparse regions visible
+    img = np.where(H.T > 0, 1 + np.round(254 * L / max(L.max(), 1e-9)), 0).astype(np.uint8)
+    return img, (float(lo[0]), float(lo[1]), float(span[0]), float(span[1]))
 
 
 def facet_columns(meta: pd.DataFrame, label: str) -> list[str]:
@@ -118,11 +169,12 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     imw, imh = np.full(n_img, np.nan, np.float32), np.full(n_img, np.nan, np.float32)
     imw[im_code[::-1]] = _float(meta, "image_w")[::-1]  # reversed: the first row of each image wins
     imh[im_code[::-1]] = _float(meta, "image_h")[::-1]
+    embedded = np.full(n_img, -1, np.int32)  # per image too: which embedded copy (-1: none)
+    embedded[im_code[::-1]] = ex.image_code.astype(np.int32)[::-1]
     page.update(nn=[a.reshape(-1) for a in ex.neighbours], dist=[a.reshape(-1) for a in ex.distances],
-                stages=list(ex.stages), uris=list(ex.image_uris), imw=imw, imh=imh, files=dict(ex.files),
+                stages=list(ex.stages), uris=list(ex.image_uris), imw=imw, imh=imh, embedded=embedded, files=dict(ex.files),
                 file_root=ex.file_root)
     data["partner"] = ex.partner.astype(np.int32)
-    data["img"] = ex.image_code.astype(np.int32)
     data["thumb"] = thumbs if thumbs is not None else np.full(n, "", dtype=object)
     for j, p in enumerate(projs):
         data[f"x{j}"] = p.coords[:, 0].astype(np.float32)

@@ -26,37 +26,20 @@ import pandas as pd
 
 from yololens.analysis import table as T
 from yololens.figures.coloring import METHOD_TITLES
+from yololens.figures.explorer_layout import (  # noqa: F401  (re-exported: the page's helpers live there)
+    COLOR_OPTIONS, DENSITY_BINS, HOVER_TEXT, color_options, density_image,
+)
 from yololens.store.atomic import write_text
 
-COLOR_OPTIONS = ("class_name", "status", "origin", "size_bin", "score")
-HOVER_TEXT = ("class_name", "image", "status", "origin")
-ALL = "(all)"
 #: points drawn (and clickable) in the HTML at most; above this a class-stratified sample is drawn over a density
 #: image of every point. Fewer with several stages: see :func:`default_max_points`.
-MAX_POINTS = 150_000
+MAX_POINTS = 140_000
 #: the page's size limit, and what it costs, measured (tests/test_figures_scatter_scale.py, half as many images as
-#: objects): ~105 bytes a drawn point for one stage, ~40 more per further stage (coordinates and the neighbour
-#: table), a ~2 MB base (bokeh), ~2.5 KB a hover crop and ~30 KB a whole image for the click panel
+#: objects): ~107 bytes a drawn point for one stage, ~45 more per further stage (coordinates, the neighbour table
+#: and its distances), a ~2 MB base (bokeh), ~2.5 KB a hover crop and ~30 KB a whole image for the click panel.
+#: 140,000 (150,000 before the neighbours' distances were added) keeps one stage under the budget.
 HTML_BUDGET = 25_000_000
-POINT_BYTES, STAGE_POINT_BYTES, BASE_BYTES, CROP_BYTES, IMAGE_BYTES = 105, 40, 2_000_000, 2_500, 30_000
-DENSITY_BINS = 400
-
-
-def _codes_dtype(n: int):
-    return np.uint8 if n <= 255 else np.uint16 if n <= 65535 else np.int32
-
-
-def color_options(meta: pd.DataFrame, initial: str, label: str) -> list[str]:
-    """Columns offered in the colour-by menu: ``initial``, ``label``, class/status/origin/size, ``attr_*``, score."""
-    attrs = [c for c in meta.columns if c.startswith("attr_")]
-    opts = [initial, label, *COLOR_OPTIONS[:4], *attrs, *COLOR_OPTIONS[4:]]
-    seen: list[str] = []
-    for c in opts:
-        if c in meta.columns and c not in seen and meta[c].notna().any():
-            seen.append(c)
-    if initial in meta.columns and initial not in seen:
-        seen.insert(0, initial)
-    return seen
+POINT_BYTES, STAGE_POINT_BYTES, BASE_BYTES, CROP_BYTES, IMAGE_BYTES = 110, 45, 2_000_000, 2_500, 30_000
 
 
 def hover_thumbnail_uris(out, meta: pd.DataFrame, label: str, n: int, size: int, seed: int,
@@ -76,44 +59,10 @@ def hover_thumbnail_uris(out, meta: pd.DataFrame, label: str, n: int, size: int,
     return uris
 
 
-def _text_codes(meta: pd.DataFrame, columns) -> tuple[dict, dict]:
-    """``h__<column>`` code arrays and their lookup tables (``""`` last, for missing values)."""
-    data, names = {}, {}
-    for c in dict.fromkeys(columns):
-        if c not in meta.columns:
-            continue
-        obj = meta[c].astype(object)
-        codes, uniques = pd.factorize(obj.where(obj.notna(), None), use_na_sentinel=True)
-        names[c] = [str(u) for u in uniques] + [""]
-        data[f"h__{c}"] = np.where(codes < 0, len(names[c]) - 1, codes).astype(_codes_dtype(len(names[c])))
-    return data, names
-
-
-def _float(meta: pd.DataFrame, c: str) -> np.ndarray:
-    if c not in meta.columns:
-        return np.full(len(meta), np.nan, np.float32)
-    return pd.to_numeric(meta[c], errors="coerce").to_numpy(dtype=np.float32, na_value=np.nan)
-
-
-def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """``(bins, bins)`` uint8 log-density of ``coords`` ``(N, 2)`` (row 0 at the bottom, 0 = empty) and its
-    ``(x, y, dw, dh)`` extent in data units."""
-    xy = np.asarray(coords, np.float64)
-    xy = xy[np.isfinite(xy).all(axis=1)]
-    if len(xy) == 0:
-        return np.zeros((bins, bins), np.uint8), (0.0, 0.0, 1.0, 1.0)
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    H, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins, range=[[lo[0], lo[0] + span[0]], [lo[1], lo[1] + span[1]]])
-    L = np.log1p(H.T)  # counts span orders of magnitude: log keeps sparse regions visible
-    img = np.where(H.T > 0, 1 + np.round(254 * L / max(L.max(), 1e-9)), 0).astype(np.uint8)
-    return img, (float(lo[0]), float(lo[1]), float(span[0]), float(span[1]))
-
-
 def default_max_points(n_stages: int, hover_thumbnails: int = 1000) -> int:
     """The most points the HTML draws by default: :data:`MAX_POINTS`, or fewer where ``n_stages`` panels (each
     with its coordinates and neighbour table) and the embedded crops and images would pass :data:`HTML_BUDGET`
-    (one stage: 150,000; two: ~110,000; four: ~71,000)."""
+    (one stage: 140,000; two: ~103,000; four: ~65,000)."""
     from yololens.figures.explorer import MAX_IMAGES
 
     fixed = BASE_BYTES + max(0, hover_thumbnails) * CROP_BYTES + MAX_IMAGES * IMAGE_BYTES

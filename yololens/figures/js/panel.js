@@ -49,7 +49,7 @@ function makePanel(S) {
   // an SVG of region (x, y, w, h) of row r's image: the embedded downscaled copy underneath, the original
   // file over it (full resolution where the page can reach it; where it cannot, the copy shows)
   function region(r, x, y, w, h, px, extra) {
-    const W = imw[imOf(r)], H = imh[imOf(r)], ic = D.img[r], file = fileOf(r);
+    const W = imw[imOf(r)], H = imh[imOf(r)], ic = page.embedded[imOf(r)], file = fileOf(r);
     if (!(W > 0 && H > 0) || (ic < 0 && !file)) return '';
     const s = px / Math.max(w, h);
     let g = '';

@@ -1,5 +1,6 @@
 // Shared by every part of the explorer. Arguments of the one CustomJS (see yololens/figures/scatter_html.py):
-// source (the points), page (PageData: names, nn, dist, stages, uris, imw, imh, files, file_root, colour),
+// source (the points), page (PageData: names, nn, dist, stages, uris, imw, imh, embedded, files, file_root,
+// colour),
 // filt (BooleanFilter), cur (highlight ring), figs, points, mapper, palettes, catnames, facets (Div), search,
 // status, count, msg (Divs), buttons {download, copy, grid, isolate}, image_list (Div), uid, label, attrs, k,
 // fname, facet_cols, num_cols. Point i of source is row i of the objects shown.

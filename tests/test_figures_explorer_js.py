@@ -1,0 +1,50 @@
+"""The explorer's JavaScript ships as package files and parses: ``node --check`` on the CustomJS body (wrapped in
+the function bokeh makes of it) where Node is installed; the browser tests run it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from yololens.figures import explorer_js
+
+
+def test_every_js_file_is_package_data_and_in_the_body():
+    code = explorer_js.explorer_code()
+    for name in explorer_js.FILES:
+        text = explorer_js.source(name)
+        assert text.strip() and text in code
+    assert "function makeExplorer()" in code and "registry[uid].on(cb_obj)" in code
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_parses_the_body(tmp_path):
+    f = tmp_path / "explorer.js"
+    f.write_text("function explorer(cb_obj, cb_data) {\n" + explorer_js.explorer_code() + "\n}\n", encoding="utf-8")
+    r = subprocess.run(["node", "--check", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    broken = tmp_path / "broken.js"
+    broken.write_text("function explorer(cb_obj) {\n" + explorer_js.explorer_code() + "\n", encoding="utf-8")
+    assert subprocess.run(["node", "--check", str(broken)], capture_output=True).returncode != 0
+
+
+def test_report_layout_leaves_the_wheel_to_the_page(tmp_path):
+    from bokeh.models import Plot, WheelZoomTool
+
+    from yololens.analysis import table as T
+    from yololens.analysis.projection import project
+    from yololens.analysis.synthetic import make_objects_table
+    from yololens.figures.explorer_layout import build_layout
+
+    make_objects_table(tmp_path, 40, n_images=2, seed=1, write_images=False)
+    projs = project(tmp_path, 15, "pca")
+    projs = projs if isinstance(projs, list) else [projs]
+    meta = T.read_meta(tmp_path).set_index("object_id", drop=False).reindex(projs[0].object_ids)
+    for wheel in (False, True):
+        lay = build_layout(projs, meta.reset_index(drop=True), initial="class_name", label="class_name", thumbs=None,
+                           wheel_zoom=wheel)
+        fig = next(iter(lay.select({"type": Plot})))
+        assert any(isinstance(t, WheelZoomTool) for t in fig.toolbar.tools)  # the toolbar button is there
+        assert isinstance(fig.toolbar.active_scroll, WheelZoomTool) if wheel else fig.toolbar.active_scroll is None
