@@ -113,7 +113,7 @@ def test_report_in_browser(demo_report, browser):  # noqa: F811
     assert any(t.startswith("data:image/jpeg;base64,") for t in thumbs), thumbs
     page.screenshot(path=str(ARTIFACTS / "report_hover.png"))
 
-    # click the same point: the explorer panel (under the grid) shows its image, box and neighbours
+    # click the same point: the explorer's drawer shows its image, box and neighbours
     page.mouse.click(pos["x"], pos["y"])
     page.wait_for_timeout(600)
     panel = page.evaluate("""() => { const out = [];
@@ -122,6 +122,13 @@ def test_report_in_browser(demo_report, browser):  # noqa: F811
           n.querySelectorAll('svg.yl-image .yl-box-self').length, n.querySelectorAll('.yl-nn').length]); };
       walk(document.body); return out; }""")
     assert len(panel) == 1 and panel[0][1] == 1 and panel[0][2] == min(10, n - 1), panel
+    # the click panel is a drawer in the window, not below the grid; the page is no wider than the window
+    box = page.evaluate("() => document.querySelector('.yl-panel').getBoundingClientRect().toJSON()")
+    assert box["top"] < 300 and box["right"] <= 1281 and box["left"] > 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    # the wheel scrolls the report: no panel zooms on it until its toolbar button is pressed
+    assert page.evaluate("() => [...Bokeh.documents[0].all_models].filter(m => m.renderers && m.x_range)"
+                         ".map(p => p.toolbar.active_scroll)") == [None] * n_panels
     page.screenshot(path=str(ARTIFACTS / "report_click.png"), full_page=True)
     assert errors == []
     page.close()
