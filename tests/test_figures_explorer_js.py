@@ -48,3 +48,19 @@ def test_report_layout_leaves_the_wheel_to_the_page(tmp_path):
         fig = next(iter(lay.select({"type": Plot})))
         assert any(isinstance(t, WheelZoomTool) for t in fig.toolbar.tools)  # the toolbar button is there
         assert isinstance(fig.toolbar.active_scroll, WheelZoomTool) if wheel else fig.toolbar.active_scroll is None
+
+
+def test_plot_and_report_share_one_perplexity_rule_and_both_say_it(tmp_path):
+    from yololens.analysis.projection import effective_perplexity, perplexity_note
+    from yololens.analysis.synthetic import make_objects_table
+    from yololens.jobs.plot import plot
+    from yololens.report.sections.projection import tsne_settings
+
+    assert effective_perplexity(30, 12) == pytest.approx(11 / 3) and effective_perplexity(30, 5000) == 30.0
+    assert perplexity_note(30, 5000) is None
+    make_objects_table(tmp_path, 12, n_images=1, seed=3, write_images=False)
+    res = plot(tmp_path, 15, "tsne", "class_name", html=False)
+    said = perplexity_note(30, 12)
+    assert said == "t-SNE perplexity 3.7 instead of 30: 30 needs more than 91 objects; here n = 12"
+    assert said in res.notes and tsne_settings(12, "tsne")[2] == said
+    assert res.projections[0].params["perplexity"] == 30.0  # the request is what is stored; the rule is applied

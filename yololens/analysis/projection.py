@@ -44,6 +44,21 @@ def _n_jobs(n_jobs: int) -> int:
     return int(n_jobs)
 
 
+def effective_perplexity(requested: float, n: int) -> float:
+    """The t-SNE perplexity used for ``n`` points: ``requested``, lowered to ``(n - 1) / 3`` (at least 1) where
+    openTSNE could not use it. One rule for ``project``, ``plot`` and the report."""
+    return float(min(float(requested), max((n - 1) / 3.0, 1.0)))
+
+
+def perplexity_note(requested: float, n: int) -> str | None:
+    """One sentence when :func:`effective_perplexity` lowers ``requested`` for ``n`` points, else ``None``."""
+    used = effective_perplexity(requested, n)
+    if used >= float(requested):
+        return None
+    return (f"t-SNE perplexity {used:.1f} instead of {float(requested):g}: {float(requested):g} needs more than "
+            f"{int(3 * float(requested) + 1)} objects; here n = {n}")
+
+
 @dataclass
 class Projector:
     """Project ``(N, C)`` embeddings to ``(N, 2)``.
@@ -165,10 +180,9 @@ class Projector:
 
     def tsne_kwargs(self, n: int) -> dict:
         """The exact keyword arguments given to ``openTSNE.TSNE`` for ``n`` points."""
-        perplexity = float(min(self.perplexity, max((n - 1) / 3.0, 1.0)))
         return dict(
             n_components=2,
-            perplexity=perplexity,
+            perplexity=effective_perplexity(self.perplexity, n),
             n_iter=int(self.n_iter),
             early_exaggeration_iter=int(self.exaggeration_iter),
             negative_gradient_method=self.gradient,
@@ -190,7 +204,8 @@ class Projector:
 
         kwargs = self.tsne_kwargs(len(X))
         callbacks = self.tsne_callbacks()
-        bar = TSNEProgress(kwargs["early_exaggeration_iter"] + kwargs["n_iter"], len(X)) if self.progress else None
+        bar = (TSNEProgress(kwargs["early_exaggeration_iter"] + kwargs["n_iter"], len(X), getattr(self, "stage_", ""))
+               if self.progress else None)
         run = callbacks + ([bar] if bar else [])
         extra = dict(callbacks=run, callbacks_every_iters=KL_EVERY) if run else {}
         with warnings.catch_warnings():
@@ -322,6 +337,7 @@ def project(
         large_n=large_n,
         fit_sample=fit_sample,
     )
+    projector.stage_ = T.stage_label(column)  # names the progress bar, not a parameter
     wanted = {
         **projector.params(),
         "column": column,

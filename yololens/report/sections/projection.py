@@ -24,7 +24,8 @@ def _projection_columns(ctx: Context) -> list[str]:
 def tsne_settings(n: int, method: str) -> tuple[Method, dict, str | None]:
     """Method and projection keyword arguments for ``n`` objects, and a note when they differ from the defaults.
 
-    t-SNE needs perplexity < n (perplexity = max(2, min(30, (n - 1) / 3))); below :data:`MIN_TSNE` objects
+    t-SNE lowers its perplexity for few objects (one rule with ``plot``:
+    :func:`~yololens.analysis.projection.effective_perplexity`); below :data:`MIN_TSNE` objects
     the report uses PCA. openTSNE runs single-threaded below :data:`SINGLE_THREAD_TSNE` points (faster there).
     """
     note = None
@@ -33,10 +34,10 @@ def tsne_settings(n: int, method: str) -> tuple[Method, dict, str | None]:
         return Method.PCA, {}, f"PCA instead of t-SNE: only {n} objects (t-SNE needs at least {MIN_TSNE} to mean anything)"
     kw: dict = {}
     if method == Method.TSNE:
-        perplexity = max(2.0, min(30.0, (n - 1) / 3.0))
-        kw = {"perplexity": round(perplexity, 2), "n_jobs": 1 if n <= SINGLE_THREAD_TSNE else -1}
-        if perplexity < 30:
-            note = f"t-SNE perplexity {perplexity:.1f} (the usual 30 needs more than 91 objects; here n = {n})"
+        from yololens.analysis.projection import effective_perplexity, perplexity_note
+
+        kw = {"perplexity": round(effective_perplexity(30.0, n), 2), "n_jobs": 1 if n <= SINGLE_THREAD_TSNE else -1}
+        note = perplexity_note(30.0, n)
     elif method == Method.UMAP:
         kw = {"n_neighbors": int(max(2, min(15, n - 1)))}
     return method, kw, note
