@@ -88,7 +88,9 @@ def extract_command(
         overwrite=overwrite, progress=progress, executor=executor, ray_address=ray_address,
     )
     c, t = result.counts, result.manifest["timings_s"]
+    idle = c.nothing_to_do()
     typer.echo(
+        f"extract: {idle} -> {result.table_path or out}" if idle else
         f"extract: {c.images_processed} images processed ({c.images_resumed} already done), "
         f"{c.objects_written} objects written ({c.objects_total or 0} in table), "
         f"{c.skipped} skipped, {t['total']:.1f}s -> {result.table_path or out}"

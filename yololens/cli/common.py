@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional, TypeVar
 
 import typer
+from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from yololens.errors import YololensError
@@ -153,3 +154,41 @@ MaxImageBytesOpt = Annotated[int, typer.Option(help="Skip image files larger tha
                                                **typer_bounds("max_image_bytes"))]
 DEFAULT_MAX_IMAGE_BYTES = 1 << 30  # as yololens.sources.decoding (not imported here: the CLI starts fast)
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
+class PlainFlagsGroup(TyperGroup):
+    """The app's command group: help shows an on/off flag as ``--half`` (or ``--npy/--no-npy``), without the
+    ``<bool>`` type typer prints for it (the flag takes no value)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _plain_flags(self)
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _plain_flags(cmd)
+        return cmd
+
+
+def _plain_flags(command) -> None:
+    """Blank the metavar of every flag of ``command`` and its subcommands, ``--help`` included."""
+    stack = [command]
+    while stack:
+        c = stack.pop()
+        for p in c.params:
+            if getattr(p, "is_flag", False) and p.metavar is None:
+                p.metavar = ""
+        if not getattr(c, "_plain_help", False):  # --help is made per call: blank it as it is made
+            c.get_help_option = _plain_help_option(c.get_help_option)
+            c._plain_help = True
+        stack.extend(getattr(c, "commands", {}).values())
+
+
+def _plain_help_option(make):
+    def get_help_option(ctx):
+        opt = make(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+    return get_help_option

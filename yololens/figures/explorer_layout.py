@@ -26,6 +26,7 @@ NOT_FACETS = frozenset({"object_id", "image", "gt_id", "crop"})
 NOT_NUMERIC = frozenset({"image_index", "image_w", "image_h", "object", "x1", "y1", "x2", "y2", "class_id", "score",
                          "match_iou", "box_area"})
 MAX_FACET_VALUES = 60
+FEW = 12
 SIDE_PX = 250
 
 
@@ -80,23 +81,37 @@ def density_image(coords: np.ndarray, bins: int = DENSITY_BINS) -> tuple[np.ndar
     return img, (float(lo[0]), float(lo[1]), float(span[0]), float(span[1]))
 
 
+def _numbers_as_text(values: pd.Series) -> bool:
+    """A text column whose values are all numbers (COCO's ``attr_area`` as strings): searched as a number."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return False
+    v = values.dropna()
+    v = v[v.astype(str).str.strip() != ""]
+    return len(v) > 0 and bool(pd.to_numeric(v.astype(str), errors="coerce").notna().all())
+
+
 def facet_columns(meta: pd.DataFrame, label: str) -> list[str]:
     """Columns offered as multi-value filters: the label, status, origin, ``attr_*``, then any other text,
-    boolean or categorical column with 2 to :data:`MAX_FACET_VALUES` values (a new column needs no code)."""
+    boolean or categorical column (a new column needs no code), each with 2 to :data:`MAX_FACET_VALUES` values.
+    A column of numbers written as text with more than :data:`FEW` values is searched as a number instead."""
     first = [label, "status", "origin", *[c for c in meta.columns if c.startswith("attr_")]]
-    rest = [c for c in meta.columns if c not in NOT_FACETS and not pd.api.types.is_numeric_dtype(meta[c])
-            or pd.api.types.is_bool_dtype(meta[c])]
+    rest = [c for c in meta.columns if not pd.api.types.is_numeric_dtype(meta[c]) or pd.api.types.is_bool_dtype(meta[c])]
     out = []
     for c in dict.fromkeys([*first, *rest]):
-        if c in meta.columns and c not in NOT_FACETS and 1 < meta[c].nunique(dropna=False) <= MAX_FACET_VALUES:
+        if c not in meta.columns or c in NOT_FACETS:
+            continue
+        k = meta[c].nunique(dropna=False)
+        if 1 < k <= MAX_FACET_VALUES and not (k > FEW and _numbers_as_text(meta[c])):
             out.append(c)
     return out
 
 
 def numeric_columns(meta: pd.DataFrame) -> list[str]:
-    """Numeric columns the page carries as ``n__<name>`` for search and the CSV (a ``suspect_score``, say)."""
-    return [c for c in meta.columns if c not in NOT_NUMERIC and pd.api.types.is_numeric_dtype(meta[c])
-            and not pd.api.types.is_bool_dtype(meta[c])]
+    """Numeric columns the page carries as ``n__<name>`` for search and the CSV (a ``suspect_score``, say),
+    numbers written as text included."""
+    return [c for c in meta.columns if c not in NOT_NUMERIC and (
+        (pd.api.types.is_numeric_dtype(meta[c]) and not pd.api.types.is_bool_dtype(meta[c]))
+        or (meta[c].nunique() > FEW and _numbers_as_text(meta[c])))]
 
 
 def fixed_range(values: np.ndarray, pad: float = 0.04):

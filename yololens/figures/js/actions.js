@@ -5,7 +5,7 @@ function download() {
   const idx = [...source.selected.indices].sort((a, b) => a - b);
   if (idx.length === 0) { say('Nothing selected: draw a lasso or a box on a panel first (toolbar), then download.'); return; }
   const q = (v) => '"' + String(v).replace(/"/g, '""') + '"';
-  const extra = Object.keys(D).filter((key) => key.startsWith('n__')).map((key) => key.slice(3));
+  const extra = Object.keys(D).filter((key) => key.startsWith('n__')).map((key) => key.slice(3)).filter((c) => !attrs.includes(c));
   const cols = ['object_id', 'image', 'x1', 'y1', 'x2', 'y2', label, 'score', 'status', 'origin', ...attrs, ...extra];
   const cell = (c, i) => {
     if (c === 'object_id') return q(D.object_id[i]);

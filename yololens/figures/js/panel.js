@@ -119,7 +119,7 @@ function makePanel(S) {
                   ['box', [D.bx1[i], D.by1[i], D.bx2[i], D.by2[i]].map((v) => num(v, 1)).join(', ')],
                   ['partner', p >= 0 ? D.object_id[p] : '']];
     for (const a of attrs) rows.push([a.replace(/^attr_/, ''), val(a, i)]);
-    for (const key of Object.keys(D)) if (key.startsWith('n__')) rows.push([key.slice(3), num(D[key][i], 4)]);
+    for (const key of Object.keys(D)) if (key.startsWith('n__') && !attrs.includes(key.slice(3))) rows.push([key.slice(3), num(D[key][i], 4)]);
     h += '<table class="yl-details" style="border-collapse:collapse;margin:6px 0">';
     for (const [key, v] of rows) {
       if (v === '' || v === null || v === undefined) continue;  // rows that do not apply (a gt box's score) are left out
