@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
+from yololens.analysis.perplexity import effective_perplexity, perplexity_note  # noqa: F401  (re-exported)
 from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the projection API lives here)
     METHODS,
     PROJECTIONS_DIR,
@@ -42,21 +43,6 @@ def _n_jobs(n_jobs: int) -> int:
     if n_jobs is None or n_jobs < 1:
         return os.cpu_count() or 1
     return int(n_jobs)
-
-
-def effective_perplexity(requested: float, n: int) -> float:
-    """The t-SNE perplexity used for ``n`` points: ``requested``, lowered to ``(n - 1) / 3`` (at least 1) where
-    openTSNE could not use it. One rule for ``project``, ``plot`` and the report."""
-    return float(min(float(requested), max((n - 1) / 3.0, 1.0)))
-
-
-def perplexity_note(requested: float, n: int) -> str | None:
-    """One sentence when :func:`effective_perplexity` lowers ``requested`` for ``n`` points, else ``None``."""
-    used = effective_perplexity(requested, n)
-    if used >= float(requested):
-        return None
-    return (f"t-SNE perplexity {used:.1f} instead of {float(requested):g}: {float(requested):g} needs more than "
-            f"{int(3 * float(requested) + 1)} objects; here n = {n}")
 
 
 @dataclass
