@@ -64,3 +64,21 @@ def test_plot_and_report_share_one_perplexity_rule_and_both_say_it(tmp_path):
     assert said == "t-SNE perplexity 3.7 instead of 30: 30 needs more than 91 objects; here n = 12"
     assert said in res.notes and tsne_settings(12, "tsne")[2] == said
     assert res.projections[0].params["perplexity"] == 30.0  # the request is what is stored; the rule is applied
+
+
+def test_facets_are_the_few_valued_columns_and_numbers_are_searched():
+    import pandas as pd
+
+    from yololens.figures.explorer_layout import facet_columns, numeric_columns
+
+    n = 40
+    meta = pd.DataFrame({
+        "object_id": [f"o{i}" for i in range(n)], "image": [f"i{i % 4}" for i in range(n)],
+        "class_name": ["car", "bus"] * 20, "status": ["TP", "FP", "FN", "TP"] * 10, "origin": ["pred"] * n,
+        "attr_area": [float(i) * 10 for i in range(n)], "attr_iscrowd": [0.0, 1.0] * 20,
+        "attr_size": [str(i) for i in range(n)], "suspect": ["yes", "no"] * 20, "gt_id": [str(i) for i in range(n)],
+        "suspect_score": [i / n for i in range(n)], "score": [0.5] * n,
+    })
+    # origin has one value (no filter); attr_area and attr_size are numbers with many values; ids never
+    assert facet_columns(meta, "class_name") == ["class_name", "status", "attr_iscrowd", "suspect"]
+    assert numeric_columns(meta) == ["attr_area", "attr_iscrowd", "attr_size", "suspect_score"]

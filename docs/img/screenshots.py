@@ -1,7 +1,8 @@
 """Refresh the README's and docs' screenshots from real pages (headless Chromium, 1440x900).
 
     yololens report --model yolov8n-seg-coco.pt --source coco_sample/images --labels coco_sample/instances.json --out R
-    python docs/img/screenshots.py R          # writes docs/img/report_explorer.png, explorer_click.png, explorer_status.png
+    python docs/img/screenshots.py R          # writes docs/img/report_explorer.png, explorer_click.png,
+                                              # explorer_status.png (filtered to FP and FN)
 """
 
 from __future__ import annotations
@@ -61,8 +62,6 @@ def main(report: Path) -> None:
         page = open_page(browser, html.as_uri())
         click_largest(page)
         page.screenshot(path=str(HERE / "explorer_click.png"))
-        page.get_by_label("colour by").select_option("status")
-        page.wait_for_timeout(800)
         for value in ("FP", "FN"):
             page.locator(f".yl-facet[data-col='status'] label[data-value='{value}'] input").click()
             page.wait_for_timeout(500)

@@ -64,9 +64,20 @@ class StageReport:
         return reprs.text("StageReport", f"{len(self.table)} stage(s), best: {self.best}",
                           {"recommendation": self.recommendation, **{k: str(v) for k, v in self.paths.items()}})
 
-    def _repr_html_(self) -> str:  # the stage table and the chart inline
-        cols = [c for c in ("stage", "n", "n_classes", *(m for m, _, _ in METRICS)) if c in self.table.columns]
-        return reprs.block(f"Stage report (best: {self.best})", reprs.table_html(self.table.to_dict("records"), cols),
+    def _repr_html_(self) -> str:  # the stage table (each metric with its 95% interval) and the chart inline
+        metrics = [m for m, _, _ in METRICS if m in self.table.columns]
+        cols = [c for c in ("stage", "n", "n_classes") if c in self.table.columns] + metrics
+
+        def cell(r: dict, m: str) -> str:
+            v, lo, hi = r.get(m), r.get(f"{m}_lo"), r.get(f"{m}_hi")
+            if v is None or not np.isfinite(v):
+                return ""
+            ok = lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi)
+            return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if ok else f"{v:.3f}"
+
+        rows = [{**{c: r.get(c) for c in cols}, **{m: cell(r, m) for m in metrics}}
+                for r in self.table.to_dict("records")]
+        return reprs.block(f"Stage report (best: {self.best}; value [95% interval])", reprs.table_html(rows, cols),
                            reprs.img_tag(self.paths.get("chart")), self.recommendation)
 
     def _repr_png_(self) -> bytes | None:

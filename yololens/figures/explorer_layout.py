@@ -23,7 +23,7 @@ DENSITY_BINS = 400
 #: text columns never offered as filters (one value per object or per image)
 NOT_FACETS = frozenset({"object_id", "image", "gt_id", "crop"})
 #: numeric columns already in the page under another name, or per image
-NOT_NUMERIC = frozenset({"image_index", "image_w", "image_h", "object", "x1", "y1", "x2", "y2", "class_id", "score",
+NOT_NUMERIC = frozenset({"gt_id", "image_index", "image_w", "image_h", "object", "x1", "y1", "x2", "y2", "class_id", "score",
                          "match_iou", "box_area"})
 MAX_FACET_VALUES = 60
 FEW = 12
@@ -93,7 +93,8 @@ def _numbers_as_text(values: pd.Series) -> bool:
 def facet_columns(meta: pd.DataFrame, label: str) -> list[str]:
     """Columns offered as multi-value filters: the label, status, origin, ``attr_*``, then any other text,
     boolean or categorical column (a new column needs no code), each with 2 to :data:`MAX_FACET_VALUES` values.
-    A column of numbers written as text with more than :data:`FEW` values is searched as a number instead."""
+    A column of numbers (or numbers written as text) with more than :data:`FEW` values is searched as a number
+    instead (``area>1000``)."""
     first = [label, "status", "origin", *[c for c in meta.columns if c.startswith("attr_")]]
     rest = [c for c in meta.columns if not pd.api.types.is_numeric_dtype(meta[c]) or pd.api.types.is_bool_dtype(meta[c])]
     out = []
@@ -101,7 +102,8 @@ def facet_columns(meta: pd.DataFrame, label: str) -> list[str]:
         if c not in meta.columns or c in NOT_FACETS:
             continue
         k = meta[c].nunique(dropna=False)
-        if 1 < k <= MAX_FACET_VALUES and not (k > FEW and _numbers_as_text(meta[c])):
+        numeric = pd.api.types.is_numeric_dtype(meta[c]) and not pd.api.types.is_bool_dtype(meta[c])
+        if 1 < k <= MAX_FACET_VALUES and not (k > FEW and (numeric or _numbers_as_text(meta[c]))):
             out.append(c)
     return out
 
