@@ -63,3 +63,11 @@ def test_a_rerun_that_does_nothing_says_so_and_no_lock_stays(tmp_path, assets, d
     assert ExtractCounts(images_resumed=1, objects_total=12).nothing_to_do() == \
         "nothing to do: 12 objects from 1 image already done"
     assert ExtractCounts(images_resumed=1, images_processed=1, objects_total=12).nothing_to_do() is None
+
+
+def test_extract_help_is_grouped_and_short():
+    res = invoke(["extract", "--help"])
+    panels = [ln.split("─ ")[1].split(" ─")[0] for ln in res.output.splitlines() if ln.startswith("╭─ ")]
+    assert panels == ["Options", "Input and output", "Model and pooling", "Compute", "Run"]
+    wide = CliRunner().invoke(app, ["extract", "--help"], env={"COLUMNS": "140"})
+    assert len(wide.output.splitlines()) <= 90  # was 91 at this width before grouping and trimming (issue 22)

@@ -156,9 +156,20 @@ DEFAULT_MAX_IMAGE_BYTES = 1 << 30  # as yololens.sources.decoding (not imported 
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
 
 
+#: help panels, by option name, for every command (a long --help reads as a few groups); others stay in "Options"
+HELP_PANELS = {
+    **dict.fromkeys(("source", "out", "labels", "fmt", "boxes", "class_map", "max_image_bytes"), "Input and output"),
+    **dict.fromkeys(("model", "layers", "imgsz", "conf", "iou", "max_det", "match_iou", "end2end", "pool", "pool_size",
+                     "precision"), "Model and pooling"),
+    **dict.fromkeys(("device", "half", "backend", "threads", "batch", "workers", "window", "executor", "ray_address"),
+                    "Compute"),
+    **dict.fromkeys(("crops", "crop_size", "strict", "overwrite", "progress"), "Run"),
+}
+
+
 class PlainFlagsGroup(TyperGroup):
     """The app's command group: help shows an on/off flag as ``--half`` (or ``--npy/--no-npy``), without the
-    ``<bool>`` type typer prints for it (the flag takes no value)."""
+    ``<bool>`` type typer prints for it (the flag takes no value), and groups options in :data:`HELP_PANELS`."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -176,9 +187,12 @@ def _plain_flags(command) -> None:
     stack = [command]
     while stack:
         c = stack.pop()
+        many = len(c.params) > 12  # short helps stay one list
         for p in c.params:
             if getattr(p, "is_flag", False) and p.metavar is None:
                 p.metavar = ""
+            if many and getattr(p, "rich_help_panel", "") is None and p.name in HELP_PANELS:
+                p.rich_help_panel = HELP_PANELS[p.name]
         if not getattr(c, "_plain_help", False):  # --help is made per call: blank it as it is made
             c.get_help_option = _plain_help_option(c.get_help_option)
             c._plain_help = True
