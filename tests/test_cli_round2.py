@@ -71,3 +71,14 @@ def test_extract_help_is_grouped_and_short():
     assert panels == ["Options", "Input and output", "Model and pooling", "Compute", "Run"]
     wide = CliRunner().invoke(app, ["extract", "--help"], env={"COLUMNS": "140"})
     assert len(wide.output.splitlines()) <= 90  # was 91 at this width before grouping and trimming (issue 22)
+
+
+def test_tsne_bars_name_the_stage_and_advance():
+    from yololens.analysis.large_n import KL_EVERY, TSNEProgress
+
+    bar = TSNEProgress(100, 54, "L15")
+    assert bar.bar.desc == "t-SNE L15, 54 points"
+    bar(KL_EVERY, 1.0, None)
+    assert bar.bar.n == KL_EVERY  # moves at every check, not only at the end
+    bar.close(60)
+    assert bar.bar.n == bar.bar.total == 60

@@ -8,17 +8,9 @@ function makePanel(S) {
   const nn = page.nn, dist = page.dist, stages = page.stages, uris = page.uris, imw = page.imw, imh = page.imh;
 
   function drawer() {
-    let el = document.getElementById('yl-drawer-' + uid);
-    if (!el) {
-      el = document.createElement('div');
-      el.id = 'yl-drawer-' + uid;
-      el.className = 'yl-drawer';
-      el.style.cssText = 'position:fixed;top:0;right:0;width:min(420px,40vw);height:100vh;overflow:auto;' +
-        'background:#fff;border-left:1px solid #aaa;box-shadow:-4px 0 14px rgba(0,0,0,.18);z-index:1000;' +
-        'padding:8px 12px;box-sizing:border-box;font:13px sans-serif;color:#222';
-      el.addEventListener('click', onClick);
-      document.body.appendChild(el);
-    }
+    const el = overlay('drawer', 'position:fixed;top:0;right:0;width:min(420px,40vw);height:100vh;overflow:auto;' +
+      'background:#fff;border-left:1px solid #aaa;box-shadow:-4px 0 14px rgba(0,0,0,.18);z-index:1000;' +
+      'padding:8px 12px;box-sizing:border-box;font:13px sans-serif;color:#222', onClick);
     if (el.style.display !== 'block') { el.style.display = 'block'; room(el.getBoundingClientRect().width); }
     return el;
   }
@@ -149,16 +141,9 @@ function makePanel(S) {
   // the whole image over the window, as large as it fits, with the boxes
   function large(i) {
     const W = imw[imOf(i)], H = imh[imOf(i)];
-    let el = document.getElementById('yl-large-' + uid);
-    if (!el) {
-      el = document.createElement('div');
-      el.id = 'yl-large-' + uid;
-      el.className = 'yl-large';
-      el.style.cssText = 'position:fixed;inset:0;background:rgba(0,0,0,.82);z-index:1001;display:flex;' +
-                         'align-items:center;justify-content:center;cursor:zoom-out';
-      el.addEventListener('click', () => { el.style.display = 'none'; });
-      document.body.appendChild(el);
-    }
+    const el = overlay('large', 'position:fixed;inset:0;background:rgba(0,0,0,.82);z-index:1001;display:flex;' +
+                       'align-items:center;justify-content:center;cursor:zoom-out',
+                       (e) => { e.currentTarget.style.display = 'none'; });
     const px = Math.min(window.innerWidth * 0.94, window.innerHeight * 0.92 * W / H);
     el.innerHTML = region(i, 0, 0, W, H, px * Math.max(W, H) / W, boxes(i, Math.max(W, H) / 300));
     el.style.display = 'flex';

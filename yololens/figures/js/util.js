@@ -27,3 +27,19 @@ function numericColumn(c) {
   if (c in fixed) return D[fixed[c]] || null;
   return D['n__' + c] || null;
 }
+
+// a page-level element of this explorer (the drawer, the large image), made on first use: outside bokeh's
+// shadow roots, so it can sit fixed over the window
+function overlay(name, css, onclick) {
+  const id = `yl-${name}-${uid}`;
+  let el = document.getElementById(id);
+  if (!el) {
+    el = document.createElement('div');
+    el.id = id;
+    el.className = 'yl-' + name;
+    el.style.cssText = css;
+    el.addEventListener('click', onclick);
+    document.body.appendChild(el);
+  }
+  return el;
+}
