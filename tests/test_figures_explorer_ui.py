@@ -252,3 +252,13 @@ def test_fiftyone_path_click_inspect_walk_filter_select_grid_export(run, page):
     rows = list(csv.DictReader(open(dl.value.path())))
     assert [r["object_id"] for r in rows] == [m.object_id[s] for s in selected]
     assert {r["status"] for r in rows} <= {"TP", "FP"} and cls not in {r["class_name"] for r in rows}
+
+
+def test_a_facet_the_user_opens_stays_open(run, page):
+    is_open = f"""() => ({DEEP})(".yl-facet[data-col='size_bin']")[0].open"""
+    assert page.evaluate(is_open) is False  # the later facets start closed
+    page.locator(".yl-facet[data-col='size_bin'] summary").click()
+    tick(page, "status", "FP")
+    assert page.evaluate(is_open) is True
+    labels = page.evaluate(f"""() => ({DEEP})(".yl-facet[data-col='size_bin'] label").map(l => l.dataset.value)""")
+    assert set(labels) == set(run["meta"].size_bin.astype(str))

@@ -112,9 +112,10 @@ function makeFilters(S) {
         toggle(t.dataset.col, +t.dataset.code, t.checked);
       });
     }
-    const open = new Set([...el.querySelectorAll('details')].filter((d) => !d.open).map((d) => d.dataset.col));
+    // a section the user opened or closed stays so
+    const was = new Map([...el.querySelectorAll('details')].map((d) => [d.dataset.col, d.open]));
     el.innerHTML = h;
-    for (const d of el.querySelectorAll('details')) if (open.has(d.dataset.col)) d.open = false;
+    for (const d of el.querySelectorAll('details')) if (was.has(d.dataset.col)) d.open = was.get(d.dataset.col);
   }
   function toggle(col, code, on) {
     if (col === page.colour) { if (on) S.hidden.delete(code); else S.hidden.add(code); }
