@@ -82,3 +82,25 @@ def test_facets_are_the_few_valued_columns_and_numbers_are_searched():
     # origin has one value (no filter); attr_area and attr_size are numbers with many values; ids never
     assert facet_columns(meta, "class_name") == ["class_name", "status", "attr_iscrowd", "suspect"]
     assert numeric_columns(meta) == ["attr_area", "attr_iscrowd", "attr_size", "suspect_score"]
+
+
+def test_fixed_axes_hold_every_point_and_the_density(tmp_path):
+    import numpy as np
+    from bokeh.models import Plot, Range1d
+
+    from yololens.analysis import table as T
+    from yololens.analysis.projection import project
+    from yololens.analysis.synthetic import make_objects_table
+    from yololens.figures.explorer_layout import build_layout
+
+    make_objects_table(tmp_path, 40, n_images=2, seed=1, write_images=False)
+    p = project(tmp_path, 15, "pca")
+    meta = T.read_meta(tmp_path).set_index("object_id", drop=False).reindex(p.object_ids).reset_index(drop=True)
+    wide = np.vstack([p.coords, p.coords.min(axis=0) - 50, p.coords.max(axis=0) + 50])  # "all" reaches further
+    for density, lo, hi in ((None, p.coords.min(axis=0), p.coords.max(axis=0)), ([wide], wide.min(axis=0), wide.max(axis=0))):
+        lay = build_layout([p], meta, initial="class_name", label="class_name", thumbs=None, density=density,
+                           n_total=42 if density else None)
+        fig = next(iter(lay.select({"type": Plot})))
+        assert isinstance(fig.x_range, Range1d) and isinstance(fig.y_range, Range1d)  # filters cannot re-fit them
+        assert fig.x_range.start < lo[0] and fig.x_range.end > hi[0] and fig.y_range.start < lo[1] and fig.y_range.end > hi[1]
+        assert fig.x_range.end - fig.x_range.start < 1.2 * (hi[0] - lo[0])

@@ -235,9 +235,10 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     side_px = panel_px or (600 if len(projs) == 1 else 360)
     figs, points = [], []  # the figures, and each one's points renderer (recoloured by field)
     for j, p in enumerate(projs):
+        every = density[j] if density is not None else p.coords  # the ranges hold the density image too
         f = figure(
             width=side_px, height=side_px, output_backend="webgl",
-            x_range=fixed_range(p.coords[:, 0]), y_range=fixed_range(p.coords[:, 1]),
+            x_range=fixed_range(every[:, 0]), y_range=fixed_range(every[:, 1]),
             tools="pan,wheel_zoom,box_zoom,lasso_select,box_select,reset,save",
             active_scroll="wheel_zoom" if wheel_zoom else None,
             title=f"{p.column} - {METHOD_TITLES.get(p.method, p.method)} - n={n:,}",
