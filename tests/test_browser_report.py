@@ -166,6 +166,8 @@ def test_report_explorer_fits_the_window_and_leaves_the_wheel_to_the_page(demo_r
     page.mouse.wheel(0, 300)
     page.wait_for_timeout(400)
     assert page.evaluate(ranges) == before and page.evaluate("window.scrollY") > scroll  # the page moved, not the plot
+    page.evaluate("() => document.querySelector('#projection-plot').scrollIntoView()")
+    page.wait_for_timeout(300)
     pos = page.evaluate(f"""() => {{ const src = {SOURCE};
       const plot = [...Bokeh.documents[0].all_models].find(m => m.renderers && m.x_range &&
         m.renderers.some(r => r.glyph && r.glyph.x && r.glyph.x.field === 'x0'));
