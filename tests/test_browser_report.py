@@ -134,6 +134,19 @@ def test_report_in_browser(demo_report, browser):  # noqa: F811
     page.close()
 
 
+def on_screen_point(page, right: float, bottom: float):
+    """Window coordinates of the first point of the first panel inside ``(0, 60)-(right, bottom)``, or None."""
+    return page.evaluate(f"""() => {{ const src = {SOURCE};
+      const plot = [...Bokeh.documents[0].all_models].find(m => m.renderers && m.x_range &&
+        m.renderers.some(r => r.glyph && r.glyph.x && r.glyph.x.field === 'x0'));
+      const pv = [...Bokeh.index.all_views()].find(v => v.model === plot); const r = pv.el.getBoundingClientRect();
+      for (let i = 0; i < src.data.x0.length; i++) {{
+        const x = r.left + pv.frame.x_scale.compute(src.data.x0[i]), y = r.top + pv.frame.y_scale.compute(src.data.y0[i]);
+        if (x > 0 && x < {right} && y > 60 && y < {bottom}) return [x, y];
+      }}
+      return null; }}""")
+
+
 @pytest.mark.parametrize("size", [(1440, 900), (1024, 768)], ids=["1440x900", "1024x768"])
 def test_report_explorer_fits_the_window_and_leaves_the_wheel_to_the_page(demo_report, browser, size):  # noqa: F811
     """Issue 22 items 1, 2 and 6 in the report: a click opens the drawer in the window (no scrolling), the page is
@@ -149,15 +162,7 @@ def test_report_explorer_fits_the_window_and_leaves_the_wheel_to_the_page(demo_r
     page.evaluate("() => document.querySelector('#projection-plot').scrollIntoView()")
     page.wait_for_timeout(800)
     assert page.evaluate("document.documentElement.scrollWidth") <= w
-    pos = page.evaluate(f"""() => {{ const src = {SOURCE};
-      const plot = [...Bokeh.documents[0].all_models].find(m => m.renderers && m.x_range &&
-        m.renderers.some(r => r.glyph && r.glyph.x && r.glyph.x.field === 'x0'));
-      const pv = [...Bokeh.index.all_views()].find(v => v.model === plot); const r = pv.el.getBoundingClientRect();
-      for (let i = 0; i < src.data.x0.length; i++) {{
-        const x = r.left + pv.frame.x_scale.compute(src.data.x0[i]), y = r.top + pv.frame.y_scale.compute(src.data.y0[i]);
-        if (x > 0 && x < {w} && y > 60 && y < {h}) return [x, y];
-      }}
-      return null; }}""")
+    pos = on_screen_point(page, w, h)
     assert pos is not None
     ranges = "() => { const p = [...Bokeh.documents[0].all_models].find(m => m.renderers && m.x_range); " \
              "return [p.x_range.start, p.x_range.end]; }"
@@ -168,15 +173,7 @@ def test_report_explorer_fits_the_window_and_leaves_the_wheel_to_the_page(demo_r
     assert page.evaluate(ranges) == before and page.evaluate("window.scrollY") > scroll  # the page moved, not the plot
     page.evaluate("() => document.querySelector('#projection-plot').scrollIntoView()")
     page.wait_for_timeout(300)
-    pos = page.evaluate(f"""() => {{ const src = {SOURCE};
-      const plot = [...Bokeh.documents[0].all_models].find(m => m.renderers && m.x_range &&
-        m.renderers.some(r => r.glyph && r.glyph.x && r.glyph.x.field === 'x0'));
-      const pv = [...Bokeh.index.all_views()].find(v => v.model === plot); const r = pv.el.getBoundingClientRect();
-      for (let i = 0; i < src.data.x0.length; i++) {{
-        const x = r.left + pv.frame.x_scale.compute(src.data.x0[i]), y = r.top + pv.frame.y_scale.compute(src.data.y0[i]);
-        if (x > 0 && x < {w} - 450 && y > 60 && y < {h}) return [x, y];
-      }}
-      return null; }}""")
+    pos = on_screen_point(page, w - 450, h)  # left of the drawer
     assert pos is not None
     page.mouse.click(*pos)
     page.wait_for_function("() => document.querySelector('.yl-panel') !== null", timeout=10_000)
