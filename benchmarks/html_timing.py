@@ -92,19 +92,17 @@ def html_timings(html: Path, timeout_ms: int = 300_000) -> dict | None:
             res["colour_s"] = round(time.perf_counter() - t, 2)
             res["colour_to"] = other[0]
 
-        filt = page.evaluate("""() => { const s = [...Bokeh.documents[0].all_models].find(m => m.type !== undefined
-            && m.options && m.title && m.title !== 'colour by' && m.options.length > 1); return s ? s.title : null; }""")
-        if filt:
-            box = page.get_by_label(filt, exact=True)
-            value = box.evaluate("s => s.options[1].value")
+        facets = page.locator(".yl-facet")  # the filters beside the panels: the legend first, then the others
+        if facets.count() > 1:
+            tick = facets.nth(1).locator("input").first
             booleans = "[...Bokeh.documents[0].all_models].find(m => m.booleans !== undefined)"
             t = time.perf_counter()
-            box.select_option(value)
+            tick.click()
             page.wait_for_function(f"() => {{ const f = {booleans}; return f && f.booleans && "
                                    "f.booleans.some(b => !b); }", timeout=timeout_ms)
             page.evaluate(FRAMES)
             res["filter_s"] = round(time.perf_counter() - t, 2)
-            box.select_option(box.evaluate("s => s.options[0].value"))
+            facets.nth(1).locator("input").first.click()
             page.evaluate(FRAMES)
 
         page.evaluate(f"""() => {{ const p = {PLOT};

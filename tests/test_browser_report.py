@@ -113,7 +113,7 @@ def test_report_in_browser(demo_report, browser):  # noqa: F811
     assert any(t.startswith("data:image/jpeg;base64,") for t in thumbs), thumbs
     page.screenshot(path=str(ARTIFACTS / "report_hover.png"))
 
-    # click the same point: the explorer panel (under the grid) shows its image, box and neighbours
+    # click the same point: the explorer's drawer shows its image, box and neighbours
     page.mouse.click(pos["x"], pos["y"])
     page.wait_for_timeout(600)
     panel = page.evaluate("""() => { const out = [];
@@ -122,6 +122,65 @@ def test_report_in_browser(demo_report, browser):  # noqa: F811
           n.querySelectorAll('svg.yl-image .yl-box-self').length, n.querySelectorAll('.yl-nn').length]); };
       walk(document.body); return out; }""")
     assert len(panel) == 1 and panel[0][1] == 1 and panel[0][2] == min(10, n - 1), panel
+    # the click panel is a drawer in the window, not below the grid; the page is no wider than the window
+    box = page.evaluate("() => document.querySelector('.yl-panel').getBoundingClientRect().toJSON()")
+    assert box["top"] < 300 and box["right"] <= 1281 and box["left"] > 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    # the wheel scrolls the report: no panel zooms on it until its toolbar button is pressed
+    assert page.evaluate("() => [...Bokeh.documents[0].all_models].filter(m => m.renderers && m.x_range)"
+                         ".map(p => p.toolbar.active_scroll)") == [None] * n_panels
     page.screenshot(path=str(ARTIFACTS / "report_click.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def on_screen_point(page, right: float, bottom: float):
+    """Window coordinates of the first point of the first panel inside ``(0, 60)-(right, bottom)``, or None."""
+    return page.evaluate(f"""() => {{ const src = {SOURCE};
+      const plot = [...Bokeh.documents[0].all_models].find(m => m.renderers && m.x_range &&
+        m.renderers.some(r => r.glyph && r.glyph.x && r.glyph.x.field === 'x0'));
+      const pv = [...Bokeh.index.all_views()].find(v => v.model === plot); const r = pv.el.getBoundingClientRect();
+      for (let i = 0; i < src.data.x0.length; i++) {{
+        const x = r.left + pv.frame.x_scale.compute(src.data.x0[i]), y = r.top + pv.frame.y_scale.compute(src.data.y0[i]);
+        if (x > 0 && x < {right} && y > 60 && y < {bottom}) return [x, y];
+      }}
+      return null; }}""")
+
+
+@pytest.mark.parametrize("size", [(1440, 900), (1024, 768)], ids=["1440x900", "1024x768"])
+def test_report_explorer_fits_the_window_and_leaves_the_wheel_to_the_page(demo_report, browser, size):  # noqa: F811
+    """Issue 22 items 1, 2 and 6 in the report: a click opens the drawer in the window (no scrolling), the page is
+    never wider than the window, and the wheel scrolls the page over a panel (no zoom)."""
+    w, h = size
+    page = browser.new_page(viewport={"width": w, "height": h})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("http*://**", lambda route: route.abort())
+    page.goto((demo_report["out"] / "index.html").as_uri())
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && Bokeh.documents[0].roots().length",
+                           timeout=60_000)
+    page.evaluate("() => document.querySelector('#projection-plot').scrollIntoView()")
+    page.wait_for_timeout(800)
+    assert page.evaluate("document.documentElement.scrollWidth") <= w
+    pos = on_screen_point(page, w, h)
+    assert pos is not None
+    ranges = "() => { const p = [...Bokeh.documents[0].all_models].find(m => m.renderers && m.x_range); " \
+             "return [p.x_range.start, p.x_range.end]; }"
+    before, scroll = page.evaluate(ranges), page.evaluate("window.scrollY")
+    page.mouse.move(*pos)
+    page.mouse.wheel(0, 300)
+    page.wait_for_timeout(400)
+    assert page.evaluate(ranges) == before and page.evaluate("window.scrollY") > scroll  # the page moved, not the plot
+    page.evaluate("() => document.querySelector('#projection-plot').scrollIntoView()")
+    page.wait_for_timeout(300)
+    pos = on_screen_point(page, w - 450, h)  # left of the drawer
+    assert pos is not None
+    page.mouse.click(*pos)
+    page.wait_for_function("() => document.querySelector('.yl-panel') !== null", timeout=10_000)
+    box = page.evaluate("() => document.querySelector('.yl-panel').getBoundingClientRect().toJSON()")
+    assert 0 < box["left"] and box["right"] <= w + 1 and 0 <= box["top"] < h / 4
+    zoom = page.evaluate("() => document.querySelector('.yl-zoom').getBoundingClientRect().toJSON()")
+    assert zoom["bottom"] <= h
+    assert page.evaluate("document.documentElement.scrollWidth") <= w
     assert errors == []
     page.close()

@@ -1,6 +1,7 @@
 """The explorer in headless Chromium, one test per interaction, each clicking and reading the DOM back:
 click a point (image, boxes, details), nearest neighbours (embedding space, click moves), legend hides a
-class, filters and search, selection CSV, copy image list, hover hides attributes that do not apply."""
+class, filters and search, selection CSV, copy image list, hover hides attributes that do not apply.
+The layout at two window sizes and the round-two controls: tests/test_figures_explorer_ui.py."""
 
 from __future__ import annotations
 
@@ -92,11 +93,11 @@ def test_click_shows_image_boxes_and_details(run, page):
     pred, gt = run["pair"]
     m = run["meta"]
     click_point(page, pred)
-    rect = deep(page, ".yl-box-self", "e => ['x','y','width','height'].map(a => +e.getAttribute(a))")[0]
+    rect = deep(page, "svg.yl-image .yl-box-self", "e => ['x','y','width','height'].map(a => +e.getAttribute(a))")[0]
     assert rect == pytest.approx([m.x1[pred], m.y1[pred], m.x2[pred] - m.x1[pred], m.y2[pred] - m.y1[pred]], abs=1e-3)
-    partner = deep(page, ".yl-box-partner", "e => [+e.getAttribute('x'), e.getAttribute('stroke-dasharray')]")
+    partner = deep(page, "svg.yl-image .yl-box-partner", "e => [+e.getAttribute('x'), e.getAttribute('stroke-dasharray')]")
     assert len(partner) == 1 and partner[0][0] == pytest.approx(m.x1[gt], abs=1e-3) and partner[0][1]
-    href = deep(page, "svg.yl-image image", "e => e.getAttribute('href').slice(0, 23)")
+    href = deep(page, "svg.yl-image image.yl-copy", "e => e.getAttribute('href').slice(0, 23)")
     assert href == ["data:image/jpeg;base64,"]
     rows = dict(deep(page, ".yl-details tr", "e => [e.dataset.key, e.querySelector('.yl-val').textContent]"))
     assert rows["image"] == m.image[pred] and rows["class"] == m.class_name[pred]
@@ -141,14 +142,14 @@ def test_legend_entry_hides_and_shows_a_class(run, page):
 
 def test_filters_and_search(run, page):
     m = run["meta"]
-    page.get_by_label("status").select_option("FP")
-    page.get_by_label("weather").select_option("rainy")
-    page.wait_for_timeout(200)
+    tick(page, "status", "FP")
+    tick(page, "attr_weather", "rainy")
     want = ((m.status == "FP") & (m.attr_weather == "rainy")).to_numpy()
     assert want.sum() > 0 and (shown(page) == want).all()
-    page.get_by_label("status").select_option("(all)")
-    page.get_by_label("weather").select_option("(all)")
-    box = page.get_by_label("search image or object id")
+    tick(page, "status", "FP")
+    tick(page, "attr_weather", "rainy")
+    assert shown(page).all()
+    box = page.locator(".yl-search input")
     box.fill("frame_001")
     page.wait_for_timeout(300)
     want = m.image.str.contains("frame_001").to_numpy()
@@ -156,6 +157,12 @@ def test_filters_and_search(run, page):
     box.fill(m.object_id[7])
     page.wait_for_timeout(300)
     assert np.flatnonzero(shown(page)).tolist() == [i for i, k in enumerate(m.object_id) if m.object_id[7] in k]
+
+
+def tick(page, col: str, value: str) -> None:
+    """Click one value's checkbox in a facet (the filters beside the panels) and let the page refilter."""
+    page.locator(f".yl-facet[data-col='{col}'] label[data-value='{value}'] input").click()
+    page.wait_for_timeout(150)
 
 
 def test_selection_csv_has_boxes_and_attributes(run, page):

@@ -55,7 +55,10 @@ def hover_lookups(html: str) -> dict[str, list[str]]:
     names = pages[0]["attributes"]["names"]
     entries = names["entries"] if isinstance(names, dict) and "entries" in names else list(names.items())
     formatters = [o for o in _dicts(doc) if o.get("name") == "CustomJSHover"]
-    assert formatters and all("page.names[col]" in o["attributes"]["code"] for o in formatters)
+    # every text formatter reads the one table; the score formatter reads the score by index (a gt box: no "NaN")
+    assert formatters and all("page.names[col]" in o["attributes"]["code"] or "special_vars.index" in
+                              o["attributes"]["code"] for o in formatters)
+    assert sum("page.names[col]" in o["attributes"]["code"] for o in formatters) == len(formatters) - 1
     return {f"h__{col}": values for col, values in entries}
 
 

@@ -86,15 +86,14 @@ def test_html_interactions(tmp_path, page_for):
     shown = page.evaluate(f"() => Array.from({SOURCE}.data[{POINTS}.fill_color.field])")
     assert field == "c__status" and len(shown) == 150 and shown == status and len(set(status)) > 1
     assert page.locator("text=FP (").count() == 1
-    # the legend's boxes take the status colours (a CSS variable per entry, not a swapped stylesheet)
+    # the legend's swatches take the status colours
     swatches, palette = page.evaluate("""() => {
-      const sel = [...Bokeh.documents[0].all_models].find(m => m.title === 'colour by');
-      const cb = sel.js_property_callbacks['change:value'][0];
+      const out = []; const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot); for (const c of n.children || []) walk(c);
+        if (n.classList && n.classList.contains('yl-sw')) out.push(getComputedStyle(n).backgroundColor); };
+      walk(document.body);
+      const cb = [...Bokeh.documents[0].all_models].find(m => m.title === 'colour by').js_property_callbacks['change:value'][0];
       const args = cb.args instanceof Map ? Object.fromEntries(cb.args) : cb.args;
-      let view = null;
-      for (const v of Bokeh.index.all_views()) if (v.model === args.legend) view = v;
-      const boxes = [...view.shadow_el.querySelectorAll('input')];
-      return [boxes.map(b => getComputedStyle(b).accentColor), args.palettes['status']]; }""")
+      return [out, args.palettes['status']]; }""")
     rgb = [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in palette]
     assert len(swatches) == len(palette) > 1 and swatches == rgb
 

@@ -107,6 +107,10 @@ def test_plot_result_shows_the_bokeh_page_and_the_png(run):
     assert html.startswith("<iframe") and "srcdoc=" in html
     page = Path(res.paths["html"]).read_text(encoding="utf-8")
     assert "Bokeh" in page and "&lt;html" in html.lower()  # the written page, escaped into srcdoc
+    # not a fixed 640 px box: as wide as the output, most of the window high, resizable, the page linked
+    style = html[: html.index("srcdoc=")]
+    assert "width:100%" in style and "height:85vh" in style and "resize:vertical" in style and "640px;" not in style.replace("min-height:640px;", "")
+    assert "Full window:" in html and Path(res.paths["html"]).name in html[html.index("Full window:"):]
     assert res._repr_png_() == Path(res.paths["png"]).read_bytes()
     assert res._repr_png_().startswith(PNG_MAGIC)
     assert "PlotResult: 240 objects, 1 panel(s)" in repr(res)
@@ -119,6 +123,8 @@ def test_stage_report_shows_table_and_chart(run):
     for stage in rep.table["stage"]:
         assert f"<td>{stage}</td>" in html
     assert f"{rep.table['knn_acc'].iloc[0]:.3f}" in html
+    r = rep.table.iloc[0]  # each metric with its interval
+    assert f"{r['knn_acc']:.3f} [{r['knn_acc_lo']:.3f}, {r['knn_acc_hi']:.3f}]" in html and "95% interval" in html
     assert rep._repr_png_() == Path(rep.paths["chart"]).read_bytes()
     assert f"best: {rep.best}" in repr(rep)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -76,7 +78,23 @@ def test_lock_refuses_second_holder(tmp_path):
             with DirectoryLock(tmp_path):
                 pass
     with DirectoryLock(tmp_path):  # released
-        pass
+        assert (tmp_path / ".yololens.lock").read_text() == f"pid {os.getpid()}"
+    assert not (tmp_path / ".yololens.lock").exists()  # a finished run leaves no lock file
+
+
+def test_lock_whose_file_was_replaced_is_not_held(tmp_path):
+    """A run that opened the lock file just before its holder removed it must not believe it holds the folder:
+    it checks that the path still names the file it locked."""
+    lock = DirectoryLock(tmp_path)
+    lock._acquire()
+    assert lock._still_ours()
+    (tmp_path / ".yololens.lock").unlink()
+    assert not lock._still_ours()
+    (tmp_path / ".yololens.lock").write_text("")
+    assert not lock._still_ours()
+    lock._release(unlink=False)
+    with DirectoryLock(tmp_path) as again:
+        assert again._still_ours()
 
 
 def test_atomic_path_leaves_old_file_on_error(tmp_path):

@@ -80,11 +80,16 @@ def link(path: str | os.PathLike, label: str | None = None) -> str:
     return f'<a href="{html.escape(href)}" target="_blank">{html.escape(label or str(p))}</a>'
 
 
-def iframe(path: str | os.PathLike, height: int = 640) -> str:
-    """A written, self-contained HTML page shown inline (``srcdoc``), e.g. the bokeh scatter (JS inlined)."""
+def iframe(path: str | os.PathLike, min_height: int = 640) -> str:
+    """A written, self-contained HTML page shown inline (``srcdoc``), e.g. the bokeh scatter (JS inlined).
+
+    The frame is as wide as the output and 85% of the window high (at least ``min_height`` px; drag its corner
+    to resize): the page inside lays its panels out to that width and scrolls on its own, and the explorer's
+    drawer stays in view. A note under it links the page itself, for a full window."""
     page = Path(path).read_text(encoding="utf-8")
-    return (f'<iframe style="width:100%;height:{int(height)}px;border:0" '
-            f'srcdoc="{html.escape(page, quote=True)}"></iframe>')
+    return (f'<iframe style="width:100%;height:85vh;min-height:{int(min_height)}px;border:1px solid #ddd;'
+            f'resize:vertical" srcdoc="{html.escape(page, quote=True)}"></iframe>'
+            f'<div style="font:12px sans-serif;color:#555">Full window: {link(path)}</div>')
 
 
 def block(title: str, *parts: str) -> str:

@@ -81,10 +81,11 @@ class TSNEProgress:
     """openTSNE callback: a tqdm bar over both phases' iterations (updated every ``KL_EVERY``); :meth:`close`
     sets it to the iterations really run (the KL stop may end the normal phase early)."""
 
-    def __init__(self, total: int, n_points: int) -> None:
+    def __init__(self, total: int, n_points: int, stage: str = "") -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, desc=f"t-SNE {n_points:,} points", unit="it")
+        self.bar = tqdm(total=total, desc=f"t-SNE {stage + ', ' if stage else ''}{n_points:,} points", unit="it",
+                        mininterval=0.1)
 
     def __call__(self, iteration, error, embedding) -> bool:
         self.bar.update(min(KL_EVERY, self.bar.total - self.bar.n))

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
+from yololens.analysis.perplexity import effective_perplexity, perplexity_note  # noqa: F401  (re-exported)
 from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the projection API lives here)
     METHODS,
     PROJECTIONS_DIR,
@@ -165,10 +166,9 @@ class Projector:
 
     def tsne_kwargs(self, n: int) -> dict:
         """The exact keyword arguments given to ``openTSNE.TSNE`` for ``n`` points."""
-        perplexity = float(min(self.perplexity, max((n - 1) / 3.0, 1.0)))
         return dict(
             n_components=2,
-            perplexity=perplexity,
+            perplexity=effective_perplexity(self.perplexity, n),
             n_iter=int(self.n_iter),
             early_exaggeration_iter=int(self.exaggeration_iter),
             negative_gradient_method=self.gradient,
@@ -190,7 +190,8 @@ class Projector:
 
         kwargs = self.tsne_kwargs(len(X))
         callbacks = self.tsne_callbacks()
-        bar = TSNEProgress(kwargs["early_exaggeration_iter"] + kwargs["n_iter"], len(X)) if self.progress else None
+        bar = (TSNEProgress(kwargs["early_exaggeration_iter"] + kwargs["n_iter"], len(X), getattr(self, "stage_", ""))
+               if self.progress else None)
         run = callbacks + ([bar] if bar else [])
         extra = dict(callbacks=run, callbacks_every_iters=KL_EVERY) if run else {}
         with warnings.catch_warnings():
@@ -322,6 +323,7 @@ def project(
         large_n=large_n,
         fit_sample=fit_sample,
     )
+    projector.stage_ = T.stage_label(column)  # names the progress bar, not a parameter
     wanted = {
         **projector.params(),
         "column": column,

@@ -15,6 +15,7 @@ Writes ``OUT/stages.csv``, ``OUT/stages.png`` (:mod:`yololens.figures.stage_char
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from dataclasses import dataclass, field
@@ -78,10 +79,22 @@ class StageReport:
                           {"stages": str(len(self.table)), "best": str(self.best), "details": self.details,
                            **{k: str(v) for k, v in self.paths.items()}})
 
-    def _repr_html_(self) -> str:  # the verdict, the stage table and the chart inline
-        cols = [c for c in ("stage", "role", "n", "n_classes", *(m for m, _, _ in METRICS)) if c in self.table.columns]
-        table = "" if self.insufficient else reprs.table_html(self.table.to_dict("records"), cols)
-        return reprs.block(self.verdict.text, table, reprs.img_tag(self.paths.get("chart")), self.details)
+    def _repr_html_(self) -> str:  # the verdict, the stage table (each metric with its 95% interval), the chart
+        metrics = [m for m, _, _ in METRICS if m in self.table.columns]
+        cols = [c for c in ("stage", "role", "n", "n_classes") if c in self.table.columns] + metrics
+
+        def cell(r: dict, m: str) -> str:
+            v, lo, hi = r.get(m), r.get(f"{m}_lo"), r.get(f"{m}_hi")
+            if v is None or not np.isfinite(v):
+                return ""
+            ok = lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi)
+            return f"{v:.3f} [{lo:.3f}, {hi:.3f}]" if ok else f"{v:.3f}"
+
+        rows = [{**{c: r.get(c) for c in cols}, **{m: cell(r, m) for m in metrics}}
+                for r in self.table.to_dict("records")]
+        table = "" if self.insufficient else "each metric: value [95% interval]" + reprs.table_html(rows, cols)
+        return reprs.block(self.verdict.text, table, reprs.img_tag(self.paths.get("chart")),
+                           html.escape(self.details or ""))
 
     def _repr_png_(self) -> bytes | None:
         return reprs.png_bytes(self.paths.get("chart"))

@@ -20,10 +20,11 @@ from yololens.cli import (
     cmd_report,
     cmd_similarity,
 )
-from yololens.cli.common import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK
+from yololens.cli.common import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, PlainFlagsGroup
 
 app = typer.Typer(
     name="yololens",
+    cls=PlainFlagsGroup,
     help="Open up Ultralytics YOLO models (v8, 11, 26; detect and seg) and show what they learned.",
     no_args_is_help=True,
     add_completion=False,

@@ -60,11 +60,11 @@ def extract_command(
     end2end: Annotated[Optional[bool], typer.Option("--end2end/--no-end2end", help="YOLO26: use the NMS-free one-to-one head (default: Ultralytics' predict default).")] = None,
     crops: Annotated[bool, typer.Option(help="Save object thumbnails to OUT/crops (for plots).")] = False,
     crop_size: Annotated[int, typer.Option(**typer_bounds("crop_size"), help="Thumbnail longest side, pixels.")] = 128,
-    class_map: Annotated[Optional[Path], typer.Option("--class-map", help="YAML or JSON file: label class name -> model class name (many-to-one allowed) used to match predictions to labels; every name must exist. Default: the shipped BDD100K -> COCO map (pedestrian, rider -> person; motor -> motorcycle; bike -> bicycle; same names match).")] = None,
-    pool: Annotated[str, typer.Option("--pool", help="What each embedding averages: box (RoIAlign inside the box: emb_L<idx>), mask (inside the instance mask resampled to each layer's grid, letterbox padding excluded: emb_L<idx>_mask; predicted masks for pred rows, label polygons/RLE for gt rows; where there is no mask, or it is empty at a layer's resolution, the box is used and the mask_fallback column says so) or both (both columns, for `yololens stages` to compare).")] = "box",
+    class_map: Annotated[Optional[Path], typer.Option("--class-map", help="YAML/JSON: label class -> model class, to match predictions to labels. Default: the shipped BDD100K -> COCO map (docs/COMMANDS.md).")] = None,
+    pool: Annotated[str, typer.Option("--pool", help="What each embedding averages: box (inside the box: emb_L<idx>), mask (inside the instance mask: emb_L<idx>_mask, box where there is none, see mask_fallback) or both (docs/COMMANDS.md).")] = "box",
     pool_size: Annotated[int, typer.Option(**typer_bounds("pool_size"), help="RoIAlign bins per side (>= 1); the embedding is their mean.")] = 7,
     workers: WorkersOpt = 2,
-    window: Annotated[int, typer.Option(**typer_bounds("window"), help="Images per durable part: every WINDOW consecutive source images are saved together, so an interrupted run loses at most the windows in flight. Smaller: less work redone after a crash, more part files. Batches form inside windows, so like --batch it can move embeddings by float rounding (~1e-6); rerun with the same --window and --batch for a bitwise-identical table.")] = 64,
+    window: Annotated[int, typer.Option(**typer_bounds("window"), help="Images per durable part (an interrupted run loses at most the windows in flight). Like --batch it can move embeddings by float rounding (~1e-6).")] = 64,
     max_image_bytes: MaxImageBytesOpt = DEFAULT_MAX_IMAGE_BYTES,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad input instead of skipping it.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier results in --out instead of resuming.")] = False,
@@ -92,7 +92,9 @@ def extract_command(
         overwrite=overwrite, progress=progress, executor=executor, ray_address=ray_address,
     )
     c, t = result.counts, result.manifest["timings_s"]
+    idle = c.nothing_to_do()
     typer.echo(
+        f"extract: {idle} -> {result.table_path or out}" if idle else
         f"extract: {c.images_processed} images processed ({c.images_resumed} already done), "
         f"{c.objects_written} objects written ({c.objects_total or 0} in table), "
         f"{c.skipped} skipped, {t['total']:.1f}s -> {result.table_path or out}"

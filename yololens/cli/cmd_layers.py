@@ -1,9 +1,9 @@
-"""``yololens layers MODEL``: the layer catalogue."""
+"""``yololens layers MODEL`` (or ``--model MODEL``): the layer catalogue."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,7 +16,10 @@ def register(app: typer.Typer) -> None:
 
 @cli_errors
 def layers_command(
-    model: Annotated[str, typer.Argument(help="Checkpoint (.pt) or model yaml, e.g. yolov8n-seg.yaml.")],
+    model_arg: Annotated[Optional[str], typer.Argument(metavar="[MODEL]", show_default=False,
+                                                       help="Checkpoint (.pt) or model yaml, e.g. yolov8n-seg.yaml.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", show_default=False,
+                                                 help="The same, as an option (as every other command takes it).")] = None,
     imgsz: Annotated[int, typer.Option(help="Square input size used to compute output shapes.")] = 640,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
     device: Annotated[str, typer.Option(help="Torch device the model is built on to measure each layer's output: cpu, cuda, cuda:0 ...")] = "cpu",
@@ -26,10 +29,16 @@ def layers_command(
     Layers are accepted elsewhere (--layers) by these indices or by the aliases shown
     (sppf, p3, p4, p5, proto for seg models).
     """
+    from yololens.errors import InputError
     from yololens.model.catalogue import build_catalogue
     from yololens.types import PROTO
     from yololens.model.loading import load_model
 
+    if model_arg and model and model_arg != model:
+        raise InputError(f"two models given: {model_arg} and --model {model}")
+    model = model_arg or model
+    if not model:
+        raise InputError("no model: give one, e.g. `yololens layers yolov8n-seg.yaml` or `--model best.pt`")
     loaded = load_model(model, device=device)
     rows = build_catalogue(loaded, imgsz=imgsz)
     if as_json:

@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help=STRICT_HELP),
         max_points: Optional[int] = typer.Option(None, "--max-points", **typer_bounds("max_points"),
                                                  help="Points drawn (hover, click, select) in the HTML. Default: "
-                                                      "150,000 for one stage, fewer for several (the page stays under "
+                                                      "140,000 for one stage, fewer for several (the page stays under "
                                                       "25 MB); above it a class-stratified sample over a density "
                                                       "image of every object."),
         keep: Optional[str] = typer.Option(None, "--keep",

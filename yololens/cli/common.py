@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Optional, TypeVar
 
 import typer
+from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from yololens.errors import YololensError
@@ -155,3 +156,55 @@ MaxImageBytesOpt = Annotated[int, typer.Option(help="Skip image files larger tha
                                                **typer_bounds("max_image_bytes"))]
 DEFAULT_MAX_IMAGE_BYTES = 1 << 30  # as yololens.sources.decoding (not imported here: the CLI starts fast)
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
+#: help panels, by option name, for every command (a long --help reads as a few groups); others stay in "Options"
+HELP_PANELS = {
+    **dict.fromkeys(("source", "out", "labels", "fmt", "boxes", "class_map", "max_image_bytes"), "Input and output"),
+    **dict.fromkeys(("model", "layers", "imgsz", "conf", "iou", "max_det", "match_iou", "end2end", "pool", "pool_size",
+                     "precision"), "Model and pooling"),
+    **dict.fromkeys(("device", "half", "backend", "threads", "batch", "workers", "window", "executor", "ray_address"),
+                    "Compute"),
+    **dict.fromkeys(("crops", "crop_size", "strict", "overwrite", "progress"), "Run"),
+}
+
+
+class PlainFlagsGroup(TyperGroup):
+    """The app's command group: help shows an on/off flag as ``--half`` (or ``--npy/--no-npy``), without the
+    ``<bool>`` type typer prints for it (the flag takes no value), and groups options in :data:`HELP_PANELS`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _plain_flags(self)
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _plain_flags(cmd)
+        return cmd
+
+
+def _plain_flags(command) -> None:
+    """Blank the metavar of every flag of ``command`` and its subcommands, ``--help`` included."""
+    stack = [command]
+    while stack:
+        c = stack.pop()
+        many = len(c.params) > 12  # short helps stay one list
+        for p in c.params:
+            if getattr(p, "is_flag", False) and p.metavar is None:
+                p.metavar = ""
+            if many and getattr(p, "rich_help_panel", "") is None and p.name in HELP_PANELS:
+                p.rich_help_panel = HELP_PANELS[p.name]
+        if not getattr(c, "_plain_help", False):  # --help is made per call: blank it as it is made
+            c.get_help_option = _plain_help_option(c.get_help_option)
+            c._plain_help = True
+        stack.extend(getattr(c, "commands", {}).values())
+
+
+def _plain_help_option(make):
+    def get_help_option(ctx):
+        opt = make(ctx)
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+    return get_help_option

@@ -7,7 +7,9 @@
   (same image and ``gt_id``), ``-1`` elsewhere;
 * images: the whole image, downscaled to ``image_px`` (longest side) and embedded as a JPEG data URI, for the
   images of the points that carry a hover crop, at most ``max_images`` of them. The HTML stays one file that
-  opens offline and survives copying; the page says which images it holds.
+  opens offline and survives copying; the page says which images it holds;
+* files: where the original images are (a ``file:`` URI folder, or one URI per image), so that on the machine
+  that wrote the page the panel zooms at full resolution; a copied page falls back to the embedded images.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ MAX_IMAGES = 150
 class ExplorerData:
     """Row-aligned with the plotted objects (``N`` rows).
 
-    neighbours: per stage, ``(N, k)`` int32 row indices (nearest first, ``-1`` padding); stages: their labels;
+    neighbours: per stage, ``(N, k)`` int32 row indices (nearest first, ``-1`` padding); distances: per stage,
+    ``(N, k)`` uint8 cosine distances (``round(d * 127.5)``, d in [0, 2]); stages: their labels;
     partner: ``(N,)`` int32 row of the matched partner or ``-1``; image_code: ``(N,)`` int32 index into
-    ``image_uris`` or ``-1`` (image not embedded); note: one sentence for the page saying what is embedded.
+    ``image_uris`` or ``-1`` (image not embedded); note: one sentence for the page saying what is embedded;
+    file_root / files: see :func:`image_files`.
     """
 
     neighbours: list[np.ndarray] = field(default_factory=list)
@@ -40,6 +44,9 @@ class ExplorerData:
     image_uris: list[str] = field(default_factory=list)
     note: str = ""
     k: int = N_NEIGHBOURS
+    distances: list[np.ndarray] = field(default_factory=list)
+    file_root: str = ""
+    files: dict = field(default_factory=dict)
 
 
 def partners(meta: pd.DataFrame) -> np.ndarray:
@@ -57,6 +64,51 @@ def partners(meta: pd.DataFrame) -> np.ndarray:
         other = "pred" if meta["origin"].iat[i] == "gt" else "gt"
         out[i] = first.get((other, key.iat[i]), -1)
     return out
+
+
+def cosine_distances_u8(X: np.ndarray, nn: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``(N, k)`` uint8: the cosine distance from row ``i`` of ``X`` ``(N, C)`` to each of its neighbours ``nn``
+    ``(N, k)`` (``-1``: 255), quantised as ``round(d * 127.5)`` (d in [0, 2], a step of 0.008)."""
+    X = np.asarray(X, np.float32)
+    Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    out = np.full(nn.shape, 255, np.uint8)
+    for a in range(0, len(X), chunk):
+        idx = nn[a:a + chunk]
+        cos = np.einsum("nc,nkc->nk", Xn[a:a + chunk], Xn[np.maximum(idx, 0)])
+        d = np.clip(1.0 - cos, 0.0, 2.0)
+        out[a:a + chunk] = np.where(idx >= 0, np.round(d * 127.5), 255).astype(np.uint8)
+    return out
+
+
+#: the most images listed one by one when they do not share a folder (a page at 1.8M objects would carry 80k)
+MAX_FILES = 20_000
+
+
+def image_files(loader, names, image_paths: dict | None = None) -> tuple[str, dict]:
+    """Where the original images are, for the click panel's full-resolution zoom: ``(file_root, files)``.
+
+    ``file_root``: the ``file:`` URI of the folder that holds the first image as ``root/name``, assumed for every
+    image (no per-image lookups at 80k images; a missing file shows the embedded copy); ``files``:
+    ``{name: file URI}`` for images given by ``image_paths`` outside that folder, or with absolute names.
+    """
+    from pathlib import Path
+
+    names = [v for v in names if isinstance(v, str) and v]
+    files: dict[str, str] = {}
+    root = ""
+    for name in names[:50]:
+        where = (image_paths or {}).get(name)
+        path = Path(where) if where else loader.resolve_image(name)
+        if path is not None and not Path(name).is_absolute() and path.as_posix().endswith("/" + name):
+            root = Path(path.as_posix()[: -len(name)]).resolve().as_uri() + "/"
+            break
+    for name in names:
+        if len(files) >= MAX_FILES:
+            break
+        where = (image_paths or {}).get(name) or (name if Path(name).is_absolute() else None)
+        if where and not (root and Path(where).resolve().as_uri() == root + Path(name).as_posix()):
+            files[name] = Path(where).resolve().as_uri()
+    return root, files
 
 
 def embed_images(out, meta: pd.DataFrame, rows: np.ndarray, *, max_images: int = MAX_IMAGES,
@@ -101,18 +153,26 @@ def explorer_data(out, projs, meta: pd.DataFrame, thumbs: np.ndarray | None, *, 
     all_ids = T.read_meta(out, ["object_id"])["object_id"].to_numpy(dtype=object)
     row_of = pd.Series(np.arange(len(all_ids)), index=all_ids)
     table_rows = row_of.reindex(ids).to_numpy()
-    neighbours = []
+    neighbours, distances = [], []
     for p in projs:
-        X = T.read_embeddings(out, p.column, table_rows.astype(np.int64))
-        neighbours.append(nearest_neighbours(np.asarray(X, dtype=np.float32), k))
+        X = np.asarray(T.read_embeddings(out, p.column, table_rows.astype(np.int64)), dtype=np.float32)
+        neighbours.append(nearest_neighbours(X, k))
+        distances.append(cosine_distances_u8(X, neighbours[-1]))
     with_crop = np.flatnonzero(thumbs != "") if thumbs is not None else np.arange(0)
     code, uris = embed_images(out, meta, with_crop, max_images=max_images, image_px=image_px,
                               images_root=images_root, image_paths=image_paths)
     n_img = meta["image"].nunique() if "image" in meta.columns else 0
+    from yololens.figures.thumbnails import CropLoader
+
+    names = pd.unique(meta["image"].astype(object)) if "image" in meta.columns else []
+    root, files = image_files(CropLoader(out, images_root), names, image_paths)
     note = (f"Click a point: its whole image (downscaled to {image_px} px) is embedded for {len(uris):,} of "
             f"{n_img:,} images, those of the {len(with_crop):,} points with a hover crop (at most {max_images}); "
-            f"other points show their details without the image. Neighbours: the {k} nearest objects in "
+            f"other points show their details without the image. The zoom and the large view read the original "
+            f"files where this computer has them ({'found' if root or files else 'not found'} when the page was "
+            f"written). Neighbours: the {k} nearest objects in "
             f"embedding space ({NeighbourSearch(len(meta)).describe()}), not in 2-D.")
     return ExplorerData(neighbours=neighbours, stages=[T.stage_label(p.column) for p in projs],
-                        partner=partners(meta), image_code=code, image_uris=uris, note=note, k=k)
+                        partner=partners(meta), image_code=code, image_uris=uris, note=note, k=k,
+                        distances=distances, file_root=root, files=files)
 

@@ -16,7 +16,10 @@ class PageData(DataModel):
     """``names``: ``{column: [value, ...]}`` lookup tables of the ``h__<column>`` codes; ``nn``: per stage the
     ``(N * k,)`` int32 neighbour rows; ``stages``: their labels; ``uris``: embedded whole images (data URIs);
     ``imw``/``imh``: ``(n_images,)`` float32 image sizes in original pixels, indexed by the ``h__image`` code;
-    ``colour``: the column the points are coloured by now (their codes are ``c__<colour>``)."""
+    ``colour``: the column the points are coloured by now (their codes are ``c__<colour>``); ``dist``: per stage
+    the ``(N * k,)`` uint8 cosine distances of ``nn`` (value / 127.5); ``file_root``: the ``file:`` URI of the
+    folder holding the original images (``root + name``), ``files``: ``{image name: file URI}`` where not;
+    ``embedded``: ``(n_images,)`` int32 index into ``uris`` per ``h__image`` code (``-1``: no copy)."""
 
     names = Dict(String, List(String))
     nn = List(Any())
@@ -25,3 +28,7 @@ class PageData(DataModel):
     imw = Any()
     imh = Any()
     colour = String()
+    dist = List(Any())
+    embedded = Any()
+    files = Dict(String, String)
+    file_root = String()

@@ -60,6 +60,13 @@ class ExtractCounts:
     images_per_s: float | None = None
     objects_total: int | None = None
 
+    def nothing_to_do(self) -> str | None:
+        """``"nothing to do: 12 objects from 1 image already done"`` for a rerun that found every image done."""
+        if self.images_processed or not self.images_resumed:
+            return None
+        n, m = self.objects_total or 0, self.images_resumed
+        return f"nothing to do: {n:,} object{'s' * (n != 1)} from {m:,} image{'s' * (m != 1)} already done"
+
     def to_dict(self) -> dict:
         """As written to the manifest (``objects_total`` only when there is a table)."""
         d = dict(self.__dict__)
@@ -118,8 +125,11 @@ class ExtractResult:
     def __repr__(self) -> str:
         from yololens import reprs
 
-        return reprs.text("ExtractResult", f"{self.objects:,} objects from {self.images_done:,} images in this run, "
-                          f"{len(self.skips)} skipped -> {self.out}", reprs.table_fields(self.table_path))
+        idle = self.counts.nothing_to_do() if self.counts is not None else None
+        line = (f"{idle} -> {self.out}" if idle else
+                f"{self.objects:,} objects from {self.images_done:,} images in this run, {len(self.skips)} skipped "
+                f"-> {self.out}")
+        return reprs.text("ExtractResult", line, reprs.table_fields(self.table_path))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
 from yololens.analysis.run import run_folder
 from yololens.errors import InputError
+from yololens.types import Method
 from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.figures.scatter import FIGURES_DIR, scatter_figure, small_multiples_figure, title_for
 from yololens.options import check_options
@@ -135,6 +136,11 @@ def plot(
         if not np.array_equal(p.object_ids, ids):  # same objects by construction; guard anyway
             raise InputError("the stage projections do not cover the same objects")
     notes += [f"{T.stage_label(p.column)}: {p.params['large_n_mode']}" for p in projs if p.params.get("large_n_mode")]
+    if Method(method) == Method.TSNE:  # the same rule and sentence as the report's
+        from yololens.analysis.projection import perplexity_note
+
+        note = perplexity_note(kw.get("perplexity", 30.0), len(ids))
+        notes += [note] if note else []
     meta = T.read_meta(out)
     if color not in meta.columns:
         options = [c for c in meta.columns if c not in ("object_id",)]

@@ -13,7 +13,8 @@ class DirectoryLock:
     """``with DirectoryLock(out):`` holds ``out/.yololens.lock`` with ``flock``.
 
     The kernel drops the lock when the process dies (even on SIGKILL), so a crashed run
-    never leaves a stale lock behind.
+    never leaves a stale lock behind; a run that ends removes the file (while still holding the lock). A run
+    that locked a file another run removed meanwhile sees its path gone or replaced and locks again.
     """
 
     def __init__(self, directory: str | os.PathLike, guards: str | os.PathLike | None = None):
@@ -24,6 +25,18 @@ class DirectoryLock:
         self._fh = None
 
     def __enter__(self) -> "DirectoryLock":
+        for _ in range(10):
+            self._acquire()
+            if self._still_ours():
+                break
+            self._release(unlink=False)  # the holder removed it as we opened it: lock the new file
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"pid {os.getpid()}")
+        self._fh.flush()
+        return self
+
+    def _acquire(self) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "a+")
@@ -41,17 +54,27 @@ class DirectoryLock:
                 f"{holder}; "
                 "wait for that run to finish or choose another --out"
             ) from None
-        self._fh.seek(0)
-        self._fh.truncate()
-        self._fh.write(f"pid {os.getpid()}")
-        self._fh.flush()
-        return self
+
+    def _still_ours(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._fh.fileno()).st_ino
+        except FileNotFoundError:
+            return False
+
+    def _release(self, unlink: bool) -> None:
+        if self._fh is None:
+            return
+        if unlink:
+            try:  # removed while held: no run can lock this file after us and believe it holds the folder
+                os.unlink(self.path)
+            except OSError:
+                pass
+        fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+        self._fh.close()
+        self._fh = None
 
     def __exit__(self, *exc) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        self._release(unlink=True)
 
 
 def _why(exc: OSError, directory: Path) -> str:

@@ -7,7 +7,7 @@ from yololens.types import Method, Origin, SectionStatus
 
 MIN_TSNE = 10  # fewer objects than this: PCA (t-SNE needs perplexity < n and then shows nothing useful)
 THUMB_PX = 64
-PANEL_PX = 270  # bokeh panel side in the page (the standalone HTML keeps its own size)
+PANEL_PX = 300  # bokeh panel side in the page: three beside the controls at 1440 px, two at 1024
 SINGLE_THREAD_TSNE = 5000  # openTSNE's thread pool costs more than it gains below this many points
 
 
@@ -24,7 +24,8 @@ def _projection_columns(ctx: Context) -> list[str]:
 def tsne_settings(n: int, method: str) -> tuple[Method, dict, str | None]:
     """Method and projection keyword arguments for ``n`` objects, and a note when they differ from the defaults.
 
-    t-SNE needs perplexity < n (perplexity = max(2, min(30, (n - 1) / 3))); below :data:`MIN_TSNE` objects
+    t-SNE lowers its perplexity for few objects (one rule with ``plot``:
+    :func:`~yololens.analysis.projection.effective_perplexity`); below :data:`MIN_TSNE` objects
     the report uses PCA. openTSNE runs single-threaded below :data:`SINGLE_THREAD_TSNE` points (faster there).
     """
     note = None
@@ -33,10 +34,10 @@ def tsne_settings(n: int, method: str) -> tuple[Method, dict, str | None]:
         return Method.PCA, {}, f"PCA instead of t-SNE: only {n} objects (t-SNE needs at least {MIN_TSNE} to mean anything)"
     kw: dict = {}
     if method == Method.TSNE:
-        perplexity = max(2.0, min(30.0, (n - 1) / 3.0))
-        kw = {"perplexity": round(perplexity, 2), "n_jobs": 1 if n <= SINGLE_THREAD_TSNE else -1}
-        if perplexity < 30:
-            note = f"t-SNE perplexity {perplexity:.1f} (the usual 30 needs more than 91 objects; here n = {n})"
+        from yololens.analysis.projection import effective_perplexity, perplexity_note
+
+        kw = {"perplexity": round(effective_perplexity(30.0, n), 2), "n_jobs": 1 if n <= SINGLE_THREAD_TSNE else -1}
+        note = perplexity_note(30.0, n)
     elif method == Method.UMAP:
         kw = {"n_neighbors": int(max(2, min(15, n - 1)))}
     return method, kw, note
@@ -79,11 +80,11 @@ def run_projection(ctx: Context) -> Section:
 def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
     """The same bokeh layout as the standalone HTML (yololens.figures.scatter_html), sized for the page."""
     from bokeh.embed import components
-    from bokeh.models import Plot
 
     from yololens.analysis import table as T
     from yololens.figures.coloring import METHOD_TITLES
-    from yololens.figures.scatter_html import build_layout, interactive_layer
+    from yololens.figures.explorer_layout import build_layout
+    from yololens.figures.scatter_html import interactive_layer
 
     o = ctx.opts
     ids = res.projections[0].object_ids
@@ -95,7 +96,7 @@ def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
     title = f"{METHOD_TITLES[method]} of {stages}: {len(meta):,} objects"
     layout = build_layout(lay.projs, lay.meta, initial=LABEL, label=LABEL, thumbs=lay.thumbs, seed=o.seed,
                           title=title, selection_name="report_selection.csv", explorer=lay.explorer,
-                          density=lay.density, n_total=lay.n_total, panel_below=len(lay.projs) > 1)
-    for fig in layout.select({"type": Plot}):
-        fig.width = fig.height = PANEL_PX if len(res.projections) > 1 else 2 * PANEL_PX
+                          density=lay.density, n_total=lay.n_total,
+                          panel_px=PANEL_PX if len(res.projections) > 1 else 2 * PANEL_PX,
+                          wheel_zoom=False)  # the wheel scrolls the report; the toolbar button turns zoom on
     return components(layout)
