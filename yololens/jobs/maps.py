@@ -143,7 +143,7 @@ def maps(
     npy: bool = True,
     figures: bool = True,
     labels=None,
-    fmt: str | None = None,
+    source_format: str | None = None,
     workers: int = 2,
     max_image_bytes: int | None = None,
     progress: bool = True,
@@ -163,7 +163,7 @@ def maps(
             ``variance`` or ``index``; shared_scale: one colour scale for all tiles.
         heatmap: ``mean`` or ``energy`` over channels for the overlay.
         dtype: ``float16`` or ``float32`` for the ``.npy`` tensors; npy / figures: write them or not.
-        labels, fmt: passed to ``open_source`` (labels are not used by the maps).
+        labels, source_format: passed to ``open_source`` (labels are not used by the maps).
         workers: image decoding threads.
         max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         backend, threads: compute backend (``auto``/``torch``/``openvino``) and inference threads,
@@ -179,7 +179,7 @@ def maps(
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
     stages = [Stage.of(layer, catalogue) for layer in requested]
     out = Path(out)
-    src = as_source(source, labels, fmt, exclude=out)
+    src = as_source(source, labels, source_format, exclude=out)
     folders = image_folders(src.records)
     skips: list[Skip] = list(src.skips)
     notify = on_skip or (lambda skip: None)

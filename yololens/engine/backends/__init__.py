@@ -135,7 +135,9 @@ def create_backend(model: LoadedModel, layers: list[int], backend: Backend | str
     ``protos=False``: a seg model's prototype branch is not computed (nothing else changes; for jobs that use
     no masks, e.g. ``extract --pool box``).
     """
-    choice = resolve_backend(backend, model.device)
+    # a job's ComputeSpec passes the backend it resolved once: only a bare name or ``auto`` is resolved here
+    choice = backend if isinstance(backend, Backend) and backend is not Backend.AUTO else resolve_backend(
+        backend, model.device)
     if choice is Backend.OPENVINO:
         from yololens.engine.backends.openvino_backend import OpenVINOBackend
 
