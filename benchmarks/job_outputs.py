@@ -3,7 +3,7 @@
 Runs both jobs on small real fixtures (../shared: the seed COCO images, the COCO sample with its labels) with
 one inference thread (a Ray worker computes on one), then prints one JSON object: for every case, the sha256 of
 every file under its OUT (``manifest.json`` apart: it holds times and versions; its ``params`` and ``counts``
-are listed instead). Run it on two checkouts and compare the outputs:
+are listed instead; lock files hold a pid). Run it on two checkouts and compare the outputs:
 
     PYTHONPATH=/path/to/old python benchmarks/job_outputs.py > old.json
     PYTHONPATH=/path/to/new python benchmarks/job_outputs.py > new.json
@@ -29,7 +29,8 @@ RUN = dict(imgsz=320, batch=2, backend="torch", threads=1, progress=False)
 def _files(out: Path) -> dict:
     found = {}
     for p in sorted(out.rglob("*")):
-        if p.is_file() and p.name != "manifest.json" and ".yololens-ray-" not in p.name:
+        # the manifest holds times and versions, a lock file the holder's pid: listed apart / left out
+        if p.is_file() and p.name not in ("manifest.json", ".yololens.lock") and ".yololens-ray-" not in p.name:
             found[str(p.relative_to(out))] = hashlib.sha256(p.read_bytes()).hexdigest()
     manifest = out / "manifest.json"
     if manifest.exists():

@@ -31,6 +31,7 @@ from yololens.analysis.grouping import Grouping, group_codes, resolve_grouping, 
 from yololens.analysis.projection import Projector, find_projections, load_projection
 from yololens.analysis.stage_text import CI_NOTE, METRICS, recommend
 from yololens.errors import InputError, StrictModeError
+from yololens.types import Origin
 
 __all__ = ["CI_NOTE", "METRICS", "StageReport", "compute_stages", "recommend"]
 
@@ -132,7 +133,7 @@ def compute_stages(
     wanted_group = group_by if group_by not in ("auto", "none", None) else None
     meta = _meta_frame(out, label, [c for c in ("video", "image", wanted_group) if c])
     origin, vocabulary, vocab_warning = resolve_origin(origin, meta["origin"] if "origin" in meta else None)
-    if origin != "all" and "origin" not in meta:
+    if origin is not Origin.ALL and "origin" not in meta:
         raise InputError("--origin needs an origin column in the objects table")
     grouping = _grouping(out, meta, group_by)
     base = T.row_mask(meta, origin=origin, label=label) if "origin" in meta else meta[label].notna().to_numpy()

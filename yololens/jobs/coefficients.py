@@ -22,6 +22,7 @@ from yololens.jobs.skeleton import JobRun, Resumed, executor_of, run_job
 from yololens.options import check_options
 from yololens.seg.common import ensure_suffix, open_images, parse_indices
 from yololens.sources.records import Skip, Source
+from yololens.store.manifest import claim_folder
 from yololens.store.table import FORMATS, ResumableTable
 from yololens.types import CoefLayout
 
@@ -183,6 +184,7 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
     if table_format not in FORMATS:
         raise InputError(f"--format must be csv or parquet, not {table_format!r}")
     path = ensure_suffix(path, table_format)
+    claim_folder(out, CoefficientsSpec.job)  # before the model loads: refused up front
     compute = ComputeSpec.resolve(model, device, backend, half, threads)
     compute.model.require_segment("coefficients")
     chosen = parse_indices(indices, compute.model.nm) or list(range(compute.model.nm))

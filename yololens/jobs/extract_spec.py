@@ -25,6 +25,7 @@ from yololens.model.catalogue import resolve_layers
 from yololens.options import check_options
 from yololens.sources.records import Source
 from yololens.sources.resolve import as_source
+from yololens.store.manifest import claim_folder
 from yololens.store.table import ResumableTable
 from yololens.types import BoxMode, LayerId, Task, embedding_column
 
@@ -117,7 +118,8 @@ class ExtractSpec:
         return extra
 
     def params(self, run: JobRun) -> dict:
-        return {"source": self.given[0], "labels": self.given[1], "format": self.source.format, "out": str(self.out),
+        return {"source": self.given[0], "labels": self.given[1], "source_format": self.source.format,
+                "out": str(self.out),
                 "batch": self.batch, "device": self.compute.device, "threads": self.compute.threads,
                 **self.settings()}
 
@@ -154,6 +156,7 @@ def extract_spec(model, source, labels=None, *, out="yololens-out", layers=None,
                   max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
+    claim_folder(out, ExtractSpec.job)  # before the model loads: refused up front
     compute = ComputeSpec.resolve(model, device, backend, half, threads, end2end)
     loaded = compute.model
     layer_ids = tuple(LayerId.of(x) for x in resolve_layers(loaded, layers))

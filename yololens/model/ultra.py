@@ -20,6 +20,8 @@ from ultralytics.data.augment import LetterBox
 from ultralytics.utils import nms as _nms
 from ultralytics.utils import ops as _ops
 
+from yololens.types import Task
+
 ULTRALYTICS_VERSION = ultralytics.__version__
 NMS_TIME_BUDGET_S = 3600.0  # per image; see non_max_suppression
 
@@ -131,7 +133,7 @@ def split_head_output(output, task: str) -> tuple[object, torch.Tensor | None]:
     Mirrors ``SegmentationPredictor.postprocess``: for seg models the prototypes are
     ``preds[0][1]`` when the first element is a tuple, else ``preds[1]``.
     """
-    if task == "segment":
+    if task == Task.SEGMENT:
         protos = output[0][1] if isinstance(output[0], tuple) else output[1]
         return output[0], protos
     return output, None
@@ -258,7 +260,7 @@ class ExportNet(torch.nn.Module):
     def __init__(self, net: torch.nn.Module, task: str, layers: list[int], protos: bool = True):
         super().__init__()
         self.net, self.task, self.layers = net, task, list(layers)
-        self.protos = protos and task == "segment"
+        self.protos = protos and task == Task.SEGMENT
 
     def prepare(self) -> "ExportNet":
         head = self.net.model[-1]
@@ -289,4 +291,4 @@ def head_output(net: torch.nn.Module, preds: torch.Tensor, protos: torch.Tensor 
     head = net.model[-1]
     if getattr(head, "end2end", False):
         preds = head.postprocess(preds)
-    return ((preds, protos), None) if task == "segment" else (preds, None)
+    return ((preds, protos), None) if task == Task.SEGMENT else (preds, None)
