@@ -18,10 +18,10 @@ from yololens.engine.compute import ComputeSpec
 from yololens.engine.executors import Executor
 from yololens.errors import InputError
 from yololens.jobs.coef_windows import KEY, ablation_path, build_coef_work, export_csv
-from yololens.jobs.skeleton import JobRun, Resumed, executor_of, run_job
+from yololens.jobs.skeleton import JobRun, JobSpec, Resumed, executor_of, given_paths, run_job
 from yololens.options import check_options
 from yololens.seg.common import ensure_suffix, open_images, parse_indices
-from yololens.sources.records import Skip, Source
+from yololens.sources.records import Skip
 from yololens.store.manifest import claim_folder
 from yololens.store.table import FORMATS, ResumableTable
 from yololens.types import CoefLayout
@@ -48,37 +48,21 @@ class CoefficientsResult:
                 f"{resumed}, {self.seconds:.1f} s -> {self.table}")
 
 
-@dataclass(frozen=True)
-class CoefficientsSpec:
-    """One coefficients run, resolved: compute, source, the table (``path``, ``table_format``) and the row
-    settings. ``ablation_done``: images whose ablation part an earlier run wrote (set after resuming)."""
+@dataclass(frozen=True, kw_only=True)
+class CoefficientsSpec(JobSpec):
+    """One coefficients run, resolved: the table (``path``, ``table_format``), the coefficient ``indices`` and
+    the row settings. ``ablation_done``: images whose ablation part an earlier run wrote (set after resuming)."""
 
     job: ClassVar[str] = "coefficients"
-    compute: ComputeSpec
-    source: Source
-    out: Path
     path: Path
     table_format: str
     indices: tuple[int, ...]
     layout: CoefLayout = CoefLayout.YOLOLENS
     retina_masks: bool = False
     mask_area: bool = True
-    conf: float = 0.25
-    iou: float = 0.7
-    imgsz: int = 640
-    max_det: int = 300
-    batch: int = 8
-    workers: int = 2
-    window: int = 64
-    max_image_bytes: int | None = None
     save_prototype_png: bool = False
     report: bool = False
-    overwrite: bool = False
-    progress: bool = True
-    labels: str | None = None
-    given: tuple[str | None, str | None] = (None, None)
     ablation_done: frozenset[str] = frozenset()
-    prepared_s: float = field(default=0.0, compare=False)
 
     @property
     def has_mask_area(self) -> bool:
@@ -129,9 +113,7 @@ class CoefficientsSpec:
         return {}
 
     def params(self, run: JobRun) -> dict:
-        return {"source": self.given[0], "labels": self.given[1], "table": str(self.path),
-                "table_format": self.table_format, "batch": self.batch, "threads": self.compute.threads,
-                "device": self.compute.device, **self.settings()}
+        return {"table": str(self.path), "table_format": self.table_format, **super().params(run)}
 
 
 def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, indices=None, table_format: str | None = None,
@@ -192,13 +174,13 @@ def coefficients(model, source, out=".", *, table: str | Path = DEFAULT_TABLE, i
         raise InputError(f"--save-prototype-png draws one PNG per chosen index; choose at most "
                          f"{MAX_PROTOTYPE_PNGS} with --index (or use `yololens protos` for all prototypes)")
     src = open_images(source, labels, source_format, exclude=out)
-    given = source.given if isinstance(source, Source) else (str(source), None if labels is None else str(labels))
     spec = CoefficientsSpec(
-        compute, src, out, path, table_format, tuple(chosen), layout, retina_masks=retina_masks, mask_area=mask_area,
+        compute=compute, source=src, out=out, path=path, table_format=table_format, indices=tuple(chosen),
+        layout=layout, retina_masks=retina_masks, mask_area=mask_area,
         conf=conf, iou=iou, imgsz=imgsz, max_det=max_det, batch=batch, workers=workers,
         window=window or max(8 * batch, 64), max_image_bytes=max_image_bytes, save_prototype_png=save_prototype_png,
         report=report, overwrite=overwrite, progress=progress, labels=None if labels is None else str(labels),
-        given=given, prepared_s=time.perf_counter() - t0)
+        given=given_paths(source, labels), prepared_s=time.perf_counter() - t0)
     run = run_job(spec, build_coef_work, executor_of(executor, ray_address))
     return CoefficientsResult(run.final, len(run.keys), run.rows, run.start.resumed, run.skips,
                               run.timings["total"], run.outputs.get("report"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,10 +20,9 @@ from yololens.engine.mask_pool import mask_column
 from yololens.engine.matching import ClassMap, load_class_map, table_matched_pairs
 from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode, check_pool_size
 from yololens.errors import InputError, StrictModeError
-from yololens.jobs.skeleton import JobRun, Resumed
+from yololens.jobs.skeleton import JobRun, JobSpec, Resumed, given_paths
 from yololens.model.catalogue import resolve_layers
 from yololens.options import check_options
-from yololens.sources.records import Source
 from yololens.sources.resolve import as_source
 from yololens.store.manifest import claim_folder
 from yololens.store.table import ResumableTable
@@ -33,41 +32,21 @@ TABLE_NAME = "objects.parquet"
 RUN_CONFIG = ".yololens-run.json"
 
 
-@dataclass(frozen=True)
-class ExtractSpec:
-    """One extract run, resolved: compute, layers, source, and the settings that shape the rows.
-
-    ``layers``: the hooked layers (indices); ``boxes``, ``pool``: enums; ``window``: images per durable part;
-    ``given``: ``(source, labels)`` as the user gave them, as text (what the manifest records);
-    ``labels``: the label file or folder the source fingerprint covers.
-    """
+@dataclass(frozen=True, kw_only=True)
+class ExtractSpec(JobSpec):
+    """One extract run, resolved: the hooked ``layers``, the ``boxes`` and ``pool`` modes (enums), the class
+    map, and the settings that shape the rows (see :func:`~yololens.jobs.extract.extract`)."""
 
     job: ClassVar[str] = "extract"
-    compute: ComputeSpec
-    source: Source
-    out: Path
     layers: tuple[LayerId, ...]
     boxes: BoxMode
     class_map: ClassMap
-    imgsz: int = 640
-    conf: float = 0.25
-    iou: float = 0.7
-    max_det: int = 300
     match_iou: float = 0.5
     pool: PoolMode = PoolMode.BOX
     pool_size: int = DEFAULT_POOL_SIZE
     crops: bool = False
     crop_size: int = 128
-    batch: int = 8
-    workers: int = 2
-    window: int = 64
-    max_image_bytes: int | None = None
     strict: bool = False
-    overwrite: bool = False
-    progress: bool = True
-    labels: str | None = None
-    given: tuple[str | None, str | None] = (None, None)
-    prepared_s: float = field(default=0.0, compare=False)
 
     @property
     def layer_values(self) -> list[int | str]:
@@ -82,9 +61,6 @@ class ExtractSpec:
 
     def guard(self) -> tuple[Path, Path, str]:
         return self.out / RUN_CONFIG, self.out, "--out"
-
-    def guarded(self) -> Path | None:
-        return None
 
     def settings(self) -> dict:
         """Everything that changes the rows (the resume guard's record and the table's metadata)."""
@@ -118,10 +94,7 @@ class ExtractSpec:
         return extra
 
     def params(self, run: JobRun) -> dict:
-        return {"source": self.given[0], "labels": self.given[1], "source_format": self.source.format,
-                "out": str(self.out),
-                "batch": self.batch, "device": self.compute.device, "threads": self.compute.threads,
-                **self.settings()}
+        return {"source_format": self.source.format, "out": str(self.out), **super().params(run)}
 
     def _layer_info(self, dims: dict, strides: dict) -> list[dict]:
         info = []
@@ -166,14 +139,13 @@ def extract_spec(model, source, labels=None, *, out="yololens-out", layers=None,
     src = as_source(source, labels, source_format, exclude=out)
     if strict and src.skips:
         raise StrictModeError(f"--strict: {src.skips[0]}")
-    given = source.given if isinstance(source, Source) else (
-        None if source is None else str(source), None if labels is None else str(labels))
+    given = given_paths(source, labels)
     if box_mode is not BoxMode.PRED and not src.has_labels:
         raise InputError(f"{given[0]}: --boxes {box_mode} needs labels; pass --labels FILE_OR_DIR")
     cmap = class_map if isinstance(class_map, ClassMap) else load_class_map(
         class_map, loaded.names.values(), src.class_names or None)
     return ExtractSpec(
-        compute, src, out, layer_ids, box_mode, cmap, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
+        compute=compute, source=src, out=out, layers=layer_ids, boxes=box_mode, class_map=cmap, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
         match_iou=match_iou, pool=pool_mode, pool_size=pool_size, crops=crops, crop_size=crop_size, batch=batch,
         workers=workers, window=window, max_image_bytes=max_image_bytes, strict=strict, overwrite=overwrite,
         progress=progress, labels=None if labels is None else str(labels), given=given,

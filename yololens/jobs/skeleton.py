@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar
 
 from tqdm.auto import tqdm
 
@@ -61,39 +61,73 @@ def resume(out: Path, config: Path, tables: Sequence[ResumableTable], settings: 
     return Resumed(done, redone, sum(r.name in done for r in records))
 
 
-class JobSpec(Protocol):
-    """What :func:`run_job` needs of a job's spec (a frozen dataclass: compute settings resolved once)."""
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """A resumable job's spec: frozen and picklable (a Ray worker gets it), compute settings resolved once.
 
-    job: str  # the manifest's ``job`` (and ``command``)
-    out: Path
-    source: Source
-    labels: str | None  # the label file or folder the source fingerprint covers
+    The fields every resumable job has; a job's spec adds its own settings and says what to guard, resume,
+    finalize and record. ``window``: images per durable part; ``labels``: the label file or folder the source
+    fingerprint covers; ``given``: ``(source, labels)`` as the user gave them, as text (the manifest's);
+    ``prepared_s``: seconds building the spec took (model load, source listing).
+    """
+
+    job: ClassVar[str]  # the manifest's ``job`` (and ``command``)
     compute: ComputeSpec
-    window: int
-    overwrite: bool
-    progress: bool
-    prepared_s: float  # seconds building the spec took (model load, source listing)
+    source: Source
+    out: Path
+    # the forward pass (Ultralytics predict's defaults)
+    imgsz: int = 640
+    conf: float = 0.25
+    iou: float = 0.7
+    max_det: int = 300
+    # reading and running the windows
+    batch: int = 8
+    workers: int = 2
+    window: int = 64
+    max_image_bytes: int | None = None
+    # this run
+    overwrite: bool = False
+    progress: bool = True
+    labels: str | None = None
+    given: tuple[str | None, str | None] = (None, None)
+    prepared_s: float = field(default=0.0, compare=False)
 
     def tables(self) -> list[ResumableTable]:
         """The job's resumable tables; the first one's keys are the images done."""
+        raise NotImplementedError
 
     def settings(self) -> dict:
         """What changes the rows: a resumed run must have the same (the settings guard's record)."""
+        raise NotImplementedError
 
     def guard(self) -> tuple[Path, Path, str]:
         """The settings guard's ``(record file, the output it names in a refusal, the option to change)``."""
+        raise NotImplementedError
 
     def guarded(self) -> Path | None:
         """An output file outside ``out`` to lock too (``None``: none)."""
+        return None
 
     def after_resume(self, start: Resumed) -> JobSpec:
         """The spec the windows run with, once the earlier runs' state is known."""
+        return self
 
     def finalize(self, run: JobRun) -> dict:
         """Merge the parts; set ``run.final`` and ``run.counts``; return the manifest's extra entries."""
+        raise NotImplementedError
 
     def params(self, run: JobRun) -> dict:
-        """The manifest's ``params``."""
+        """The manifest's ``params``: where from, how it ran, and :meth:`settings`."""
+        return {"source": self.given[0], "labels": self.given[1], "batch": self.batch,
+                "device": self.compute.device, "threads": self.compute.threads, **self.settings()}
+
+
+def given_paths(source, labels) -> tuple[str | None, str | None]:
+    """``(source, labels)`` as the user gave them, as text; an opened Source reports the paths it was opened from
+    (never its repr, which later steps would read as a path)."""
+    if isinstance(source, Source):
+        return source.given
+    return (None if source is None else str(source)), (None if labels is None else str(labels))
 
 
 @dataclass
