@@ -41,7 +41,7 @@ def extract_code(model: str, folder: Path, out: Path, backend: str, threads: int
     ray = "import ray; ray.init(include_dashboard=False, log_to_driver=False)\n" if executor == "ray" else ""
     return (f"from yololens.jobs.extract import extract\n{ray}"
             f"r = extract({model!r}, {str(folder)!r}, out={str(out)!r}, layers={LAYERS}, batch={batch}, "
-            f"device='cpu', backend={backend!r}, threads={threads}, workers={workers}, chunk_images={window}, "
+            f"device='cpu', backend={backend!r}, threads={threads}, workers={workers}, window={window}, "
             f"executor={executor!r}, overwrite=True, progress=False)\n"
             f"RESULT = {{'images': r.images_done, 'run_s': r.manifest['timings_s']['run'], "
             f"'precision': r.manifest['params']['precision']}}")

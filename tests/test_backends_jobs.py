@@ -81,8 +81,8 @@ def test_export_failure_is_one_line(det_weights, monkeypatch):
 
 def test_coefficients_and_protos_with_openvino(seg_weights, assets, tmp_path):
     kw = dict(imgsz=320, progress=False)
-    ov = coefficients(str(seg_weights), str(assets), tmp_path / "ov", fmt="parquet", backend="openvino", **kw)
-    pt = coefficients(str(seg_weights), str(assets), tmp_path / "pt", fmt="parquet", backend="torch", **kw)
+    ov = coefficients(str(seg_weights), str(assets), tmp_path / "ov", table_format="parquet", backend="openvino", **kw)
+    pt = coefficients(str(seg_weights), str(assets), tmp_path / "pt", table_format="parquet", backend="torch", **kw)
     a, b = pq.read_table(ov.table).to_pandas(), pq.read_table(pt.table).to_pandas()
     assert len(a) == len(b) > 0 and list(a.class_name) == list(b.class_name)
     coef = [c for c in a.columns if c.startswith("coef_")]
@@ -90,7 +90,7 @@ def test_coefficients_and_protos_with_openvino(seg_weights, assets, tmp_path):
     manifest = json.loads((tmp_path / "ov" / "manifest.json").read_text())
     assert (manifest["params"]["backend"], manifest["params"]["precision"]) == ("openvino", "f32")
     with pytest.raises(InputError, match="backend"):
-        coefficients(str(seg_weights), str(assets), tmp_path / "ov", fmt="parquet", backend="torch", **kw)
+        coefficients(str(seg_weights), str(assets), tmp_path / "ov", table_format="parquet", backend="torch", **kw)
 
     res = protos(str(seg_weights), str(assets / "bus.jpg"), tmp_path / "protos", backend="openvino",
                  max_instances=1, **kw)

@@ -78,7 +78,7 @@ def test_boxes_both_matches_predictions(bdd_detect, det_weights, tmp_path):
 
 def test_resume_equals_uninterrupted_run(folder, det_weights, tmp_path, monkeypatch):
     clean = extract(str(det_weights), str(folder), out=tmp_path / "clean", layers=[9, 15], batch=2,
-                    chunk_images=1, progress=False).table()
+                    window=1, progress=False).table()
     # Interrupted run: only the first image's window made it (Ctrl-C right after its part); the rerun does the rest.
     write_part = ResumableTable.write_part
 
@@ -89,9 +89,9 @@ def test_resume_equals_uninterrupted_run(folder, det_weights, tmp_path, monkeypa
     monkeypatch.setattr(ResumableTable, "write_part", write_then_interrupt)
     out = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
-        extract(str(det_weights), str(folder), out=out, layers=[9, 15], batch=2, chunk_images=1, progress=False)
+        extract(str(det_weights), str(folder), out=out, layers=[9, 15], batch=2, window=1, progress=False)
     monkeypatch.undo()
-    res = extract(str(det_weights), str(folder), out=out, layers=[9, 15], batch=2, chunk_images=1, progress=False)
+    res = extract(str(det_weights), str(folder), out=out, layers=[9, 15], batch=2, window=1, progress=False)
     assert res.manifest["counts"]["images_resumed"] == 1 and res.manifest["counts"]["images_processed"] == 2
     resumed = load_objects(out)
     assert resumed.drop(["image_index", "object_id"]).equals(clean.drop(["image_index", "object_id"]))

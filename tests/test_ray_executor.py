@@ -18,7 +18,7 @@ psutil = pytest.importorskip("psutil", reason="psutil (a ray dependency) is need
 
 from yololens.jobs.extract import extract  # noqa: E402
 
-RUN = dict(imgsz=320, batch=2, chunk_images=2, backend="torch", threads=1, progress=False, layers=[9, 15])
+RUN = dict(imgsz=320, batch=2, window=2, backend="torch", threads=1, progress=False, layers=[9, 15])
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_resume_across_executors(cluster, local, images, det_weights, tmp_path, 
     """A local run stopped after two windows resumes on Ray, and a Ray run stopped after one window resumes
     locally; both finish with the uninterrupted local table."""
     import yololens.jobs.extract_windows as ew
-    import yololens.jobs.ray_executor as rx
+    import yololens.engine.ray_executor as rx
 
     flush = ew.ExtractWindows._flush
     calls = []
@@ -140,7 +140,7 @@ def test_coefficients_on_ray_equal_local(cluster, images, seg_weights, tmp_path)
 def test_worker_that_cannot_see_out_says_so(tmp_path):
     """The shared-OUT check: an actor whose filesystem lacks the driver's probe file refuses in one line."""
     from yololens.errors import InputError
-    from yololens.jobs.ray_executor import _WindowActor
+    from yololens.engine.ray_executor import _WindowActor
 
     with pytest.raises(InputError, match="cannot see OUT; --executor ray needs OUT on a filesystem all nodes share"):
         _WindowActor(lambda: None, str(tmp_path / "out" / ".yololens-ray-x"))

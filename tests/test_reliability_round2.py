@@ -296,8 +296,7 @@ def test_12_numeric_options_are_checked_by_the_api(command, option, value, asset
 
     api = {"extract": yololens.extract, "maps": yololens.maps, "protos": protos, "coefficients": coefficients}[command]
     name = option[2:].replace("-", "_")
-    kwargs = {"chunk_images" if (command, name) == ("extract", "window") else name: type(1.5 if "." in value else 1)(
-        float(value))}
+    kwargs = {name: type(1.5 if "." in value else 1)(float(value))}
     model = "yolov8n-seg.yaml"
     with pytest.raises(InputError, match=f"^{option} must be") as info:
         api(model, str(assets / "bus.jpg"), out=tmp_path / "o", **kwargs)

@@ -123,6 +123,6 @@ def test_coco_without_annotations_key(coco_dir):
     data = json.loads((coco_dir / "instances.json").read_text())
     del data["annotations"]
     (coco_dir / "instances.json").write_text(json.dumps(data))
-    source = open_source(coco_dir / "images", coco_dir / "instances.json", fmt="coco")
+    source = open_source(coco_dir / "images", coco_dir / "instances.json", source_format="coco")
     assert [r.labels for r in source.records] == [[], [], []]
     assert any(s.action == "kept" and "no 'annotations' key" in s.reason for s in source.skips)

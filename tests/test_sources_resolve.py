@@ -68,13 +68,13 @@ def test_labels_against_a_list_source(tmp_path):
 def test_fmt_override_and_bad_format(tmp_path):
     _write_image(tmp_path / "a.jpg")
     (tmp_path / "ann.json").write_text(json.dumps([{"name": "a.jpg", "labels": []}]))
-    assert open_source(tmp_path, tmp_path / "ann.json", fmt="bdd").format == "bdd"
+    assert open_source(tmp_path, tmp_path / "ann.json", source_format="bdd").format == "bdd"
     with pytest.raises(InputError, match="unknown format 'xml'"):
-        open_source(tmp_path, fmt="xml")
+        open_source(tmp_path, source_format="xml")
     with pytest.raises(InputError, match="takes no labels"):
-        open_source(tmp_path, tmp_path / "ann.json", fmt="folder")
+        open_source(tmp_path, tmp_path / "ann.json", source_format="folder")
     with pytest.raises(InputError, match="needs --labels"):
-        open_source(tmp_path, fmt="coco")
+        open_source(tmp_path, source_format="coco")
 
 
 @pytest.mark.reliability

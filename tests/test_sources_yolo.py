@@ -97,7 +97,7 @@ def test_images_folder_without_names_uses_class_ids(tmp_path):
 
 
 def test_images_folder_forced_yolo_uses_the_ultralytics_rule(dataset):
-    source = open_source(dataset / "images" / "val", fmt="yolo")
+    source = open_source(dataset / "images" / "val", source_format="yolo")
     assert [(r.name, [x.category for x in r.labels]) for r in source.records] == [
         ("a.jpg", ["0", "2"]),
         ("b.png", ["1"]),

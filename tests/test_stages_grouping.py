@@ -129,7 +129,7 @@ def test_ground_truth_vocabulary_is_the_default(tmp_path):
     out = _two_vocabularies(tmp_path)
     rep = stages(out, n_boot=50, save=False)
     assert rep.params["origin"] == "gt" and (rep.table["n_classes"] == 2).all()
-    assert "Vocabulary: the label classes (ground-truth rows)" in rep.recommendation
+    assert "StageOrigin: the label classes (ground-truth rows)" in rep.recommendation
     mixed = stages(out, origin="all", n_boot=50, save=False)
     assert (mixed.table["n_classes"] == 3).all()  # car, pedestrian and person: two vocabularies
     assert "mixes two vocabularies" in mixed.recommendation

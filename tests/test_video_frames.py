@@ -76,7 +76,7 @@ def test_plot_and_stages_on_video_frames(both_run):
     res = runner.invoke(app, ["stages", str(out), "--bootstrap", "50"])
     assert res.exit_code == 0, res.output
     md = (out / "stages.md").read_text()
-    assert "folds grouped by video" in md and "Vocabulary: the label classes (ground-truth rows)" in md
+    assert "folds grouped by video" in md and "StageOrigin: the label classes (ground-truth rows)" in md
     assert "class map default (BDD100K -> COCO); matched class pairs: car -> car" in md
 
 

@@ -37,8 +37,9 @@ class Origin(StrEnum):
     PRED = "pred"
 
 
-class Vocabulary(StrEnum):
-    """Which rows' classes the stage report scores (``--origin``)."""
+class StageOrigin(StrEnum):
+    """``stages --origin``: an :class:`Origin` (the rows whose classes the stage report scores), or ``auto``
+    (``gt`` when the table has ground-truth rows, else ``all``); resolved to an :class:`Origin` before use."""
 
     AUTO = "auto"  # gt when the table has ground truth rows, else all
     ALL = "all"
@@ -145,4 +146,4 @@ def embedding_column(layer: int | str) -> str:
     return f"emb_L{layer}" if isinstance(layer, int) else f"emb_{layer}"
 
 
-__all__ = ["PROTO", "Backend", "BoxMode", "ExecutorKind", "CoefLayout", "ExportMedia", "LayerId", "Method", "Origin", "Precision", "ReportBoxMode", "SectionStatus", "Task", "Vocabulary", "embedding_column"]
+__all__ = ["PROTO", "Backend", "BoxMode", "ExecutorKind", "CoefLayout", "ExportMedia", "LayerId", "Method", "Origin", "Precision", "ReportBoxMode", "SectionStatus", "Task", "StageOrigin", "embedding_column"]

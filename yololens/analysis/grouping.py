@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from yololens.errors import InputError
-from yololens.types import Vocabulary
+from yololens.types import Origin, StageOrigin
 
 
 class GroupMode(StrEnum):
@@ -89,26 +89,26 @@ def group_codes(values: pd.Series | np.ndarray) -> np.ndarray:
     return codes
 
 
-def resolve_origin(requested: str, origins: pd.Series | None) -> tuple[str, str, str | None]:
+def resolve_origin(requested: str, origins: pd.Series | None) -> tuple[Origin, str, str | None]:
     """``(origin filter, vocabulary phrase, warning)`` for ``--origin``.
 
     ``origins``: the table's ``origin`` column (None when it has none).
     """
     try:
-        req = Vocabulary(requested)
+        req = StageOrigin(requested)
     except ValueError:
-        raise InputError(f"--origin must be one of {', '.join(v.value for v in Vocabulary)}, not {requested!r}") from None
+        raise InputError(f"--origin must be one of {', '.join(v.value for v in StageOrigin)}, not {requested!r}") from None
     kinds = set() if origins is None else set(origins.dropna().astype(str))
-    if req == Vocabulary.AUTO:
-        req = Vocabulary.GT if "gt" in kinds else Vocabulary.ALL
-    if req == Vocabulary.GT:
-        return "gt", "the label classes (ground-truth rows)", None
-    if req == Vocabulary.PRED:
-        return "pred", "the model's classes (predicted rows)", None
-    if {"gt", "pred"} <= kinds:
-        return "all", "gt label classes and predicted model classes together", (
+    if req is StageOrigin.AUTO:
+        req = StageOrigin.GT if Origin.GT in kinds else StageOrigin.ALL
+    if req is StageOrigin.GT:
+        return Origin.GT, "the label classes (ground-truth rows)", None
+    if req is StageOrigin.PRED:
+        return Origin.PRED, "the model's classes (predicted rows)", None
+    if {Origin.GT, Origin.PRED} <= kinds:
+        return Origin.ALL, "gt label classes and predicted model classes together", (
             "scoring gt and pred rows together mixes two vocabularies (a label 'pedestrian' and a model 'person' "
             "are different classes here); --origin gt or pred scores one")
     only = next(iter(kinds), None)
     phrase = {"gt": "the label classes (ground-truth rows)", "pred": "the model's classes (predicted rows)"}
-    return "all", phrase.get(only, "the table's classes"), None
+    return Origin.ALL, phrase.get(only, "the table's classes"), None

@@ -1,6 +1,6 @@
 """Projection at millions of points: fit on a class-stratified sample, place the rest in chunks.
 
-Above ``Projector.large_n`` points (default 200 000) :func:`project_large` fits t-SNE / UMAP / PCA on a
+Above ``Projector.large_n`` (:mod:`yololens.analysis.projection`) points (default 200 000) :func:`project_large` fits t-SNE / UMAP / PCA on a
 class-stratified sample of ``fit_sample`` points and places every other point with the fitted model's own
 ``transform`` (openTSNE ``TSNEEmbedding.transform``: each new point is optimised against the fixed reference
 embedding only; UMAP ``transform``; PCA ``transform``), ``place_chunk`` points at a time. The vectors of the
@@ -23,12 +23,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
+from yololens.types import Method
 
 
-class Projector(Protocol):
-    """What this module needs of :class:`yololens.analysis.projection.Projector` (not imported: no cycle)."""
+class SampleFitter(Protocol):
+    """The callbacks fit-a-sample-place-the-rest makes into the projection that called it.
 
-    method: str
+    :class:`yololens.analysis.projection.Projector` passes itself: its :meth:`fit_transform` fits the sample
+    (below ``large_n`` points, so it does not come back here) and its :meth:`reduce` prepares the placed
+    points. Control goes back into ``projection.py`` through these methods only; typed structurally, so this
+    module imports nothing from there.
+    """
+
+    method: Method
     seed: int
     large_n: int
     place_chunk: int
@@ -117,14 +124,14 @@ def split_fit(labels: np.ndarray | None, n: int, fit_sample: int, seed: int) -> 
     return fit, np.flatnonzero(keep).astype(np.int64)
 
 
-def place(projector: Projector, Xr: np.ndarray) -> np.ndarray:
+def place(projector: SampleFitter, Xr: np.ndarray) -> np.ndarray:
     """``(M, C')`` reduced vectors (``Projector.reduce``) -> ``(M, 2)`` float32 coordinates from the fitted
     model, ``projector.place_chunk`` rows at a time."""
     out = np.empty((len(Xr), 2), dtype=np.float32)
     step = max(int(projector.place_chunk), 1)
     for lo in range(0, len(Xr), step):
         block = Xr[lo : lo + step]
-        if projector.method == "tsne":
+        if projector.method is Method.TSNE:
             Y = projector.model_.transform(block, n_iter=PLACE_ITER)
         else:
             Y = projector.model_.transform(block)
@@ -132,15 +139,15 @@ def place(projector: Projector, Xr: np.ndarray) -> np.ndarray:
     return out
 
 
-def _info(projector: Projector, n_fit: int, n_placed: int) -> dict:
+def _info(projector: SampleFitter, n_fit: int, n_placed: int) -> dict:
     note = (f"fitted on a class-stratified sample of {n_fit:,} objects; the other {n_placed:,} were placed "
             "with the fitted model's transform")
     return {**projector.fit_info_, "mode": "large-n", "fitted": n_fit, "placed": n_placed,
             "threshold": projector.large_n, "place_chunk": projector.place_chunk,
-            "place_iter": PLACE_ITER if projector.method == "tsne" else None, "note": note}
+            "place_iter": PLACE_ITER if projector.method is Method.TSNE else None, "note": note}
 
 
-def fit_place(projector: Projector, X: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+def fit_place(projector: SampleFitter, X: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
     """In memory: ``X`` ``(N, C)`` -> ``(N, 2)``, fitting a ``labels``-stratified sample and placing the rest."""
     fit, rest = split_fit(labels, len(X), projector.fit_size(), projector.seed)
     Y = np.empty((len(X), 2), dtype=np.float32)
@@ -152,7 +159,7 @@ def fit_place(projector: Projector, X: np.ndarray, labels: np.ndarray | None) ->
     return Y
 
 
-def project_large(projector: Projector, out: str | os.PathLike, column: str, rows: np.ndarray,
+def project_large(projector: SampleFitter, out: str | os.PathLike, column: str, rows: np.ndarray,
                   label: str) -> tuple[np.ndarray, np.ndarray]:
     """Large-N projection of table rows ``rows`` of ``column``: fit a ``label``-stratified sample (uniform when
     the table has no such column), place the rest. Returns coordinates ``(N, 2)`` and ``placed`` ``(N,)``

@@ -31,6 +31,7 @@ from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the p
 )
 from yololens.analysis.run import run_folder
 from yololens.errors import InputError
+from yololens.types import Method
 
 UMAP_HINT = 'UMAP needs the optional extra: pip install "yololens[umap]"'
 #: The default t-SNE route (measured by benchmarks/scale.py, T1): PCA-50, 100 early-exaggeration iterations,
@@ -94,6 +95,7 @@ class Projector:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise InputError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
+        self.method = Method(self.method)
         if self.gradient not in ("auto", "fft", "bh"):
             raise InputError(f"gradient must be auto, fft or bh, not {self.gradient!r}")
 
@@ -113,7 +115,7 @@ class Projector:
         """``(N, C)`` -> ``(N, C')`` float32: optional L2 normalisation, then optional PCA pre-reduction."""
         X = self._checked(X)
         self.pca_ = None
-        if self.method != "pca" and self.pca_dims and X.shape[1] > self.pca_dims and X.shape[0] > self.pca_dims:
+        if self.method is not Method.PCA and self.pca_dims and X.shape[1] > self.pca_dims and X.shape[0] > self.pca_dims:
             from sklearn.decomposition import PCA
 
             self.pca_ = PCA(n_components=int(self.pca_dims), random_state=self.seed)
@@ -150,14 +152,14 @@ class Projector:
         t0 = time.perf_counter()
         Xp = self.preprocess(X)
         t1 = time.perf_counter()
-        if self.method == "pca":
+        if self.method is Method.PCA:
             from sklearn.decomposition import PCA
 
             if Xp.shape[1] < 2:
                 raise InputError("PCA to 2-D needs embeddings with at least 2 dimensions")
             self.model_ = PCA(n_components=2, random_state=self.seed)
             Y = self.model_.fit_transform(Xp)
-        elif self.method == "tsne":
+        elif self.method is Method.TSNE:
             Y = self._tsne(Xp)
         else:
             Y = self._umap(Xp)

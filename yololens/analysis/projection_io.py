@@ -16,14 +16,15 @@ import pyarrow.parquet as pq
 from yololens.analysis import table as T
 from yololens.errors import InputError
 from yololens.store.atomic import atomic_path, write_json
+from yololens.types import Method, Origin
 
-METHODS = ("tsne", "umap", "pca")
+METHODS = tuple(Method)  # tsne, umap, pca (the --method choices, in that order)
 PROJECTIONS_DIR = "projections"
 
 
 def projection_path(out: str | os.PathLike, column: str, method: str, origin: str = "all") -> Path:
     """``OUT/projections/L9_tsne.parquet`` (``..._gt.parquet`` / ``..._pred.parquet`` with an origin filter)."""
-    suffix = "" if origin == "all" else f"_{origin}"
+    suffix = "" if origin == Origin.ALL else f"_{origin}"
     return T.out_dir(out) / PROJECTIONS_DIR / f"{T.stage_label(column)}_{method}{suffix}.parquet"
 
 

@@ -84,7 +84,7 @@ def _setup_sentences(params: dict) -> list[str]:
     """What was scored: vocabulary, grouping (and its warning), class map; empty when not known."""
     out = []
     if params.get("vocabulary"):
-        out.append(f"Vocabulary: {params['vocabulary']}.")
+        out.append(f"StageOrigin: {params['vocabulary']}.")
     if params.get("vocabulary_warning"):
         out.append(f"Warning: {params['vocabulary_warning']}.")
     if params.get("grouping"):

@@ -34,6 +34,7 @@ from yololens.analysis.run import run_folder
 from yololens.analysis.stage_text import CI_NOTE, METRICS, recommend
 from yololens.analysis.verdict import Verdict, enough_classes, not_enough_line, stage_roles
 from yololens.errors import InputError, StrictModeError
+from yololens.types import Origin
 
 __all__ = ["CI_NOTE", "METRICS", "StageReport", "Verdict", "compute_stages", "recommend"]
 
@@ -161,7 +162,7 @@ def compute_stages(
     wanted_group = group_by if group_by not in ("auto", "none", None) else None
     meta = _meta_frame(out, label, [c for c in ("video", "image", wanted_group) if c])
     origin, vocabulary, vocab_warning = resolve_origin(origin, meta["origin"] if "origin" in meta else None)
-    if origin != "all" and "origin" not in meta:
+    if origin is not Origin.ALL and "origin" not in meta:
         raise InputError("--origin needs an origin column in the objects table")
     grouping = _grouping(out, meta, group_by)
     base = T.row_mask(meta, origin=origin, label=label) if "origin" in meta else meta[label].notna().to_numpy()

@@ -22,10 +22,11 @@ import pyarrow.parquet as pq
 from yololens.analysis.arrays import (embeddings_to_numpy, finite_rows, rows_matching,  # noqa: F401 (re-exported)
                                       stratified_sample)
 from yololens.errors import InputError
+from yololens.types import Origin
 
 OBJECTS_FILE = "objects.parquet"
 EMB_PREFIX = "emb_"
-ORIGINS = ("all", "gt", "pred")
+ORIGINS = tuple(Origin)  # all, gt, pred
 
 #: COCO box-size thresholds (area in original pixels²): small < 32², medium < 96², large otherwise.
 SIZE_SMALL = 32.0**2
@@ -155,13 +156,13 @@ def row_mask(
     if isinstance(table_or_df, pa.Table):
         if emb_col is not None:
             mask &= np.asarray(pc.is_valid(table_or_df[emb_col]))
-        if origin != "all":
+        if origin != Origin.ALL:
             mask &= np.asarray(pc.fill_null(pc.equal(table_or_df["origin"], origin), False))
         if label is not None:
             mask &= np.asarray(pc.is_valid(table_or_df[label]))
         return mask
     df = table_or_df
-    if origin != "all":
+    if origin != Origin.ALL:
         mask &= (df["origin"] == origin).fillna(False).to_numpy(dtype=bool)
     if label is not None:
         mask &= df[label].notna().to_numpy(dtype=bool)

@@ -64,7 +64,7 @@ def coefficients_command(
 
     if all_ and index:
         raise InputError("give either --index or --all, not both")
-    result = coefficients(model, source, out, table=csv, indices=None if all_ else index, fmt=table_format,
+    result = coefficients(model, source, out, table=csv, indices=None if all_ else index, table_format=table_format,
                           layout=layout, retina_masks=retina_masks, mask_area=mask_area, conf=conf, iou=iou,
                           imgsz=imgsz, batch=batch, device=device, backend=backend, half=half, precision=precision,
                           threads=threads, workers=workers, window=window, max_image_bytes=max_image_bytes,

@@ -13,7 +13,7 @@ from yololens.cli.common import (
     BatchOpt,
     DeviceOpt,
     ExecutorOpt,
-    FormatOpt,
+    SourceFormatOpt,
     CalibrationOpt,
     HalfOpt,
     PrecisionOpt,
@@ -42,7 +42,7 @@ def extract_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: objects.parquet, manifest.json, crops/.")] = Path("yololens-out"),
     model: ModelOpt = None,
     labels: Annotated[Optional[str], typer.Option(help="Labels: BDD100K/Scalabel JSON, COCO JSON, or a YOLO labels folder. Image names resolve against --source.")] = None,
-    fmt: FormatOpt = None,
+    source_format: SourceFormatOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5). Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21; YOLO11/26: 9,16,19,22). See `yololens layers MODEL`.")] = None,
     boxes: Annotated[BoxMode, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = BoxMode.PRED,
     imgsz: ImgszOpt = 640,
@@ -84,11 +84,11 @@ def extract_command(
     from yololens.jobs.extract import extract
 
     result = extract(
-        model, source, labels, out=out, layers=layers, boxes=boxes, fmt=fmt, imgsz=imgsz, batch=batch, conf=conf,
+        model, source, labels, out=out, layers=layers, boxes=boxes, source_format=source_format, imgsz=imgsz, batch=batch, conf=conf,
         iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, backend=backend, threads=threads,
         precision=precision, calibration=calibration, match_iou=match_iou,
         class_map=class_map, pool=pool, pool_size=pool_size, crops=crops, crop_size=crop_size, workers=workers,
-        chunk_images=window, max_image_bytes=max_image_bytes, strict=strict,
+        window=window, max_image_bytes=max_image_bytes, strict=strict,
         overwrite=overwrite, progress=progress, executor=executor, ray_address=ray_address,
     )
     c, t = result.counts, result.manifest["timings_s"]

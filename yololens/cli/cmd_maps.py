@@ -12,7 +12,7 @@ from yololens.cli.common import (
     DEFAULT_MAX_IMAGE_BYTES,
     BatchOpt,
     DeviceOpt,
-    FormatOpt,
+    SourceFormatOpt,
     CalibrationOpt,
     HalfOpt,
     PrecisionOpt,
@@ -40,7 +40,7 @@ def maps_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: one sub-folder per image, plus manifest.json.")] = Path("yololens-maps"),
     model: ModelOpt = None,
     layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5, proto for seg prototypes), or 'all'. Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21). See `yololens layers MODEL`.")] = None,
-    fmt: FormatOpt = None,
+    source_format: SourceFormatOpt = None,
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,
     device: DeviceOpt = None,
@@ -78,7 +78,8 @@ def maps_command(
     result = maps(
         model, source, layers, out, imgsz=imgsz, batch=batch, device=device, half=half, backend=backend,
         threads=threads, precision=precision, calibration=calibration, channels=channels,
-        rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures, fmt=fmt,
+        rank=rank, shared_scale=shared_scale, heatmap=heatmap, dtype=dtype, npy=npy, figures=figures,
+        source_format=source_format,
         workers=workers, max_image_bytes=max_image_bytes, progress=progress, on_skip=lambda skip: tqdm.write(f"skipped {skip}"),
     )
     typer.echo(result.summary())

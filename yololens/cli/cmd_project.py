@@ -9,7 +9,7 @@ import typer
 
 from yololens.cli.common import EXIT_SKIPPED, cli_errors, exit_for_skips
 from yololens.options import typer_bounds
-from yololens.types import Method, Origin, Vocabulary
+from yololens.types import Method, Origin, StageOrigin
 
 RUN_HELP = "Run folder: the output folder of `yololens extract` (holds objects.parquet); results are written into it."
 LAYER_HELP = "Embedding column: 9 -> emb_L9, coef -> emb_coef; several as 9,15,21 or 'all'."
@@ -158,7 +158,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Argument(..., metavar="RUN", help=RUN_HELP, show_default=False),
         label: str = typer.Option("class_name", "--label", help="Class column the stages are scored on."),
         layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Only these stages (default: every emb_*)."),
-        origin: Vocabulary = typer.Option(Vocabulary.AUTO, "--origin", help=STAGES_ORIGIN_HELP),
+        origin: StageOrigin = typer.Option(StageOrigin.AUTO, "--origin", help=STAGES_ORIGIN_HELP),
         group_by: str = typer.Option("auto", "--group-by", help=GROUP_BY_HELP),
         sample: int = typer.Option(5000, "--sample", help="Class-stratified cap on objects per stage (0 = all)."),
         folds: int = typer.Option(5, "--folds", help="Stratified (grouped) cross-validation folds."),

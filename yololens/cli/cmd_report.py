@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from yololens.cli.common import (BackendOpt, BatchOpt, DeviceOpt, FormatOpt, ImgszOpt, ModelOpt, SourceOpt, ThreadsOpt,
+from yololens.cli.common import (BackendOpt, BatchOpt, DeviceOpt, SourceFormatOpt, ImgszOpt, ModelOpt, SourceOpt, ThreadsOpt,
                                  WorkersOpt,
                                  cli_errors)
 from yololens.types import Backend, Method, ReportBoxMode
@@ -41,7 +41,7 @@ def report_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Report folder: index.html, report.json and the data behind every figure.")] = Path("yololens-report"),
     model: ModelOpt = None,
     labels: Annotated[Optional[str], typer.Option(help="Labels: BDD100K/Scalabel JSON, COCO JSON, or a YOLO labels folder (adds ground truth: TP/FP/FN colours, stage report on the true classes).")] = None,
-    fmt: FormatOpt = None,
+    source_format: SourceFormatOpt = None,
     max_images: Annotated[int, typer.Option("--max-images", min=1, help="Images shown as feature maps and seg decompositions (the first ones of the source).")] = 3,
     layers: Annotated[Optional[str], typer.Option(help="Embedding layers (indices or names). Default: SPPF + the neck outputs feeding the head.")] = None,
     map_layers: Annotated[Optional[str], typer.Option("--map-layers", help="Layers of the feature-map figures. Default: the last backbone layer at strides 4, 8, 16, then the embedding layers.")] = None,
@@ -82,7 +82,7 @@ def report_command(
 
     chosen = {"catalogue": catalogue, "maps": maps, "projection": projection, "stages": stages, "similarity": similarity, "seg": seg}
     result = build_report(
-        model, source, labels, out=out, fmt=fmt, layers=layers, map_layers=map_layers, max_images=max_images,
+        model, source, labels, out=out, source_format=source_format, layers=layers, map_layers=map_layers, max_images=max_images,
         boxes=boxes, conf=conf, iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, device=device, backend=backend,
         threads=threads, method=method,
         sample=sample, seed=seed, hover_thumbnails=hover_thumbnails, seg_instances=seg_instances,

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from yololens.cli.common import EXIT_SKIPPED, cli_errors
-from yololens.types import Vocabulary
+from yololens.types import StageOrigin
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +27,8 @@ def similarity_command(
                                                  "every emb_* column).")] = None,
     layer_b: Annotated[Optional[str], typer.Option("--layer-b", help="Stages of RUN_B (default: every emb_* "
                                                    "column).")] = None,
-    origin: Annotated[Vocabulary, typer.Option("--origin", help="Which objects: auto (gt rows when the table has "
-                                               "them, else all), gt, pred or all; across two runs only gt.")] = Vocabulary.AUTO,
+    origin: Annotated[StageOrigin, typer.Option("--origin", help="Which objects: auto (gt rows when the table has "
+                                               "them, else all), gt, pred or all; across two runs only gt.")] = StageOrigin.AUTO,
     batch: Annotated[int, typer.Option("--batch", min=4, help="Objects per minibatch of the unbiased HSIC "
                                        "estimator (memory ~ stages x batch^2 x 8 bytes).")] = 256,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples of the minibatches for "

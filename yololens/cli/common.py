@@ -140,7 +140,7 @@ FORMAT_HELP = "Force the source format: image, folder, list, bdd, coco, yolo (de
 # Option types shared by the commands that run a model over images (one definition, one help text).
 SourceOpt = Annotated[str, typer.Option("--source", "-s", help=SOURCE_HELP)]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help=MODEL_HELP + " Default: $YOLOLENS_MODEL, else yolov8n-seg.pt.")]
-FormatOpt = Annotated[Optional[str], typer.Option("--source-format", help=FORMAT_HELP)]
+SourceFormatOpt = Annotated[Optional[str], typer.Option("--source-format", help=FORMAT_HELP)]
 ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP, **typer_bounds("imgsz"))]
 BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP, **typer_bounds("batch"))]
 DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]

@@ -1,42 +1,76 @@
 """The executor seam: what runs a resumable job's windows.
 
-An executor takes the full source order, the images already done, and the window / batch plan, and yields one
-:class:`~yololens.engine.windows.BatchStep` per batch, in plan order, marking each window's last batch (the job
-then writes that window's durable part). One implementation today, :class:`LocalExecutor` (in-process, decoding
-on background threads); a distributed executor plugs in here.
+One contract for every executor. A job gives a picklable *spec* and a *build* function; the executor calls
+``build(spec)`` once per worker (model, runner, pooling: the costly part), then ``work(window)`` once per
+window. A window is a list of consecutive source records (:func:`~yololens.engine.batching.plan_windows`,
+minus those already done); ``work`` writes the window's durable part itself and returns a
+:class:`WindowOutcome`. :class:`LocalExecutor` runs this in the calling process;
+:class:`~yololens.engine.ray_executor.RayExecutor` on Ray actors. A job never knows which one runs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TypeVar
 
-import numpy as np
+from tqdm.auto import tqdm
 
-from yololens.engine.runner import Runner
-from yololens.engine.windows import BatchStep, run_windows
 from yololens.sources.records import ImageRecord, Skip
+
+Window = list[ImageRecord]
+S = TypeVar("S")
+
+
+@dataclass
+class WindowOutcome:
+    """What one window did.
+
+    Attributes:
+        first_index: the window's first record's source index (outcomes are merged in this order).
+        keys: image keys done (their rows are in the window's part).
+        rows: rows written.
+        skips: inputs skipped in this window.
+        facts: what the window learned about the run (extract: ``{"dims": {column: C}, "strides": {layer: s}}``),
+            merged over windows with ``dict.update`` per key.
+    """
+
+    first_index: int
+    keys: list[str] = field(default_factory=list)
+    rows: int = 0
+    skips: list[Skip] = field(default_factory=list)
+    facts: dict[str, dict] = field(default_factory=dict)
+
+
+WindowWork = Callable[[Window], WindowOutcome]
+Build = Callable[[S], WindowWork]
 
 
 class Executor(Protocol):
-    """Runs the windows of a job (see :func:`~yololens.engine.windows.run_windows` for the arguments)."""
+    """Runs ``build(spec)`` once per worker and its work on every window; yields outcomes as they finish."""
 
-    def run(self, runner: Runner, records: Sequence[ImageRecord], done: Container[str], *, batch: int, window: int,
-            workers: int, progress: bool, desc: str, on_skip: Callable[[Skip], None] | None,
-            decode: Callable[[ImageRecord], np.ndarray] | None) -> Iterator[BatchStep]: ...
+    def run(self, build: Build, spec: S, windows: Sequence[Window], out: Path, *, gpu: bool = False,
+            progress: bool = True, desc: str = "images") -> Iterator[WindowOutcome]: ...
 
 
 @dataclass(frozen=True)
 class LocalExecutor:
-    """This process: the shared window loop of :mod:`yololens.engine.windows`."""
+    """This process: one worker, the windows in order."""
 
-    def run(self, runner: Runner, records: Sequence[ImageRecord], done: Container[str] = (), *, batch: int,
-            window: int, workers: int = 2, progress: bool = True, desc: str = "images",
-            on_skip: Callable[[Skip], None] | None = None,
-            decode: Callable[[ImageRecord], np.ndarray] | None = None) -> Iterator[BatchStep]:
-        return run_windows(runner, records, done, batch=batch, window=window, workers=workers, progress=progress,
-                           desc=desc, on_skip=on_skip, decode=decode)
+    def run(self, build: Build, spec: S, windows: Sequence[Window], out: Path, *, gpu: bool = False,
+            progress: bool = True, desc: str = "images") -> Iterator[WindowOutcome]:
+        bar = tqdm(total=sum(len(w) for w in windows), unit="img", desc=desc, disable=not progress,
+                   dynamic_ncols=True)
+        try:
+            work = build(spec) if windows else None
+            for window in windows:
+                outcome = work(window)
+                bar.update(len(window))
+                yield outcome
+        finally:
+            bar.close()
 
 
 LOCAL = LocalExecutor()
+

@@ -19,7 +19,7 @@ from yololens.model import ultra
 from yololens.model.loading import LoadedModel
 from yololens.sources.masks import MaskUnavailable, rasterize
 from yololens.sources.records import ImageRecord, LabelBox
-from yololens.types import embedding_column
+from yololens.types import BoxMode, embedding_column
 
 
 def mask_column(layer: int | str) -> str:
@@ -58,8 +58,8 @@ class ImageMasks:
 class MaskPooler:
     """Builds :class:`ImageMasks` per image and pools a layer inside them (box embedding where empty)."""
 
-    def __init__(self, model: LoadedModel, boxes: str):
-        self.model, self.boxes = model, boxes
+    def __init__(self, model: LoadedModel, boxes: BoxMode | str):
+        self.model, self.boxes = model, BoxMode(boxes)
 
     def image_masks(self, result, records: list[ImageRecord],
                     gt_labels: Callable[[ImageRecord], list[LabelBox]]) -> list[ImageMasks]:
@@ -73,7 +73,7 @@ class MaskPooler:
                 m, why = self._gt_mask(lab, res.image.shape[:2], info, shape)
                 rows.append(m * inside)
                 missing.append(why)
-            dets = res.detections if self.boxes in ("pred", "both") else None
+            dets = res.detections if self.boxes is not BoxMode.GT else None
             if dets is not None and len(dets):
                 if dets.coefs is not None and res.protos is not None:
                     pm = ultra.process_mask(res.protos, dets.coefs, dets.boxes_lb, shape).float().cpu()

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from yololens.errors import InputError
+from yololens.types import Origin
 
 DEFAULT_MAP_FILE = "bdd100k_coco.yaml"
 DEFAULT_MAP_NAME = "default (BDD100K -> COCO)"
@@ -170,7 +171,7 @@ def table_matched_pairs(table_path: Path) -> dict[str, int]:
 
     df = pq.read_table(table_path, columns=["image", "origin", "gt_id", "class_name", "status"]).to_pandas()
     tp = df[df["status"] == "TP"]
-    gt = tp[tp["origin"] == "gt"][["image", "gt_id", "class_name"]]
-    pred = tp[tp["origin"] == "pred"][["image", "gt_id", "class_name"]]
+    gt = tp[tp["origin"] == Origin.GT][["image", "gt_id", "class_name"]]
+    pred = tp[tp["origin"] == Origin.PRED][["image", "gt_id", "class_name"]]
     pairs = pred.merge(gt, on=["image", "gt_id"], suffixes=("_pred", "_gt"))
     return matched_pairs(pairs["class_name_gt"], pairs["class_name_pred"])

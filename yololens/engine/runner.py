@@ -18,6 +18,7 @@ from yololens.model import ultra
 from yololens.model.catalogue import PROTO
 from yololens.model.loading import LoadedModel
 from yololens.model.ultra import LetterboxInfo
+from yololens.types import Task
 
 
 @dataclass
@@ -112,7 +113,7 @@ class Runner:
         self.rect = rect
         self.classes = classes
         self._hooked = [layer for layer in self.layers if layer != PROTO]
-        self._want_protos = model.task == "segment" and (PROTO in self.layers or (predict if protos is None
+        self._want_protos = model.task == Task.SEGMENT and (PROTO in self.layers or (predict if protos is None
                                                                                    else protos))
         if model.end2end:
             # Class filtering needs candidates before max_det truncation (as Ultralytics' predictor does).
@@ -163,6 +164,6 @@ class Runner:
                 boxes=info.to_original(boxes_lb).cpu().numpy().astype(np.float32),
                 scores=pred[:, 4].float().cpu().numpy(),
                 class_ids=pred[:, 5].long().cpu().numpy(),
-                coefs=pred[:, 6:] if self.model.task == "segment" else None,
+                coefs=pred[:, 6:] if self.model.task == Task.SEGMENT else None,
             ))
         return dets

@@ -39,7 +39,7 @@ class BatchStep:
     window_records: list[ImageRecord]
 
 
-def run_windows(runner: Runner, records: Sequence[ImageRecord], done: Container[str] = (), *, batch: int,
+def run_batches(runner: Runner, records: Sequence[ImageRecord], done: Container[str] = (), *, batch: int,
                 window: int, workers: int = 2, progress: bool = True, desc: str = "images",
                 on_skip: Callable[[Skip], None] | None = None,
                 decode: Callable[[ImageRecord], np.ndarray] | None = None) -> Iterator[BatchStep]:

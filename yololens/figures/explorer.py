@@ -21,6 +21,7 @@ import pandas as pd
 
 from yololens.analysis import table as T
 from yololens.analysis.neighbours import N_NEIGHBOURS, NeighbourSearch, nearest_neighbours
+from yololens.types import Origin
 
 IMAGE_PX = 320
 MAX_IMAGES = 150
@@ -61,7 +62,7 @@ def partners(meta: pd.DataFrame) -> np.ndarray:
     for i in np.flatnonzero(ok):
         first.setdefault((meta["origin"].iat[i], key.iat[i]), int(i))
     for i in np.flatnonzero(ok):
-        other = "pred" if meta["origin"].iat[i] == "gt" else "gt"
+        other = Origin.PRED if meta["origin"].iat[i] == Origin.GT else Origin.GT
         out[i] = first.get((other, key.iat[i]), -1)
     return out
 

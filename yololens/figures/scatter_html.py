@@ -87,7 +87,7 @@ def interactive_rows(labels, max_points: int | None, seed: int = 0, keep: np.nda
 
 
 @dataclass
-class Layer:
+class ExplorerPoints:
     """What the HTML draws: the (possibly sampled) projections and meta rows, their hover crops and click-panel
     data, and, when sampled, every object's coordinates for the density image (``density``, per stage)."""
 
@@ -99,9 +99,9 @@ class Layer:
     n_total: int
 
 
-def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int = 0, hover_thumbnails: int = 1000,
+def interactive_points(out, projs, meta: pd.DataFrame, *, label: str, seed: int = 0, hover_thumbnails: int = 1000,
                       thumb_size: int = 64, images_root=None, max_points: int | None = None,
-                      image_paths: dict | None = None, keep: np.ndarray | None = None) -> Layer:
+                      image_paths: dict | None = None, keep: np.ndarray | None = None) -> ExplorerPoints:
     """Sample above ``max_points`` (``None``: :func:`default_max_points`; class-stratified, ``keep`` rows first: see
     :func:`interactive_rows`), then cut the crops and compute neighbours and images."""
     from dataclasses import replace
@@ -119,7 +119,7 @@ def interactive_layer(out, projs, meta: pd.DataFrame, *, label: str, seed: int =
         meta = meta.iloc[keep].reset_index(drop=True)
     thumbs = hover_thumbnail_uris(out, meta, label, hover_thumbnails, thumb_size, seed, images_root)
     explorer = explorer_data(out, projs, meta, thumbs, images_root=images_root, image_paths=image_paths)
-    return Layer(projs, meta, thumbs, explorer, density, n_all)
+    return ExplorerPoints(projs, meta, thumbs, explorer, density, n_all)
 
 
 def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, *, initial: str = "class_name",
@@ -135,7 +135,7 @@ def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, 
     from bokeh.resources import INLINE
 
     path = Path(path)
-    lay = interactive_layer(out, projs, meta, label=label, seed=seed, hover_thumbnails=hover_thumbnails,
+    lay = interactive_points(out, projs, meta, label=label, seed=seed, hover_thumbnails=hover_thumbnails,
                             thumb_size=thumb_size, images_root=images_root, max_points=max_points, keep=keep)
     p0 = lay.projs[0]
     stages_txt = ", ".join(T.stage_label(p.column) for p in lay.projs)

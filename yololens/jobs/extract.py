@@ -7,39 +7,21 @@ space, rows go to a crash-safe resumable Parquet table (``OUT/objects.parquet``)
 
 from __future__ import annotations
 
-import json
-import pickle
-import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from yololens.engine.backends import prepare_model
-from yololens.engine.batching import image_decoder
 from yololens.engine.executors import Executor
-from yololens.engine.mask_pool import mask_column
-from yololens.engine.matching import ClassMap, load_class_map, table_matched_pairs
-from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode, check_pool_size
-from yololens.engine.runner import Runner
-from yololens.errors import InputError, StrictModeError
-from yololens.jobs.extract_windows import ExtractWindows, RayExtractWork
-from yololens.jobs.ray_executor import RayExecutor
-from yololens.jobs.skeleton import executor_of, resume
-from yololens.model.catalogue import layer_aliases, resolve_layers
-from yololens.options import DEFAULT_CALIBRATION, check_options
-from yololens.sources.records import Skip, Source
-from yololens.sources.resolve import as_source
-from yololens.store.lock import DirectoryLock
-from yololens.store.manifest import write_manifest
-from yololens.store.table import ResumableTable
-from yololens.types import Task, embedding_column
-
-BOX_MODES = ("pred", "gt", "both")
-TABLE_NAME = "objects.parquet"
-RUN_CONFIG = ".yololens-run.json"
-
+from yololens.engine.matching import ClassMap
+from yololens.engine.pooling import DEFAULT_POOL_SIZE, PoolMode
+from yololens.errors import InputError
+from yololens.jobs.extract_spec import TABLE_NAME, extract_spec
+from yololens.jobs.extract_windows import build_extract_work
+from yololens.jobs.skeleton import executor_of, run_job
+from yololens.options import DEFAULT_CALIBRATION
+from yololens.sources.records import Skip
+from yololens.types import BoxMode
 
 @dataclass(frozen=True)
 class ExtractCounts:
@@ -132,30 +114,6 @@ class ExtractResult:
         return reprs.text("ExtractResult", line, reprs.table_fields(self.table_path))
 
 
-@dataclass(frozen=True)
-class ExtractSettings:
-    """Everything that changes the rows; a resumed run must use the same settings."""
-
-    model: str
-    layers: list
-    boxes: str
-    imgsz: int
-    conf: float
-    iou: float
-    max_det: int
-    match_iou: float
-    pool_size: int
-    pool: str
-    half: bool
-    end2end: bool
-    crops: bool
-    crop_size: int
-    class_map: dict
-    backend: str
-    precision: str
-    calibration: int | None = None  # int8: calibration images (None otherwise, so older runs still resume)
-
-
 def extract(
     model=None,
     source=None,
@@ -163,8 +121,8 @@ def extract(
     *,
     out="yololens-out",
     layers=None,
-    boxes: str = "pred",
-    fmt: str | None = None,
+    boxes: BoxMode | str = BoxMode.PRED,
+    source_format: str | None = None,
     imgsz: int = 640,
     batch: int = 8,
     conf: float = 0.25,
@@ -179,17 +137,17 @@ def extract(
     calibration: int = DEFAULT_CALIBRATION,
     match_iou: float = 0.5,
     class_map: str | Path | ClassMap | None = None,
-    pool: str = PoolMode.BOX,
+    pool: PoolMode | str = PoolMode.BOX,
     pool_size: int = DEFAULT_POOL_SIZE,
     crops: bool = False,
     crop_size: int = 128,
     workers: int = 2,
-    chunk_images: int = 64,
+    window: int = 64,
     max_image_bytes: int | None = None,
     strict: bool = False,
     overwrite: bool = False,
     progress: bool = True,
-    executor: Executor | RayExecutor | str | None = None,
+    executor: Executor | str | None = None,
     ray_address: str | None = None,
 ) -> ExtractResult:
     """Pool every object's features at ``layers`` and write ``out/objects.parquet``.
@@ -218,8 +176,9 @@ def extract(
             rows, label polygons/RLE for gt rows; an object without a mask, or with one empty at a layer's
             resolution, gets its box pooling there, named in ``mask_fallback``) or ``both``.
         pool_size: RoIAlign bins per side (>= 1); the embedding is their mean.
+        source_format: how to read ``source``/``labels`` (``bdd``, ``coco``, ``yolo``, ...; default: detected).
         crops: also save object thumbnails (longest side ``crop_size`` px) under ``out/crops``.
-        chunk_images: window of consecutive source images per durable part; an interrupted
+        window: window of consecutive source images per durable part; an interrupted
             run redoes at most the windows in flight. Batches hold images of one shape, so each
             image gets its own minimal letterbox (as Ultralytics predict at batch 1).
         max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
@@ -227,121 +186,22 @@ def extract(
         overwrite: discard earlier results in ``out`` instead of resuming.
         executor: what runs the windows: ``"local"`` (default, this process), ``"ray"`` (Ray workers, one
             model per worker, each writing its windows' parts into ``out``, which must be shared; see
-            :mod:`yololens.jobs.ray_executor`) or an executor object (``RayExecutor(address=...)``).
-            The table equals the local executor's at the same ``batch``, ``chunk_images`` and ``threads``.
+            :mod:`yololens.engine.ray_executor`) or an executor object (``RayExecutor(address=...)``).
+            The table equals the local executor's at the same ``batch``, ``window`` and ``threads``.
         ray_address: ``executor="ray"``: the cluster (``auto``, ``ray://HEAD:10001``); None: a local Ray.
 
     A rerun into the same ``out`` skips finished images; the final table equals an
     uninterrupted run's.
     """
-    if boxes not in BOX_MODES:
-        raise InputError(f"--boxes must be one of {', '.join(BOX_MODES)}, not {boxes!r}")
-    check_pool_size(pool_size)
-    try:
-        pool_mode = PoolMode(pool)
-    except ValueError:
-        raise InputError(f"--pool must be one of {', '.join(m.value for m in PoolMode)}, not {pool!r}") from None
-    check_options(imgsz=imgsz, batch=batch, window=chunk_images, workers=workers, conf=conf, iou=iou,
-                  match_iou=match_iou, max_det=max_det, pool_size=pool_size, crop_size=crop_size,
-                  max_image_bytes=max_image_bytes)
-    out = Path(out)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    with DirectoryLock(out):
-        loaded, compute = prepare_model(model, device, backend, half, threads, end2end, precision, calibration)
-        layer_ids = resolve_layers(loaded, layers)
-        if pool_mode.masks and loaded.task != Task.SEGMENT and boxes == "pred":
-            raise InputError(f"--pool {pool_mode}: a {loaded.task} model predicts no masks; use a -seg model or "
-                             "--boxes gt/both with mask labels")
-        timings["load_model"] = time.perf_counter() - t0
-        src = as_source(source, labels, fmt, exclude=out)
-        compute = compute.calibrated_on(src.records)
-        if strict and src.skips:
-            raise StrictModeError(f"--strict: {src.skips[0]}")
-        if boxes != "pred" and not src.has_labels:
-            raise InputError(f"{_given(source, labels)[0]}: --boxes {boxes} needs labels; pass --labels FILE_OR_DIR")
-        cmap = class_map if isinstance(class_map, ClassMap) else load_class_map(
-            class_map, loaded.names.values(), src.class_names or None)
-        settings = ExtractSettings(
-            model=loaded.sha256 or loaded.source, layers=[str(x) for x in layer_ids], boxes=boxes, imgsz=imgsz,
-            conf=conf, iou=iou, max_det=max_det, match_iou=match_iou, pool_size=pool_size, pool=str(pool_mode), half=half,
-            end2end=loaded.end2end, crops=crops, crop_size=crop_size, class_map=cmap.describe(),
-            backend=str(compute.backend), precision=str(compute.precision),
-            calibration=len(compute.calibration_set) if compute.int8 else None,
-        )
-        table = ResumableTable(out / TABLE_NAME, key_column="image")
-        start = resume(out, out / RUN_CONFIG, [table], settings.__dict__, overwrite, src.records, labels, where=out)
-        if overwrite:
-            shutil.rmtree(out / "crops", ignore_errors=True)
-        done = start.done
-        runner_kwargs = dict(layers=layer_ids, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det,
-                             predict=boxes != "gt", protos=pool_mode.masks and boxes != "gt", **compute.runner_kwargs())
-        job_args = (layer_ids, src, out, boxes, match_iou, pool_size, crops, crop_size, cmap, pool_mode)
-        ex = executor_of(executor, ray_address)
-        remote = (RayExtractWork(pickle.dumps(loaded), runner_kwargs, job_args, table.path, batch, workers,
-                                 chunk_images, strict, max_image_bytes) if isinstance(ex, RayExecutor) else None)
-        runner = Runner(loaded, **runner_kwargs)
-        job = ExtractWindows(loaded, runner, *job_args)
-        timings["prepare"] = time.perf_counter() - t0 - timings["load_model"]
-        t_run = time.perf_counter()
-        skips = list(src.skips) + start.redone
-        job.decode = image_decoder(max_image_bytes)
-        if remote is not None:
-            skips.extend(job.run_distributed(ex, remote, src.records, done, chunk_images, progress))
-        else:
-            skips.extend(job.run(src.records, done, table, batch, workers, chunk_images, strict, progress, ex))
-        timings["run"] = time.perf_counter() - t_run
-        t_fin = time.perf_counter()
-        final = table.finalize(metadata={"yololens.settings": json.dumps(settings.__dict__)})
-        timings["finalize"] = time.perf_counter() - t_fin
-        timings["total"] = time.perf_counter() - t0
-        n_images = len(job.done_images)
-        counts = ExtractCounts(
-            images_in_source=len(src.records), images_resumed=start.resumed, images_processed=n_images,
-            objects_written=job.objects, skipped=len(skips),
-            images_per_s=round(n_images / timings["run"], 3) if timings["run"] > 0 and n_images else None,
-            objects_total=_num_rows(final))
-        given_source, given_labels = _given(source, labels)
-        params = {"source": given_source, "labels": given_labels, "format": src.format,
-                  "out": str(out), "batch": batch, "device": str(loaded.device), "threads": threads,
-                  **settings.__dict__}
-        manifest_layers = _layer_info(runner, job)
-        extra = {"layers": manifest_layers}
-        if final is not None and src.has_labels and boxes == "both":
-            extra["class_map"] = {**cmap.describe(), "matched": table_matched_pairs(final)}
-        path = write_manifest(out, "extract", params, loaded.describe(), counts.to_dict(), timings, skips,
-                              extra=extra)
-        manifest = json.loads(path.read_text())
-    return ExtractResult(out, final, manifest, skips, n_images, job.objects, counts)
-
-
-def _num_rows(table: Path | None) -> int | None:
-    if table is None:
-        return None
-    import pyarrow.parquet as pq
-
-    return pq.read_metadata(table).num_rows
-
-
-def _given(source, labels) -> tuple[str | None, str | None]:
-    """``(source, labels)`` as the user gave them, as text; an opened Source reports the paths it was opened
-    from (never its repr, which later steps would read as a path)."""
-    if isinstance(source, Source):
-        return source.given
-    return (None if source is None else str(source)), (None if labels is None else str(labels))
-
-
-def _layer_info(runner: Runner, job: ExtractWindows) -> list[dict]:
-    """The manifest's layers: column, channels, stride, and the aliases a reader may use for it (``sppf``, ``p3``)."""
-    aliases: dict = {}
-    for name, idx in layer_aliases(runner.model).items():
-        aliases.setdefault(idx, []).append(name)
-    info = []
-    for layer in job.layer_ids:
-        names = ([embedding_column(layer)] if job.pool.boxes else []) + ([mask_column(layer)] if job.pool.masks else [])
-        info += [{"layer": layer, "column": c, "channels": job.dims.get(c), "stride": job.strides.get(layer),
-                  "aliases": sorted(aliases.get(layer, []))} for c in names]
-    return info
+    spec = extract_spec(
+        model, source, labels, out=out, layers=layers, boxes=boxes, source_format=source_format, imgsz=imgsz,
+        batch=batch, conf=conf, iou=iou, max_det=max_det, device=device, half=half, end2end=end2end, backend=backend,
+        threads=threads, precision=precision, calibration=calibration, match_iou=match_iou, class_map=class_map, pool=pool, pool_size=pool_size, crops=crops,
+        crop_size=crop_size, workers=workers, window=window, max_image_bytes=max_image_bytes, strict=strict,
+        overwrite=overwrite, progress=progress)
+    run = run_job(spec, build_extract_work, executor_of(executor, ray_address))
+    counts = ExtractCounts(**run.counts)
+    return ExtractResult(spec.out, run.final, run.manifest, run.skips, len(run.keys), run.rows, counts)
 
 
 def load_objects(out, columns: list[str] | None = None) -> pa.Table:

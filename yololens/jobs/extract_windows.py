@@ -3,27 +3,21 @@
 
 from __future__ import annotations
 
-import pickle
-from dataclasses import dataclass
-from pathlib import Path
-
 import cv2
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from yololens.engine.batching import image_decoder, plan_windows
-from yololens.engine.executors import LOCAL, Executor
+from yololens.engine.batching import image_decoder
+from yololens.engine.executors import Window, WindowOutcome
 from yololens.engine.image_objects import ObjectBuilder
 from yololens.engine.mask_pool import MaskPooler, mask_column
-from yololens.engine.matching import ClassMap
-from yololens.engine.pooling import PoolMode, clip_to_content, pool_boxes
-from yololens.engine.runner import ImageResult, Runner
+from yololens.engine.pooling import clip_to_content, pool_boxes
+from yololens.engine.runner import ImageResult
+from yololens.engine.windows import run_batches
 from yololens.errors import StrictModeError
-from yololens.jobs.ray_executor import RayExecutor, WindowOutcome
-from yololens.model.loading import LoadedModel
+from yololens.jobs.extract_spec import ExtractSpec
 from yololens.objects import Objects, ObjectSchema
-from yololens.sources.records import ImageRecord, Skip, Source
+from yololens.sources.records import ImageRecord, Skip
 from yololens.store.atomic import write_bytes
 from yololens.store.naming import OutputNames
 from yololens.store.objects import attribute_types
@@ -32,73 +26,54 @@ from yololens.types import BoxMode, Task, embedding_column
 
 
 class ExtractWindows:
-    """Turns batches of :class:`ImageResult` into object rows, window by window."""
+    """The extract job's window work, built once per worker from an :class:`ExtractSpec` (model, runner,
+    pooling): each call runs one window's batches, writes its part and returns its :class:`WindowOutcome`."""
 
-    def __init__(self, model: LoadedModel, runner: Runner, layer_ids: list, src: Source, out: Path, boxes: str,
-                 match_iou: float, pool_size: int, crops: bool, crop_size: int, class_map: ClassMap,
-                 pool: PoolMode = PoolMode.BOX):
-        self.model, self.runner, self.layer_ids, self.src, self.out = model, runner, layer_ids, src, out
-        self.boxes, self.pool_size, self.pool = BoxMode(boxes), pool_size, pool
-        self.builder = ObjectBuilder(model.names, self.boxes, match_iou, class_map,
+    def __init__(self, spec: ExtractSpec):
+        self.spec, self.out = spec, spec.out
+        self.model, self.layer_ids, self.src = spec.compute.model, spec.layer_values, spec.source
+        self.runner = spec.compute.runner(layers=self.layer_ids, imgsz=spec.imgsz, conf=spec.conf, iou=spec.iou,
+                                          max_det=spec.max_det, predict=spec.boxes is not BoxMode.GT,
+                                          protos=spec.pool.masks and spec.boxes is not BoxMode.GT)
+        self.boxes, self.pool_size, self.pool = spec.boxes, spec.pool_size, spec.pool
+        src = self.src
+        self.builder = ObjectBuilder(self.model.names, self.boxes, spec.match_iou, spec.class_map,
                                      {name: i for i, name in enumerate(src.class_names)})
-        self.masks = MaskPooler(model, boxes) if pool.masks else None
+        self.masks = MaskPooler(self.model, self.boxes) if spec.pool.masks else None
         wanted = {"video": src.has_video, "frame_index": src.has_video, "track_id": src.has_tracks,
                   "mask_fallback": self.masks is not None}
         self.extra_columns = tuple(c for c, on in wanted.items() if on)
-        self.crops, self.crop_size = crops, crop_size
-        self.crop_names = OutputNames(r.name for r in src.records) if crops else None
+        self.crops, self.crop_size = spec.crops, spec.crop_size
+        self.crop_names = OutputNames(r.name for r in src.records) if spec.crops else None
         self.dims: dict[str, int] = {}
         self.attr_types = attribute_types(src.records)  # before the first window: one type per column
         self.strides: dict = {}
-        self.objects = 0
-        self.done_images: list[str] = []
-        self.decode = image_decoder()
-        self.fixed_parts = False  # parts named by their window alone (Ray workers: a retry replaces its part)
+        self.decode = image_decoder(spec.max_image_bytes)
+        self.table = spec.table()
 
     @property
     def schema(self) -> ObjectSchema:
         """The parts' columns (the embedding dims are known after the first batch)."""
         return ObjectSchema(dict(self.dims), self.extra_columns, self.attr_types, self.crops)
 
-    def run(self, records: list[ImageRecord], done: set[str], table: ResumableTable, batch: int, workers: int,
-            window: int, strict: bool, progress: bool, executor: Executor = LOCAL) -> list[Skip]:
-        """Process every image of ``records`` not in ``done``, window by window; one part per window."""
-        skips: list[Skip] = []
+    def __call__(self, window: Window) -> WindowOutcome:
+        """Run ``window``'s batches (one image shape each) and write its rows, in source order, as one part."""
+        outcome = WindowOutcome(window[0].index)
 
         def on_skip(skip: Skip) -> None:
-            if strict:
+            if self.spec.strict:
                 raise StrictModeError(f"--strict: {skip}")
-            tqdm.write(f"skipped {skip}")
-            skips.append(skip)
+            outcome.skips.append(skip)
 
         batches: list[Objects] = []
-        keys: list[str] = []
-        for step in executor.run(self.runner, records, done, batch=batch, window=window, workers=workers,
-                                 progress=progress, desc="extract", on_skip=on_skip, decode=self.decode):
+        for step in run_batches(self.runner, window, batch=self.spec.batch, window=len(window),
+                                workers=self.spec.workers, progress=False, on_skip=on_skip, decode=self.decode):
             if step.result is not None:
                 batches.append(self.batch_objects(step.decoded.records, step.result))
-                keys.extend(r.name for r in step.decoded.records)
-            if step.window_done:
-                self._flush(table, batches, keys, step.window_records)
-                batches, keys = [], []
-        return skips
-
-    def run_distributed(self, executor: RayExecutor, make_work: RayExtractWork, records: list[ImageRecord],
-                        done: set[str], window: int, progress: bool) -> list[Skip]:
-        """The windows of ``records`` not in ``done`` on ``executor``'s workers (each writes its part)."""
-        windows = [w for w in ([r for r in w if r.name not in done] for w in plan_windows(records, window)) if w]
-        outcomes = sorted(executor.run_windows(make_work, windows, self.out, gpu=self.model.device.type == "cuda",
-                                               progress=progress, desc="extract"), key=lambda o: o.first_index)
-        skips: list[Skip] = []
-        for o in outcomes:
-            for skip in o.skips:
-                tqdm.write(f"skipped {skip}")
-            skips += o.skips
-            self.objects += o.objects
-            self.done_images += o.keys
-            self.dims.update(o.dims)
-            self.strides.update(o.strides)
-        return skips
+                outcome.keys.extend(r.name for r in step.decoded.records)
+        outcome.rows = self._flush(self.table, batches, outcome.keys, window)
+        outcome.facts = {"dims": dict(self.dims), "strides": dict(self.strides)}
+        return outcome
 
     def batch_objects(self, records: list[ImageRecord], result) -> Objects:
         """One batch's rows (every image: gt first, then predictions), with their embeddings and crops."""
@@ -111,16 +86,16 @@ class ExtractWindows:
                 objs.crop = [self._save_crop(res.image, objs.image[k], k, objs.boxes[k]) for k in range(len(objs))]
         return Objects.concat(per_image)
 
-    def _flush(self, table: ResumableTable, batches: list[Objects], keys: list[str], window: list[ImageRecord]) -> None:
-        """Write one window's rows, in source order, as a durable part."""
+    def _flush(self, table: ResumableTable, batches: list[Objects], keys: list[str], window: Window) -> int:
+        """Write one window's rows, in source order, as a durable part named by the window (a window run again,
+        e.g. by a restarted worker, replaces its part); the rows written."""
         if not keys:
-            return
+            return 0
         part = Objects.concat(batches).to_table(self.schema)
         part = part.sort_by([("image_index", "ascending"), ("object", "ascending")])
         order = {r.name: r.index for r in window}
-        table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index, fixed=self.fixed_parts)
-        self.objects += part.num_rows
-        self.done_images.extend(keys)
+        table.write_part(part, sorted(keys, key=order.__getitem__), window[0].index, fixed=True)
+        return part.num_rows
 
     # -- per batch ----------------------------------------------------------------------
     def _objects_lb(self, record: ImageRecord, res: ImageResult) -> tuple[np.ndarray, torch.Tensor]:
@@ -183,29 +158,6 @@ class ExtractWindows:
         return rel if ok else None
 
 
-@dataclass
-class RayExtractWork:
-    """Picklable: builds :class:`ExtractWindows` once in a Ray worker; the result runs one window per call."""
-
-    model: bytes  # the LoadedModel, pickled before the driver hooks it
-    runner_kwargs: dict
-    args: tuple  # ExtractWindows' arguments after the runner
-    table: Path
-    batch: int
-    workers: int
-    window: int
-    strict: bool
-    max_image_bytes: int | None
-
-    def __call__(self):
-        loaded = pickle.loads(self.model)
-        job = ExtractWindows(loaded, Runner(loaded, **self.runner_kwargs), *self.args)
-        job.decode, job.fixed_parts = image_decoder(self.max_image_bytes), True
-        table = ResumableTable(self.table, key_column="image")
-
-        def work(records: list[ImageRecord]) -> WindowOutcome:
-            n0, k0 = job.objects, len(job.done_images)
-            skips = job.run(records, set(), table, self.batch, self.workers, self.window, self.strict, False)
-            return WindowOutcome(records[0].index, job.done_images[k0:], job.objects - n0, skips, dict(job.dims),
-                                 dict(job.strides))
-        return work
+def build_extract_work(spec: ExtractSpec) -> ExtractWindows:
+    """The extract job's ``build``: once per worker (the executor contract of :mod:`yololens.engine.executors`)."""
+    return ExtractWindows(spec)

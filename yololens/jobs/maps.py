@@ -41,7 +41,7 @@ from yololens.sources.records import ImageRecord, Skip, Source
 from yololens.sources.resolve import as_source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
-from yololens.store.manifest import versions, write_manifest
+from yololens.store.manifest import claim_folder, versions, write_manifest
 from yololens.store.naming import OutputNames
 
 DTYPES = ("float16", "float32")
@@ -71,8 +71,8 @@ class MapsOptions:
 
 
 @dataclass(frozen=True)
-class Stage:
-    """A requested layer: its catalogue row and the file stem its outputs use."""
+class MapLayer:
+    """A layer ``maps`` draws: its catalogue row and the file stem its outputs use."""
 
     layer: int | str
     module: str
@@ -80,7 +80,7 @@ class Stage:
     info: LayerInfo | None
 
     @classmethod
-    def of(cls, layer: int | str, catalogue: dict) -> "Stage":
+    def of(cls, layer: int | str, catalogue: dict) -> "MapLayer":
         info = catalogue.get(layer)
         module = info.module if info else "Proto"
         return cls(layer, module, "proto" if layer == PROTO else f"L{layer}_{module}", info)
@@ -143,7 +143,7 @@ def maps(
     npy: bool = True,
     figures: bool = True,
     labels=None,
-    fmt: str | None = None,
+    source_format: str | None = None,
     workers: int = 2,
     max_image_bytes: int | None = None,
     progress: bool = True,
@@ -165,7 +165,7 @@ def maps(
             ``variance`` or ``index``; shared_scale: one colour scale for all tiles.
         heatmap: ``mean`` or ``energy`` over channels for the overlay.
         dtype: ``float16`` or ``float32`` for the ``.npy`` tensors; npy / figures: write them or not.
-        labels, fmt: passed to ``open_source`` (labels are not used by the maps).
+        labels, source_format: passed to ``open_source`` (labels are not used by the maps).
         workers: image decoding threads.
         max_image_bytes: skip image files larger than this (default 1 GiB), before reading them.
         backend, threads: compute backend (``auto``/``torch``/``openvino``) and inference threads,
@@ -179,12 +179,13 @@ def maps(
     opts = MapsOptions(channels, rank, shared_scale, heatmap, dtype, npy, figures)
     opts.check()
     check_options(imgsz=imgsz, batch=batch, workers=workers, max_image_bytes=max_image_bytes)
+    claim_folder(Path(out), "maps")
     lm, compute = prepare_model(model, device, backend, half, threads, precision=precision, calibration=calibration)
     requested = resolve_layers(lm, layers, allow_proto=True)
     catalogue = {row.index: row for row in build_catalogue(lm, ultra.check_imgsz(imgsz, lm.stride)[0])}
-    stages = [Stage.of(layer, catalogue) for layer in requested]
+    map_layers = [MapLayer.of(layer, catalogue) for layer in requested]
     out = Path(out)
-    src = as_source(source, labels, fmt, exclude=out)
+    src = as_source(source, labels, source_format, exclude=out)
     compute = compute.calibrated_on(src.records)
     folders = image_folders(src.records)
     skips: list[Skip] = list(src.skips)
@@ -203,24 +204,25 @@ def maps(
                 ran = runner.run(decoded.images)
                 for record, image_result in zip(decoded.records, ran.images):
                     folder = folders[record.index]
-                    files = write_image_maps(image_result, record.name, out / folder, stages, opts)
+                    files = write_image_maps(image_result, record.name, out / folder, map_layers, opts)
                     done.append(ImageMaps(record.index, record.name, folder, files))
                 del ran  # drop this batch's activations before decoding the next
             bar.update(len(decoded.records) + len(decoded.skips))
         done.sort(key=lambda m: m.index)  # batches are grouped by image shape, so restore source order
         n_files = sum(len(m.files) for m in done) + 1
         result = MapsResult(out, requested, done, skips, n_files, time.perf_counter() - start)
-        _write_manifest(out, lm, stages, imgsz, batch, opts, src, result, compute)
+        _write_manifest(out, lm, map_layers, imgsz, batch, opts, src, result, compute)
     return result
 
 
-def write_image_maps(res: ImageResult, name: str, folder: Path, stages: Sequence[Stage], opts: MapsOptions) -> list[str]:
-    """Write every stage's files for one image; returns the file names written (relative to ``folder``)."""
+def write_image_maps(res: ImageResult, name: str, folder: Path, map_layers: Sequence[MapLayer],
+                     opts: MapsOptions) -> list[str]:
+    """Write every layer's files for one image; returns the file names written (relative to ``folder``)."""
     files: list[str] = []
     rows: list[figs.OverviewRow] = []
-    for stage in stages:
-        fm = res.features[stage.layer].float().cpu().numpy()  # (C, H, W) letterboxed
-        row = _write_stage(fm, res, name, folder, stage, opts, files)
+    for ml in map_layers:
+        fm = res.features[ml.layer].float().cpu().numpy()  # (C, H, W) letterboxed
+        row = _write_layer(fm, res, name, folder, ml, opts, files)
         if row is not None:
             rows.append(row)
         del fm
@@ -233,7 +235,7 @@ def write_image_maps(res: ImageResult, name: str, folder: Path, stages: Sequence
     return files
 
 
-def _write_stage(fm: np.ndarray, res: ImageResult, name: str, folder: Path, stage: Stage, opts: MapsOptions,
+def _write_layer(fm: np.ndarray, res: ImageResult, name: str, folder: Path, ml: MapLayer, opts: MapsOptions,
                  files: list[str]) -> figs.OverviewRow | None:
     """One layer of one image: tensor + sidecar, then the figures; returns its overview row (if figures)."""
     cells = content_cells(res.letterbox, fm.shape[1:])
@@ -243,28 +245,28 @@ def _write_stage(fm: np.ndarray, res: ImageResult, name: str, folder: Path, stag
     stride = h_in // h if h_in % h == 0 else h_in / h
     if opts.npy:
         array, dtype = _as_dtype(fm, opts.dtype)
-        save_npy(folder / f"{stage.stem}.npy", array)
-        write_json(folder / f"{stage.stem}.json", {
-            "image": name, "layer": stage.layer, "module": stage.module, "shape": list(fm.shape), "dtype": dtype,
+        save_npy(folder / f"{ml.stem}.npy", array)
+        write_json(folder / f"{ml.stem}.json", {
+            "image": name, "layer": ml.layer, "module": ml.module, "shape": list(fm.shape), "dtype": dtype,
             "stride": stride, "space": "letterboxed", "letterbox": res.letterbox.as_dict(),
             "ratio_pad": [list(res.letterbox.gain), list(res.letterbox.pad)],
             "content_px": list(res.letterbox.content), "content_cells": cells.as_dict(),
             "ranking": {"method": opts.rank, "channels": order.tolist(), "scores": scores.tolist()},
         })
-        files += [f"{stage.stem}.npy", f"{stage.stem}.json"]
+        files += [f"{ml.stem}.npy", f"{ml.stem}.json"]
     if not opts.figures:
         return None
-    text = f"L{stage.layer} {stage.module}" if stage.layer != PROTO else "proto (seg prototypes)"
+    text = f"L{ml.layer} {ml.module}" if ml.layer != PROTO else "proto (seg prototypes)"
     shape = "×".join(map(str, fm.shape))
     if len(order):
         title = f"{Path(name).name}  —  {text}  {shape}, stride {stride:g}"
         _save(figs.channel_grid_figure(crop, order, title, opts.rank, opts.shared_scale),
-              folder / f"{stage.stem}_channels.png")
-        files.append(f"{stage.stem}_channels.png")
+              folder / f"{ml.stem}_channels.png")
+        files.append(f"{ml.stem}_channels.png")
     over, pca_bgr, ratios = _original_size_views(crop, res, cells, opts.heatmap)
     for suffix, bgr in (("overlay", over), ("pca", pca_bgr)):
-        write_bytes(folder / f"{stage.stem}_{suffix}.png", _png(bgr))
-        files.append(f"{stage.stem}_{suffix}.png")
+        write_bytes(folder / f"{ml.stem}_{suffix}.png", _png(bgr))
+        files.append(f"{ml.stem}_{suffix}.png")
     tiles = [(int(ch), robust_unit(crop[ch])) for ch in order[:OVERVIEW_TILES]]
     return figs.OverviewRow(f"{text}\n{shape}\nstride {stride:g}", _thumb(over)[..., ::-1],
                             _thumb(pca_bgr)[..., ::-1], tiles, ratios)
@@ -315,18 +317,18 @@ def image_folders(records: Sequence[ImageRecord]) -> dict[int, str]:
     return out
 
 
-def _write_manifest(out: Path, lm: LoadedModel, stages: Sequence[Stage], imgsz: int, batch: int, opts: MapsOptions,
-                    src: Source, result: MapsResult, compute) -> Path:
+def _write_manifest(out: Path, lm: LoadedModel, map_layers: Sequence[MapLayer], imgsz: int, batch: int,
+                    opts: MapsOptions, src: Source, result: MapsResult, compute) -> Path:
     """``OUT/manifest.json`` through the one manifest writer (store/manifest.py), with the maps-specific keys
     (``compute``: the resolved backend, precision and threads)."""
     import sklearn
 
     params = {"imgsz": imgsz, "batch": batch, "device": str(lm.device), "half": lm.half, **compute.describe()}
-    counts = {"images": len(result.images), "layers": len(stages), "files": result.files_written,
+    counts = {"images": len(result.images), "layers": len(map_layers), "files": result.files_written,
               "skipped": len(result.skips)}
     extra = {
         **params,
-        "layers": [{"layer": s.layer, "files": s.stem, **(s.info.as_dict() if s.info else {})} for s in stages],
+        "layers": [{"layer": s.layer, "files": s.stem, **(s.info.as_dict() if s.info else {})} for s in map_layers],
         "options": {"channels": opts.channels, "rank": opts.rank, "shared_scale": opts.shared_scale,
                     "heatmap": opts.heatmap, "dtype": opts.dtype, "npy": opts.npy, "figures": opts.figures},
         "source": {"format": src.format, "images": len(src.records)},

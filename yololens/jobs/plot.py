@@ -21,6 +21,7 @@ from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.figures.scatter import FIGURES_DIR, scatter_figure, small_multiples_figure, title_for
 from yololens.options import check_options
 from yololens.store.atomic import save_figure
+from yololens.types import Origin
 
 
 @dataclass
@@ -149,7 +150,7 @@ def plot(
     keep_mask = T.rows_matching(meta, keep) if keep else None  # checked before any drawing: a typo fails fast
     coloring = color_categories(meta[color], color, max_categories=max_categories)
     n = len(ids)
-    suffix = "" if origin == "all" else f"_{origin}"
+    suffix = "" if origin == Origin.ALL else f"_{origin}"
     fig_dir = T.out_dir(out) / FIGURES_DIR
     stem = ("stages" if multi else T.stage_label(columns[0])) + f"_{method}{suffix}"
     result = PlotResult(projections=projs, n=n, notes=notes,
@@ -164,7 +165,7 @@ def plot(
         crops = [None] * n
         for i, im in zip(pick, loader.load_many(meta.iloc[pick])):
             crops[i] = im
-    extra = f"colour: {color}" + (f", origin {origin}" if origin != "all" else "")
+    extra = f"colour: {color}" + (f", origin {origin}" if origin != Origin.ALL else "")
     if multi:
         note = ("\n" + "; ".join(notes)) if notes else ""
         fig = small_multiples_figure(

@@ -30,7 +30,7 @@ from yololens.seg.stream import SegImage, iter_seg_windows
 from yololens.sources.records import Skip
 from yololens.store.atomic import save_fig, save_npy, write_json
 from yololens.store.lock import DirectoryLock
-from yololens.store.manifest import write_manifest
+from yololens.store.manifest import claim_folder, write_manifest
 from yololens.store.naming import OutputNames, safe_component
 
 FIGURE_FORMATS = ("png", "svg")
@@ -115,6 +115,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
                   max_instances=max_instances, max_image_bytes=max_image_bytes)
     t0 = time.perf_counter()
     out = Path(out)
+    claim_folder(out, "protos")
     loaded, compute = seg_compute(model, "protos", device, backend, half, threads, precision)
     src = open_images(source, labels, source_format, exclude=out)
     compute = compute.calibrated_on(src.records)
@@ -133,7 +134,7 @@ def protos(model, source, out, *, order: str = "abs", shared_scale: bool = False
         params = {"source": str(source) if isinstance(source, (str, Path)) else f"{len(src)} images",
                   "order": order, "shared_scale": shared_scale, "retina_masks": retina_masks,
                   "max_instances": max_instances, "conf": conf, "iou": iou, "imgsz": imgsz, "max_det": max_det,
-                  "batch": batch, "format": fmt}
+                  "batch": batch, "figure_format": fmt}
         counts = {"images": result.images, "instances": result.instances, "figures": result.figures,
                   "skipped": len(result.skips)}
         write_manifest(out, "protos", params, loaded.describe(), counts, {"total": result.seconds}, result.skips,

@@ -20,6 +20,8 @@ from ultralytics.data.augment import LetterBox
 from ultralytics.utils import nms as _nms
 from ultralytics.utils import ops as _ops
 
+from yololens.types import Task
+
 ULTRALYTICS_VERSION = ultralytics.__version__
 NMS_TIME_BUDGET_S = 3600.0  # per image; see non_max_suppression
 
@@ -137,7 +139,7 @@ def split_head_output(output, task: str) -> tuple[object, torch.Tensor | None]:
     Mirrors ``SegmentationPredictor.postprocess``: for seg models the prototypes are
     ``preds[0][1]`` when the first element is a tuple, else ``preds[1]``.
     """
-    if task == "segment":
+    if task == Task.SEGMENT:
         protos = output[0][1] if isinstance(output[0], tuple) else output[1]
         return output[0], protos
     return output, None
@@ -285,7 +287,7 @@ class ExportNet(torch.nn.Module):
                  cut: int | None = None):
         super().__init__()
         self.net, self.task, self.layers, self.cut = net, task, list(layers), cut
-        self.protos = protos and task == "segment" and cut is None
+        self.protos = protos and task == Task.SEGMENT and cut is None
 
     def prepare(self) -> "ExportNet":
         head = self.net.model[-1]
@@ -320,4 +322,4 @@ def head_output(net: torch.nn.Module, preds: torch.Tensor, protos: torch.Tensor 
     head = net.model[-1]
     if getattr(head, "end2end", False):
         preds = head.postprocess(preds)
-    return ((preds, protos), None) if task == "segment" else (preds, None)
+    return ((preds, protos), None) if task == Task.SEGMENT else (preds, None)

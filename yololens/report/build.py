@@ -106,7 +106,7 @@ def build_report(
     labels=None,
     *,
     out="yololens-report",
-    fmt: str | None = None,
+    source_format: str | None = None,
     layers=None,
     map_layers=None,
     max_images: int = 3,
@@ -137,7 +137,7 @@ def build_report(
     Args:
         model: checkpoint path, model yaml (untrained), official name, ``YOLO`` object or
             :class:`~yololens.model.loading.LoadedModel`; ``None``: ``$YOLOLENS_MODEL``, else ``yolov8n-seg.pt``.
-        source, labels, fmt: as for ``yololens extract`` (image, folder, list, data.yaml; BDD/COCO/YOLO
+        source, labels, source_format: as for ``yololens extract`` (image, folder, list, data.yaml; BDD/COCO/YOLO
             labels), or a :class:`~yololens.sources.records.Source`.
         layers: embedding layers (default SPPF + the neck outputs feeding the head).
         map_layers: layers of the feature-map figures (default: the last backbone layer at strides 4, 8
@@ -182,7 +182,7 @@ def build_report(
         timings = {"model": plog.end("model", t0, model_line(lm))}
 
         t0 = plog.start("source", f"opening {source if not hasattr(source, 'records') else 'the given images'}")
-        ctx.source = as_source(source, labels, fmt)
+        ctx.source = as_source(source, labels, source_format)
         ctx.labels = labels
         ctx.source_arg = str(source) if isinstance(source, (str, Path)) else None
         timings["source"] = plog.end("source", t0, f"{len(ctx.source)} images"

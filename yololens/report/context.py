@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yololens.errors import InputError
-from yololens.types import Method, ReportBoxMode, SectionStatus, Task
+from yololens.types import BoxMode, Method, ReportBoxMode, SectionStatus, Task
 
 if TYPE_CHECKING:
     from yololens.jobs.extract import ExtractResult
@@ -121,7 +121,7 @@ class Context:
     source: Source | None = None
     labels: object = None
     source_arg: str | None = None
-    boxes: str = "pred"
+    boxes: BoxMode = BoxMode.PRED
     layer_ids: list = field(default_factory=list)
     extract: ExtractResult | None = None
     n_objects: int = 0

@@ -31,12 +31,12 @@ def seg_compute(model, command: str, device: str | None = None, backend: Backend
     return loaded, compute
 
 
-def open_images(source, labels=None, fmt: str | None = None, exclude: Path | None = None) -> Source:
+def open_images(source, labels=None, source_format: str | None = None, exclude: Path | None = None) -> Source:
     """The source of a seg command (see :func:`yololens.sources.resolve.as_source`; images under the output
     folder ``exclude`` left out)."""
     from yololens.sources.resolve import as_source
 
-    return as_source(source, labels=labels, fmt=fmt, exclude=exclude)
+    return as_source(source, labels=labels, source_format=source_format, exclude=exclude)
 
 
 def parse_indices(values, nm: int | None = None) -> list[int] | None:

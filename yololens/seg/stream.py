@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from yololens.engine.batching import image_decoder
 from yololens.engine.runner import ImageResult, Runner
-from yololens.engine.executors import LOCAL, Executor
+from yololens.engine.windows import run_batches
 from yololens.seg.instances import SegInstances, instances_of
 from yololens.sources.records import ImageRecord, Skip
 
@@ -49,8 +49,7 @@ class SegWindow:
 def iter_seg_windows(runner: Runner, records: Sequence[ImageRecord], batch: int, retina_masks: bool = False,
                      window: int | None = None, workers: int = 2, progress: bool = True, desc: str = "seg",
                      on_skip: Callable[[Skip], None] | None = None,
-                     done: Container[str] = (), max_image_bytes: int | None = None,
-                     executor: Executor = LOCAL) -> Iterator[SegWindow]:
+                     done: Container[str] = (), max_image_bytes: int | None = None) -> Iterator[SegWindow]:
     """Yield one :class:`SegWindow` per window of ``records`` (default window: ``4 * batch`` images).
 
     ``records`` is the full source; images named in ``done`` (finished by an earlier run)
@@ -58,7 +57,7 @@ def iter_seg_windows(runner: Runner, records: Sequence[ImageRecord], batch: int,
     parts stay contiguous in source order and batches equal an uninterrupted run's.
     """
     pending: SegWindow | None = None
-    for step in executor.run(runner, records, done, batch=batch, window=window or max(4 * batch, 16),
+    for step in run_batches(runner, records, done, batch=batch, window=window or max(4 * batch, 16),
                             workers=workers, progress=progress, desc=desc, on_skip=on_skip,
                             decode=image_decoder(max_image_bytes)):
         pending = pending or SegWindow(step.window.index)

@@ -31,7 +31,7 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 def open_source(
     source: str | Path,
     labels: str | Path | None = None,
-    fmt: str | None = None,
+    source_format: str | None = None,
     categories: Iterable[str] | None = None,
     split: str = "val",
     exclude: Iterable[str | Path] = (),
@@ -41,7 +41,7 @@ def open_source(
     Args:
         source: an image, a folder of images, a .txt list of images, or a YOLO data.yaml.
         labels: BDD/COCO JSON file, folder of per-frame BDD JSONs, or folder of YOLO txt.
-        fmt: force one of :data:`FORMATS` instead of detecting it.
+        source_format: force one of :data:`FORMATS` instead of detecting it.
         categories: keep only labels of these categories (default: all).
         split: data.yaml split to read.
         exclude: output folders: images (and listing problems) under them are never inputs, so a
@@ -58,7 +58,7 @@ def open_source(
     if lab is not None and not lab.exists():
         raise InputError(f"{labels}: labels not found")
     data = load_json(lab) if lab is not None and lab.is_file() and lab.suffix.lower() == ".json" else None
-    chosen = fmt or detect_format(src, lab, data)
+    chosen = source_format or detect_format(src, lab, data)
     if chosen not in FORMATS:
         raise InputError(f"unknown format '{chosen}' (choose from {', '.join(FORMATS)})")
     if chosen in _UNLABELLED and lab is not None:
@@ -183,7 +183,7 @@ def _empty_message(given: str, labels: Path | None, source: Source) -> str:
     return f"{given}: no images found (looked for {', '.join(IMAGE_SUFFIXES)}){first}"
 
 
-def as_source(source, labels: str | Path | None = None, fmt: str | None = None,
+def as_source(source, labels: str | Path | None = None, source_format: str | None = None,
               exclude: str | Path | None = None) -> Source:
     """The one source opener of every job: a :class:`Source` as given; a list of image paths in that order,
     each named as passed (``str(path)``, like the ``image`` column of the objects table); anything else
@@ -194,4 +194,4 @@ def as_source(source, labels: str | Path | None = None, fmt: str | None = None,
         raise InputError("no --source given")
     if isinstance(source, (list, tuple)):
         return Source([ImageRecord(i, Path(p), str(p)) for i, p in enumerate(source)], format="list")
-    return open_source(source, labels=labels, fmt=fmt, exclude=[exclude] if exclude else ())
+    return open_source(source, labels=labels, source_format=source_format, exclude=[exclude] if exclude else ())

@@ -10,7 +10,11 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Protocol
 
+from yololens.errors import InputError
 from yololens.store.atomic import write_json
+
+MANIFEST = "manifest.json"
+VERSION = 2  # 2: the ``job`` and ``version`` keys (version 1 manifests have ``command`` only)
 
 
 class SkipLike(Protocol):
@@ -43,10 +47,41 @@ def versions() -> dict[str, str]:
     }
 
 
+def manifest_job(out_dir: Path) -> str | None:
+    """The job whose ``manifest.json`` ``out_dir`` holds (``None``: none there). A version 1 manifest (no
+    ``job``) is recognised by its ``command``; a file that is not a yololens manifest is refused in one line."""
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    import json
+
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"{path}: not a yololens manifest ({type(exc).__name__}); choose another --out") from None
+    job = manifest.get("job", manifest.get("command")) if isinstance(manifest, dict) else None
+    if not isinstance(job, str):
+        raise InputError(f"{path}: not a yololens manifest (no job named); choose another --out")
+    return job
+
+
+def claim_folder(out_dir: Path, job: str) -> None:
+    """Refuse ``out_dir`` when it holds another job's manifest: one folder holds one job's manifest, and
+    writing ours would lose theirs."""
+    other = manifest_job(out_dir)
+    if other is not None and other != job:
+        raise InputError(f"{out_dir}: holds the manifest of a `{other}` run; {job} would replace it: "
+                         f"choose another --out")
+
+
 def write_manifest(out_dir: Path, command: str, params: dict, model: dict | None, counts: dict,
                    timings: dict, skips: Sequence[SkipLike], extra: dict | None = None) -> Path:
-    """Write ``out_dir/manifest.json`` atomically and return its path."""
+    """Write ``out_dir/manifest.json`` (the job ``command``'s) atomically and return its path; refused when
+    the folder holds another job's manifest (:func:`claim_folder`)."""
+    claim_folder(out_dir, command)
     manifest = {
+        "job": command,
+        "version": VERSION,
         "command": command,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "params": params,
@@ -58,6 +93,6 @@ def write_manifest(out_dir: Path, command: str, params: dict, model: dict | None
     }
     if extra:
         manifest.update(extra)
-    path = Path(out_dir) / "manifest.json"
+    path = Path(out_dir) / MANIFEST
     write_json(path, manifest)
     return path

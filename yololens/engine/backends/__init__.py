@@ -191,7 +191,9 @@ def create_backend(model: LoadedModel, layers: list[int], backend: Backend | str
     ``calibration``: int8 (OpenVINO): ``(CalibrationSet, prepare)`` with ``prepare(bgr) -> (1, 3, H, W)``
     float32, the run's own letterbox.
     """
-    choice = resolve_backend(backend, model.device, Precision.INT8 if calibration is not None else Precision.F32)
+    # a job's ComputeSpec passes the backend it resolved once: only a bare name or ``auto`` is resolved here
+    choice = backend if isinstance(backend, Backend) and backend is not Backend.AUTO else resolve_backend(
+        backend, model.device, Precision.INT8 if calibration is not None else Precision.F32)
     if choice is Backend.OPENVINO:
         from yololens.engine.backends.openvino_backend import OpenVINOBackend
 

@@ -29,6 +29,7 @@ from yololens.engine.backends.cache import cached_entry
 from yololens.errors import ModelError
 from yololens.model import ultra
 from yololens.model.loading import LoadedModel
+from yololens.types import Task
 
 EXPORT_FORMAT = 1  # bump when ExportNet's outputs change: old cache entries then no longer match
 IR_NAME = "model.xml"
@@ -136,7 +137,7 @@ class OpenVINOBackend:
         import openvino as ov
 
         self.model, self.layers, self.cut = model, list(layers), cut
-        self.protos = protos and model.task == "segment" and cut is None
+        self.protos = protos and model.task == Task.SEGMENT and cut is None
         fields = export_fields(model, self.layers, tuple(imgsz), self.protos, cut)
         self.folder = cached_entry(fields, lambda tmp: export_ir(model, self.layers, tuple(imgsz), tmp, self.protos,
                                                                  cut), what="OpenVINO export")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from yololens.report.context import EXTRACT_DIR, LABEL, Context, Section
-from yololens.types import Method, Origin, SectionStatus
+from yololens.types import BoxMode, Method, Origin, SectionStatus
 
 MIN_TSNE = 10  # fewer objects than this: PCA (t-SNE needs perplexity < n and then shows nothing useful)
 THUMB_PX = 64
@@ -73,7 +73,7 @@ def run_projection(ctx: Context) -> Section:
         "script": script, "div": div, "n": n, "method": METHOD_TITLES[method], "stages": stages, "note": note,
         "summary": summary, "png": ctx.rel(res.paths[next(k for k in res.paths if k != "html")]),
         "html": ctx.rel(res.paths["html"]) if "html" in res.paths else None,
-        "n_total": ctx.n_objects, "sampled": n < ctx.n_objects, "has_gt": ctx.boxes != "pred",
+        "n_total": ctx.n_objects, "sampled": n < ctx.n_objects, "has_gt": ctx.boxes is not BoxMode.PRED,
         "hover": min(o.hover_thumbnails, n)})
 
 
@@ -84,12 +84,12 @@ def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
     from yololens.analysis import table as T
     from yololens.figures.coloring import METHOD_TITLES
     from yololens.figures.explorer_layout import build_layout
-    from yololens.figures.scatter_html import interactive_layer
+    from yololens.figures.scatter_html import interactive_points
 
     o = ctx.opts
     ids = res.projections[0].object_ids
     meta = T.read_meta(ctx.extract_dir).set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
-    lay = interactive_layer(ctx.extract_dir, res.projections, meta, label=LABEL, seed=o.seed,
+    lay = interactive_points(ctx.extract_dir, res.projections, meta, label=LABEL, seed=o.seed,
                             hover_thumbnails=o.hover_thumbnails, thumb_size=THUMB_PX,
                             image_paths={r.name: r.path for r in ctx.source.records})
     stages = ", ".join(T.stage_label(p.column) for p in res.projections)

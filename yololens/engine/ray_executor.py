@@ -1,39 +1,28 @@
 """``--executor ray``: a resumable job's windows as Ray tasks on actors that load the model once per worker.
 
-Each actor builds the job's window work once (model, runner, pooling) from a picklable spec; each window is one
-actor call that writes the window's durable part straight into OUT (so OUT must be on a filesystem every node
-shares: checked before the first window) under a name fixed by the window, so a retried window replaces its
-part instead of adding one. A killed worker is restarted and its window retried (``max_restarts`` /
+The executor contract of :mod:`yololens.engine.executors`, on Ray: each actor calls ``build(spec)`` once
+(model, runner, pooling); each window is one actor call that writes the window's durable part straight into
+OUT (so OUT must be on a filesystem every node shares: checked before the first window) under a name fixed by
+the window, so a retried window replaces its part instead of adding one. A killed worker is restarted and its window retried (``max_restarts`` /
 ``max_task_retries``). The driver shows one progress bar (images/s) and finalizes as the local executor does.
 Ray is an optional extra: ``pip install "yololens[ray]"``.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from yololens.errors import InputError
-from yololens.sources.records import ImageRecord, Skip
+from yololens.engine.executors import Build, S, Window, WindowOutcome, WindowWork
+from yololens.errors import InputError, YololensError
 
 RETRIES = 3  # per window: a killed worker is restarted and the window run again
-
-
-@dataclass
-class WindowOutcome:
-    """What one window did: its done image keys, rows written, skipped inputs, and the run's layer facts."""
-
-    first_index: int
-    keys: list[str] = field(default_factory=list)
-    objects: int = 0
-    skips: list[Skip] = field(default_factory=list)
-    dims: dict[str, int] = field(default_factory=dict)
-    strides: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -45,10 +34,11 @@ class RayExecutor:
     workers: int | None = None
     cpus_per_worker: int = 1
 
-    def run_windows(self, make_work: Callable[[], Callable[[list[ImageRecord]], WindowOutcome]],
-                    windows: Sequence[list[ImageRecord]], out: Path, *, gpu: bool = False, progress: bool = True,
-                    desc: str = "images") -> Iterator[WindowOutcome]:
+    def run(self, build: Build, spec: S, windows: Sequence[Window], out: Path, *, gpu: bool = False,
+            progress: bool = True, desc: str = "images") -> Iterator[WindowOutcome]:
         """Yield one :class:`WindowOutcome` per window of ``windows``, as they finish (any order)."""
+        if not windows:
+            return
         ray = _ray()
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
@@ -63,8 +53,8 @@ class RayExecutor:
             actor_cls = ray.remote(max_restarts=RETRIES, max_task_retries=RETRIES, **opts)(_WindowActor)
             # the spec (model and source) goes to the object store once, held here for the whole run: a restarted
             # actor is built from it again (arguments Ray put there itself may be gone by then)
-            spec = ray.put(make_work)
-            actors = [actor_cls.remote(spec, str(probe)) for _ in range(n)]
+            job = ray.put(functools.partial(build, spec))
+            actors = [actor_cls.remote(job, str(probe)) for _ in range(n)]
             try:
                 yield from _drive(ray, actors, windows, progress, desc)
             finally:  # a stopped driver stops its workers: none may write a part after it let go of OUT's lock
@@ -75,22 +65,23 @@ class RayExecutor:
 
 
 class _WindowActor:
-    """One worker: the job's window work, built once; checks that it sees the driver's OUT."""
+    """One worker: the job's window work, built once (``make_work``: ``build`` bound to the spec); checks that
+    it sees the driver's OUT."""
 
     def __init__(self, make_work, probe: str):
         if not os.path.exists(probe):
             raise InputError(f"{Path(probe).parent}: this Ray worker (host {os.uname().nodename}) cannot see OUT; "
                              "--executor ray needs OUT on a filesystem all nodes share")
-        self.work = make_work()
+        self.work: WindowWork = make_work()
 
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, window: list[ImageRecord]) -> WindowOutcome:
+    def run(self, window: Window) -> WindowOutcome:
         return self.work(window)
 
 
-def _drive(ray, actors: list, windows: Sequence[list[ImageRecord]], progress: bool, desc: str) -> Iterator[WindowOutcome]:
+def _drive(ray, actors: list, windows: Sequence[Window], progress: bool, desc: str) -> Iterator[WindowOutcome]:
     """Keep every actor busy with one window at a time; yield outcomes as they come."""
     pending = list(windows)[::-1]
     running: dict = {}
@@ -108,7 +99,7 @@ def _drive(ray, actors: list, windows: Sequence[list[ImageRecord]], progress: bo
                 outcome = ray.get(ready[0])
             except ray.exceptions.RayTaskError as exc:
                 cause = exc.as_instanceof_cause()
-                raise (cause if isinstance(cause, InputError) else exc) from None
+                raise (cause if isinstance(cause, YololensError) else exc) from None
             except ray.exceptions.RayActorError as exc:
                 raise InputError(f"a Ray worker died {RETRIES + 1} times on the window at image {w[0].index}: "
                                  f"{exc}") from None
