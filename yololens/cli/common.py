@@ -145,11 +145,11 @@ ImgszOpt = Annotated[int, typer.Option(help=IMGSZ_HELP, **typer_bounds("imgsz"))
 BatchOpt = Annotated[int, typer.Option(help=BATCH_HELP, **typer_bounds("batch"))]
 DeviceOpt = Annotated[Optional[str], typer.Option(help=DEVICE_HELP)]
 HalfOpt = Annotated[bool, typer.Option(help="Alias of --precision bf16 (fp16 with torch on CUDA). Detections can change.")]
-PrecisionOpt = Annotated[Optional[Precision], typer.Option(help="Compute precision. f32 (default): the exact path. bf16: OpenVINO on a CPU with bf16 (else f32). int8: OpenVINO, the model quantized by NNCF on --calibration images of this source (once, cached). bf16 and int8 are faster but detections can change (a box or score moves, a borderline object appears or goes) and embeddings move: see docs/PRECISION.md; the manifest records the precision.")]
+PrecisionOpt = Annotated[Optional[Precision], typer.Option(help="f32 (default): the exact path. bf16: OpenVINO on a CPU with bf16. int8: OpenVINO quantized by NNCF on --calibration images of this source (cached). bf16/int8 are faster but detections can change and embeddings move (docs/PRECISION.md).")]
 CalibrationOpt = Annotated[int, typer.Option(**typer_bounds("calibration"), help="--precision int8: images of the source (spread over it) the quantization is calibrated on.")]
 BackendOpt = Annotated[Backend, typer.Option(help="Compute backend: auto (openvino on a CPU with bf16 support, where it measured 1.7x torch; torch elsewhere; $YOLOLENS_BACKEND overrides), torch (bitwise Ultralytics predict) or openvino (f32; exports cached in $YOLOLENS_CACHE).")]
 ThreadsOpt = Annotated[int, typer.Option(min=0, help="Inference threads (torch threads or OpenVINO INFERENCE_NUM_THREADS); 0: the backend's default (all cores).")]
-ExecutorOpt = Annotated[ExecutorKind, typer.Option(help="What runs the windows: local (this process) or ray (Ray workers, one model each, writing their windows' parts into --out, which must be on a filesystem all nodes share; pip install 'yololens[ray]').")]
+ExecutorOpt = Annotated[ExecutorKind, typer.Option(help="What runs the windows: local (this process) or ray (Ray workers, one model each, writing their windows' parts into --out, which must be on a filesystem all nodes share; pip install 'yololens\\[ray]').")]
 RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="--executor ray: the cluster to join (auto, or ray://HEAD:10001); default: start a local Ray.")]
 WorkersOpt = Annotated[int, typer.Option(help="Image decoding threads.", **typer_bounds("workers"))]
 MaxImageBytesOpt = Annotated[int, typer.Option(help="Skip image files larger than this many bytes, before reading them.",
@@ -160,9 +160,10 @@ ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
 
 #: help panels, by option name, for every command (a long --help reads as a few groups); others stay in "Options"
 HELP_PANELS = {
-    **dict.fromkeys(("source", "out", "labels", "fmt", "boxes", "class_map", "max_image_bytes"), "Input and output"),
+    **dict.fromkeys(("source", "out", "labels", "source_format", "table_format", "boxes", "class_map",
+                     "max_image_bytes"), "Input and output"),
     **dict.fromkeys(("model", "layers", "imgsz", "conf", "iou", "max_det", "match_iou", "end2end", "pool", "pool_size",
-                     "precision"), "Model and pooling"),
+                     "precision", "calibration"), "Model and pooling"),
     **dict.fromkeys(("device", "half", "backend", "threads", "batch", "workers", "window", "executor", "ray_address"),
                     "Compute"),
     **dict.fromkeys(("crops", "crop_size", "strict", "overwrite", "progress"), "Run"),
