@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from yololens.analysis.arrays import (embeddings_to_numpy, finite_rows, rows_matching,  # noqa: F401 (re-exported)
+from yololens.analysis.arrays import (embeddings_to_numpy, finite_rows,  # noqa: F401 (re-exported)
                                       stratified_sample)
+from yololens.analysis.row_filter import rows_matching  # noqa: F401 (re-exported)
 from yololens.errors import InputError
 
 OBJECTS_FILE = "objects.parquet"
