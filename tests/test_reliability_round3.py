@@ -140,3 +140,91 @@ def test_2_data_name_is_one_safe_component_and_tells_names_apart(a, b):
     if a != b:
         assert data_name(a) != data_name(b)
     assert data_name("class_name") == "class_name" and data_name("L9") == "L9"
+
+
+# ------------------------------------------------------------- 4. pooling memory does not grow with objects
+
+
+def _pool_memory():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "pool_memory.py"
+    spec = importlib.util.spec_from_file_location("pool_memory", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("case,n", [("masks", 600), ("boxes", 300)])
+def test_4_peak_memory_of_pooling_is_bounded_in_objects_per_image(case, n):
+    """Peak RSS (the child's VmHWM) with ``n`` objects on one frame is within 250 MiB of that with 10 objects;
+    before the fix 600 full-size masks held ~1.8 GB and 300 RoIAlign outputs at --pool-size 64 ~1.3 GB."""
+    bench = _pool_memory()
+    small, big = bench.peak_rss_mb(case, 10), bench.peak_rss_mb(case, n)
+    assert big["objects"] == n
+    assert big["rss_mb"] - small["rss_mb"] < 250, (small, big)
+
+
+# ------------------------------------------------------------- 5. one bad label never aborts a run
+
+SEG_YAML = "yolov8n-seg.yaml"  # built, not downloaded: the tests below need no weights
+TINY = ["--imgsz", "160", "--layers", "9", "--no-progress", "--batch", "1"]
+
+
+def coco_frame(root: Path, anns: list[dict], size=(64, 48)) -> tuple[Path, Path]:
+    """One ``size`` (w, h) JPEG and a COCO JSON with ``anns`` (ids, image_id and category filled in)."""
+    import json
+
+    from PIL import Image
+
+    images = root / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (90, 120, 150)).save(images / "a.jpg")
+    for k, ann in enumerate(anns):
+        ann.setdefault("id", k + 1)
+        ann.setdefault("image_id", 1)
+        ann.setdefault("category_id", 1)
+        ann.setdefault("bbox", [4, 4, 20, 20])
+    coco = {"images": [{"id": 1, "file_name": "a.jpg", "width": size[0], "height": size[1]}],
+            "annotations": anns, "categories": [{"id": 1, "name": "thing"}]}
+    labels = root / "coco.json"
+    labels.write_text(json.dumps(coco))
+    return images, labels
+
+
+BAD_RLES = {
+    "size-text": {"size": "abc", "counts": [3072]},
+    "size-short": {"size": [48], "counts": [3072]},
+    "counts-int": {"size": [48, 64], "counts": 5},
+    "counts-sum": {"size": [48, 64], "counts": [10, 5]},
+    "counts-negative": {"size": [48, 64], "counts": [4000, -928]},
+    "counts-garbage": {"size": [48, 64], "counts": "\x7f\x7f~~~~"},
+    "counts-overflow": {"size": [48, 64], "counts": "0000000000000000000000000000000000000000000000000000000000V"},
+}
+
+
+def test_5_a_malformed_rle_skips_that_label_with_one_line_and_the_rest_goes_on(tmp_path):
+    good = {"segmentation": [[4, 4, 24, 4, 14, 24]]}
+    anns = [good] + [{"id": 100 + k, "segmentation": rle} for k, rle in enumerate(BAD_RLES.values())]
+    images, labels = coco_frame(tmp_path, anns)
+    out = tmp_path / "out"
+    res = invoke(["extract", "-m", SEG_YAML, "-s", images, "--labels", labels, "--boxes", "gt", "--pool", "mask",
+                  "--out", out, *TINY])
+    assert res.exit_code == 1, res.output  # finished, some inputs skipped
+    assert "Traceback" not in res.output
+    table = pq.read_table(out / "objects.parquet").to_pandas()
+    assert table["gt_id"].tolist() == ["1"]
+    for k in range(len(BAD_RLES)):
+        lines = [ln for ln in res.output.splitlines() if f"annotation {100 + k}]" in ln]
+        assert len(lines) == 1 and "coco.json" in lines[0] and "RLE" in lines[0], res.output
+
+
+def test_5_mask_problem_bounds_pycocotools():
+    from yololens.sources.masks import MaskUnavailable, mask_problem, rasterize
+
+    for name, rle in BAD_RLES.items():
+        assert mask_problem({"rle": rle}), name
+        with pytest.raises(MaskUnavailable):
+            rasterize({"rle": rle}, (48, 64))
+    assert mask_problem({"rle": {"size": [48, 64], "counts": [3000, 72]}}) is None
+    assert rasterize({"rle": {"size": [2, 3], "counts": [1, 4, 1]}}, (2, 3)).tolist() == [[0, 1, 1], [1, 1, 0]]
