@@ -54,7 +54,7 @@ from yololens import extract
 images, labels, out, case = sys.argv[1:5]
 kw = dict(pool="mask") if case == "masks" else dict(pool_size=64)
 res = extract("yolov8n-seg.yaml", images, labels, out=out, boxes="gt", layers=[9] if case == "boxes" else None,
-              imgsz=640, batch=1, workers=0, progress=False, **kw)
+              imgsz=640, batch=1, workers=0, progress=False, backend="torch", **kw)
 status = open("/proc/self/status").read()
 print(json.dumps({"rss_mb": int(status.split("VmHWM:")[1].split()[0]) / 1024, "objects": res.objects}))
 """

@@ -71,7 +71,8 @@ class MaskPooler:
         """One :class:`ImageMasks` per image of the batch ``result`` (a BatchResult), every layer pooled."""
         out = []
         shape = result.input_shape
-        step = chunk_rows(3 * shape[0] * shape[1] * 4)  # a chunk's masks, their mask * inside, the stack
+        step = chunk_rows(2 * shape[0] * shape[1] * 4)  # a chunk's masks (reused buffer) and their area grids
+        buffer = torch.zeros((0, *shape), dtype=torch.float32)
         for record, res in zip(records, result.images):
             info = res.letterbox
             inside = content_mask(info.content, shape)
@@ -83,26 +84,26 @@ class MaskPooler:
             missing = [None] * n
             pooled: dict = {k: [] for k in res.features}
             empty: dict = {k: [] for k in res.features}
+            if len(buffer) < min(step, n):  # one buffer for every chunk: glibc keeps freed full-size masks
+                buffer = torch.zeros((min(step, n), *shape), dtype=torch.float32)
             for lo in range(0, n, step):
-                rows = []
-                for j in range(lo, min(lo + step, n)):
+                hi = min(lo + step, n)
+                masks = buffer[: hi - lo]
+                for j in range(lo, hi):
                     if j < len(labels):
-                        m, missing[j] = self._gt_mask(labels[j], res.image.shape[:2], info, shape)
-                        rows.append(m * inside)
+                        missing[j] = self._gt_mask(labels[j], res.image.shape[:2], info, masks[j - lo])
                     elif not has_masks:
-                        rows.append(torch.zeros(shape))
+                        masks[j - lo].zero_()
                         missing[j] = f"a {self.model.task} model predicts no masks"
-                p_lo, p_hi = max(lo - len(labels), 0), min(lo + step, n) - len(labels)
+                p_lo, p_hi = max(lo - len(labels), 0), hi - len(labels)
                 if has_masks and p_hi > p_lo:
                     pm = ultra.process_mask(res.protos, dets.coefs[p_lo:p_hi], dets.boxes_lb[p_lo:p_hi], shape)
-                    rows.extend(pm.float().cpu() * inside)
-                masks = torch.stack(rows)
-                del rows
+                    masks[p_lo + len(labels) - lo:] = pm.float().cpu()
+                masks.mul_(inside)
                 for layer, feats in res.features.items():
                     p, e = pool_masks(feats, masks)
                     pooled[layer].append(p)
                     empty[layer].append(e)
-                del masks
             C = {k: int(f.shape[0]) for k, f in res.features.items()}
             out.append(ImageMasks(
                 {k: torch.cat(v).numpy() if v else np.zeros((0, C[k]), np.float32) for k, v in pooled.items()},
@@ -111,14 +112,18 @@ class MaskPooler:
         return out
 
     @staticmethod
-    def _gt_mask(lab: LabelBox, orig_shape: tuple[int, int], info, shape) -> tuple[torch.Tensor, str | None]:
+    def _gt_mask(lab: LabelBox, orig_shape: tuple[int, int], info, out: torch.Tensor) -> str | None:
+        """Write the label's letterboxed mask into ``out`` (``(H, W)``; zeros without one); returns why not."""
         if lab.mask is None:
-            return torch.zeros(shape), "the label has no mask"
+            out.zero_()
+            return "the label has no mask"
         try:
             m = rasterize(lab.mask, orig_shape)
         except MaskUnavailable as exc:
-            return torch.zeros(shape), str(exc)
-        return letterbox_mask(m, info.gain, info.pad, shape), None
+            out.zero_()
+            return str(exc)
+        letterbox_mask(m, info.gain, info.pad, tuple(out.shape), out=out)
+        return None
 
     @staticmethod
     def pool(features: torch.Tensor, im: ImageMasks, box_embeddings: np.ndarray, layer: int | str) -> np.ndarray:

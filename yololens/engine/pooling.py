@@ -53,15 +53,19 @@ def content_mask(content: tuple[float, float, float, float], input_shape: tuple[
 
 
 def letterbox_mask(mask: np.ndarray, gain: tuple[float, float], pad: tuple[int, int],
-                   input_shape: tuple[int, int]) -> torch.Tensor:
+                   input_shape: tuple[int, int], out: torch.Tensor | None = None) -> torch.Tensor:
     """An original-pixel ``(h0, w0)`` mask -> ``(H, W)`` letterboxed input pixels (resized like the image,
-    bilinear, then placed at the padding offset; padding stays 0)."""
+    bilinear, then placed at the padding offset; padding stays 0). ``out``: an ``(H, W)`` float32 tensor to
+    write into (reused across objects: no new full-size buffer per object)."""
     import cv2
 
     h0, w0 = mask.shape
     new_h, new_w = max(round(h0 * gain[0]), 1), max(round(w0 * gain[1]), 1)
-    resized = cv2.resize(mask.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    out = torch.zeros(input_shape, dtype=torch.float32)
+    resized = cv2.resize(mask.astype(np.float32, copy=False), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if out is None:
+        out = torch.zeros(input_shape, dtype=torch.float32)
+    else:
+        out.zero_()
     px, py = pad
     out[py:py + new_h, px:px + new_w] = torch.from_numpy(resized)[: input_shape[0] - py, : input_shape[1] - px]
     return out

@@ -11,6 +11,9 @@ Ray is an optional extra: ``pip install "yololens[ray]"``.
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from yololens.errors import InputError
 from yololens.sources.records import ImageRecord, Skip
 
 RETRIES = 3  # per window: a killed worker is restarted and the window run again
+CONNECT_TIMEOUT_S = 10.0  # --ray-address: give up on a host that does not answer after this long
 
 
 @dataclass
@@ -51,7 +55,7 @@ class RayExecutor:
         """Yield one :class:`WindowOutcome` per window of ``windows``, as they finish (any order)."""
         ray = _ray()
         if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            _connect(ray, self.address)
         probe = out / f".yololens-ray-{uuid.uuid4().hex}"
         probe.write_text("")
         try:
@@ -119,6 +123,33 @@ def _drive(ray, actors: list, windows: Sequence[list[ImageRecord]], progress: bo
             yield outcome
     finally:
         bar.close()
+
+
+def _connect(ray, address: str | None) -> None:
+    """``ray.init`` that gives up on an unreachable ``address`` within :data:`CONNECT_TIMEOUT_S` (one line, not
+    minutes of retries) and leaves SIGTERM to the command (Ray's own handler would exit 15, not 143)."""
+    host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+    if host and port.isdigit():
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            raise InputError(f"--ray-address {address}: cannot connect within {CONNECT_TIMEOUT_S:g} s "
+                             f"({exc.strerror or exc or 'timed out'}); is the cluster up?") from None
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    except SystemExit as exc:  # Ray's SIGTERM handler, while connecting: stop as our handler would
+        if main and exc.code == signal.SIGTERM:
+            signal.signal(signal.SIGTERM, previous)
+            signal.raise_signal(signal.SIGTERM)
+        raise
+    except (ConnectionError, TimeoutError, RuntimeError) as exc:
+        raise InputError(f"--ray-address {address}: cannot start or join Ray ({' '.join(str(exc).split())[:200]})") \
+            from None
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _ray():

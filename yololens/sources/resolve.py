@@ -57,7 +57,7 @@ def open_source(
         raise InputError(f"{given}: source not found")
     if lab is not None and not lab.exists():
         raise InputError(f"{labels}: labels not found")
-    data = load_json(lab) if lab is not None and lab.is_file() and lab.suffix.lower() == ".json" else None
+    data = load_json(lab) if lab is not None and not lab.is_dir() and lab.suffix.lower() == ".json" else None
     chosen = fmt or detect_format(src, lab, data)
     if chosen not in FORMATS:
         raise InputError(f"unknown format '{chosen}' (choose from {', '.join(FORMATS)})")
