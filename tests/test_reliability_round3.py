@@ -228,3 +228,165 @@ def test_5_mask_problem_bounds_pycocotools():
             rasterize({"rle": rle}, (48, 64))
     assert mask_problem({"rle": {"size": [48, 64], "counts": [3000, 72]}}) is None
     assert rasterize({"rle": {"size": [2, 3], "counts": [1, 4, 1]}}, (2, 3)).tolist() == [[0, 1, 1], [1, 1, 0]]
+
+
+# ------------------------------------------------------------- 6. silently wrong numbers
+
+
+def test_6_a_repeated_label_id_in_a_frame_is_made_unique_with_one_line(tmp_path):
+    anns = [{"id": 7, "bbox": [2, 2, 20, 20]}, {"id": 7, "bbox": [30, 10, 20, 20]}, {"id": 8}]
+    images, labels = coco_frame(tmp_path, anns)
+    out = tmp_path / "out"
+    res = invoke(["extract", "-m", SEG_YAML, "-s", images, "--labels", labels, "--boxes", "gt", "--out", out, *TINY])
+    assert res.exit_code in (0, 1), res.output
+    ids = pq.read_table(out / "objects.parquet", columns=["gt_id"]).column("gt_id").to_pylist()
+    assert sorted(ids) == ["7", "7~2", "8"]
+    assert sum("label id '7' repeats" in ln for ln in res.output.splitlines()) == 1, res.output
+
+
+def test_6_identical_embeddings_have_no_davies_bouldin():
+    from yololens.analysis import metrics as M
+
+    X = np.ones((40, 8), np.float32)
+    y = np.repeat([0, 1], 20)
+    assert np.isnan(M.davies_bouldin_fast(X, y))
+    assert np.isnan(M.davies_bouldin(X, y, n_boot=20).value)
+    # point masses at distinct centroids stay perfectly separated (0), as sklearn says
+    Z = np.repeat(np.eye(2, 8, dtype=np.float32), 20, axis=0)
+    assert M.davies_bouldin_fast(Z, y) == 0.0
+
+
+# ------------------------------------------------------------- 7. one image, one row
+
+
+def test_7_a_list_naming_one_image_relatively_and_absolutely_processes_it_once(tmp_path, monkeypatch):
+    from PIL import Image
+
+    (tmp_path / "imgs").mkdir()
+    Image.new("RGB", (48, 32), (10, 20, 30)).save(tmp_path / "imgs" / "a.jpg")
+    (tmp_path / "list.txt").write_text(f"imgs/a.jpg\n{tmp_path / 'imgs' / 'a.jpg'}\n./imgs/a.jpg\n")
+    monkeypatch.chdir(tmp_path)
+    res = invoke(["extract", "-m", SEG_YAML, "-s", "list.txt", "--out", "out", "--boxes", "pred", "--conf", "0.0",
+                  *TINY])
+    assert res.exit_code == 1, res.output  # two lines skipped as repeats
+    assert sum("listed twice (first at line 1)" in ln for ln in res.output.splitlines()) == 2, res.output
+    images = pq.read_table(tmp_path / "out" / "objects.parquet", columns=["image"]).column("image").to_pylist()
+    assert set(images) == {"imgs/a.jpg"}
+
+
+# ------------------------------------------------------------- 8. nothing hangs
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+def test_8_a_label_file_that_is_no_regular_file_is_refused_at_once(kind, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (32, 32)).save(tmp_path / "img" / "a.jpg")
+    labels = tmp_path / "labels.json"
+    if kind == "fifo":
+        os.mkfifo(labels)
+    elif kind == "dev-zero":
+        labels.symlink_to("/dev/zero")
+    else:
+        labels.mkdir()
+    code = "import sys; from yololens.cli.app import main; sys.argv = ['yololens'] + sys.argv[1:]; main()"
+    proc = subprocess.run([sys.executable, "-c", code, "extract", "-m", SEG_YAML, "-s", str(tmp_path / "img"),
+                           "--labels", str(labels), "--out", str(tmp_path / "o"),
+                           "--no-progress"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.returncode == EXIT_FATAL, proc.stderr[-2000:]
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "labels.json" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_8_a_yolo_label_that_is_a_fifo_skips_its_image(tmp_path):
+    import os
+
+    from PIL import Image
+
+    from yololens.sources.resolve import open_source
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    for name in ("a", "b"):
+        Image.new("RGB", (32, 32)).save(tmp_path / "images" / f"{name}.jpg")
+    os.mkfifo(tmp_path / "labels" / "a.txt")
+    (tmp_path / "labels" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    src = open_source(tmp_path / "images", tmp_path / "labels", fmt="yolo")
+    assert [r.name for r in src.records] == ["b.jpg"]
+    assert any("FIFO" in str(s) for s in src.skips), src.skips
+
+
+def test_8_an_unreachable_ray_address_fails_fast_with_one_line(tmp_path):
+    import socket
+
+    pytest.importorskip("ray")
+    from yololens.jobs.ray_executor import RayExecutor
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(InputError, match="cannot connect"):
+        next(RayExecutor(address=f"127.0.0.1:{port}").run_windows(lambda: None, [[]], tmp_path, progress=False))
+
+
+def test_8_sigterm_while_joining_a_silent_ray_address_exits_143(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray")
+    from PIL import Image
+
+    (tmp_path / "img").mkdir()
+    Image.new("RGB", (32, 32)).save(tmp_path / "img" / "a.jpg")
+    with socket.socket() as silent:  # accepts TCP, never speaks: Ray waits on it
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        code = "import sys; from yololens.cli.app import main; sys.argv = ['yololens'] + sys.argv[1:]; main()"
+        proc = subprocess.Popen([sys.executable, "-c", code, "extract", "-m", SEG_YAML, "-s", str(tmp_path / "img"),
+                                 "--out", str(tmp_path / "o"), "--no-progress", "--imgsz", "64", "--executor", "ray",
+                                 "--ray-address", f"127.0.0.1:{silent.getsockname()[1]}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+        silent.settimeout(180)
+        conns = [silent.accept()[0]]  # imports, model, source done: it is connecting now
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            pytest.fail(f"still running 20 s after SIGTERM:\n{out[-2000:]}")
+        finally:
+            for c in conns:
+                c.close()
+    assert proc.returncode == 143, out[-2000:]
+    assert time.monotonic() - t0 < 20 and "Traceback" not in out
+
+
+# ------------------------------------------------------------- 9. --out is never --source
+
+
+@pytest.mark.parametrize("where", ["same", "inside"])
+def test_9_source_that_is_or_lies_in_out_is_refused_up_front(where, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "run"
+    source = out if where == "same" else out / "images"
+    source.mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(source / "a.jpg")
+    for cmd in (["extract", "--boxes", "pred"], ["maps", "--layers", "9"]):
+        res = invoke([*cmd, "-m", SEG_YAML, "-s", source, "--out", out, "--imgsz", "64", "--no-progress"])
+        assert res.exit_code == EXIT_FATAL and "--source" in error_line(res), res.output
+        assert sorted(p.name for p in out.rglob("*")) == (["a.jpg"] if where == "same" else ["a.jpg", "images"])

@@ -135,6 +135,7 @@ def _connect(ray, address: str | None) -> None:
         except OSError as exc:
             raise InputError(f"--ray-address {address}: cannot connect within {CONNECT_TIMEOUT_S:g} s "
                              f"({exc.strerror or exc or 'timed out'}); is the cluster up?") from None
+        _grpc_ready(address, f"{host}:{port}")
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main else None
     try:
@@ -150,6 +151,21 @@ def _connect(ray, address: str | None) -> None:
     finally:
         if main and previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _grpc_ready(address: str, target: str) -> None:
+    """Ray speaks gRPC on that port: wait for the handshake here, in Python (a signal stops the wait at once),
+    not inside ``ray.init``, which blocks in C and retries a silent port for minutes."""
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_S)
+    except grpc.FutureTimeoutError:
+        raise InputError(f"--ray-address {address}: no Ray answer within {CONNECT_TIMEOUT_S:g} s (something listens "
+                         "there, but it does not speak Ray's protocol)") from None
+    finally:
+        channel.close()
 
 
 def _ray():

@@ -28,7 +28,8 @@ from typing import Any
 
 from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
-from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
+from yololens.sources.common import (Categories, is_scalar_id, load_json, scalar_attributes, unique_label_ids,
+                                     wanted_box)
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
 from yololens.sources.masks import bdd_mask_spec, mask_problem
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
@@ -170,7 +171,7 @@ def parse_frame_labels(
         box = _parse_label(label, index, f"{where[:-1]}, label {index}]", size, cats, skips, tracked)
         if box is not None:
             boxes.append(box)
-    return boxes
+    return unique_label_ids(boxes, where, skips)
 
 
 def _parse_label(

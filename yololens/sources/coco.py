@@ -16,7 +16,8 @@ from typing import Any
 
 from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
-from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
+from yololens.sources.common import (Categories, is_scalar_id, load_json, scalar_attributes, unique_label_ids,
+                                     wanted_box)
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
 from yololens.sources.masks import coco_mask_spec, mask_problem
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
@@ -164,7 +165,7 @@ def _image_boxes(
         box = _annotation_box(ann, index, where, size, id_to_name, cats, skips)
         if box is not None:
             boxes.append(box)
-    return boxes
+    return unique_label_ids(boxes, image.where, skips)
 
 
 def _annotation_box(

@@ -144,3 +144,25 @@ def wanted_box(category: str, geometry: Callable[[], Box | None], size: tuple[in
         skips.append(Skip(where, str(exc)))
         return None
     return None if raw_box is None else add_box(raw_box, size, where, skips)
+
+
+def unique_label_ids(boxes: list, where: str, skips: list[Skip]) -> list:
+    """``boxes`` (LabelBox) with ids unique within the frame: a repeated ``gt_id`` becomes ``<id>~2``, ``~3``...
+    with one kept-line each (a repeated id would pair predictions with the wrong label downstream)."""
+    from dataclasses import replace
+
+    seen: dict[str, int] = {}
+    out = []
+    for box in boxes:
+        n = seen.get(box.gt_id, 0)
+        seen[box.gt_id] = n + 1
+        if n:
+            new = f"{box.gt_id}~{n + 1}"
+            while new in seen:
+                n += 1
+                new = f"{box.gt_id}~{n + 1}"
+            seen[new] = 1
+            skips.append(Skip(where, f"label id {box.gt_id!r} repeats in this frame; this one is {new!r}", "kept"))
+            box = replace(box, gt_id=new)
+        out.append(box)
+    return out

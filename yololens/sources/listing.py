@@ -109,7 +109,7 @@ def read_image_list(txt: str | Path) -> tuple[list[tuple[Path, str]], list[Skip]
     lines = read_text_file(txt, "image list").splitlines()
     entries: list[tuple[Path, str]] = []
     skips: list[Skip] = []
-    first_line: dict[Path, int] = {}
+    first_line: dict[str, int] = {}
     for number, line in enumerate(lines, 1):
         name = line.strip()
         if not name or name.startswith("#"):
@@ -117,14 +117,14 @@ def read_image_list(txt: str | Path) -> tuple[list[tuple[Path, str]], list[Skip]
         path = Path(name) if Path(name).is_absolute() else txt.parent / name
         where = f"{txt}[line {number}: {name}]"
         problem = _list_entry_problem(path)
-        key = Path(os.path.normpath(path))
+        key = canonical_key(path, txt.parent)  # one key for a.jpg, ./a.jpg and /abs/a.jpg
         if problem is None and key in first_line:
             problem = f"listed twice (first at line {first_line[key]})"
         if problem:
             skips.append(Skip(where, problem))
             continue
         first_line[key] = number
-        entries.append((path, canonical_key(path, txt.parent)))
+        entries.append((path, key))
     return entries, skips
 
 
