@@ -390,3 +390,37 @@ def test_9_source_that_is_or_lies_in_out_is_refused_up_front(where, tmp_path):
         res = invoke([*cmd, "-m", SEG_YAML, "-s", source, "--out", out, "--imgsz", "64", "--no-progress"])
         assert res.exit_code == EXIT_FATAL and "--source" in error_line(res), res.output
         assert sorted(p.name for p in out.rglob("*")) == (["a.jpg"] if where == "same" else ["a.jpg", "images"])
+
+
+# ------------------------------------------------------------- 3. a model file cannot run code
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_3_a_checkpoint_with_code_is_refused_before_it_runs(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.delenv("YOLOLENS_TRUST_MODEL", raising=False)
+    marker = tmp_path / "pwned"
+    torch.save({"model": _Payload(marker)}, tmp_path / "evil.pt")
+    res = invoke(["layers", tmp_path / "evil.pt"])
+    assert not marker.exists()
+    line = error_line(res)
+    assert res.exit_code == EXIT_FATAL and "refused" in line and "nothing in it was run" in line
+
+
+def test_3_real_weights_still_load_and_the_help_says_a_model_is_a_pickle(seg_weights, monkeypatch):
+    from yololens.model.loading import load_model
+
+    monkeypatch.delenv("YOLOLENS_TRUST_MODEL", raising=False)
+    assert load_model(str(seg_weights)).task == "segment"
+    help_text = " ".join(invoke(["extract", "--help"]).output.split())
+    assert "pickle" in help_text and "YOLOLENS_TRUST_MODEL" in help_text

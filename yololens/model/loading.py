@@ -185,11 +185,17 @@ def _load_yolo(source: str):
         raise ModelError(f"{source}: model file not found")
     if p.exists() and p.is_file() and p.stat().st_size == 0:
         raise ModelError(f"{source}: empty file (0 bytes), not an Ultralytics checkpoint")
+    safe = False
     try:
-        yolo = YOLO(source)
+        with ultra.safe_checkpoint_load() as safe:
+            yolo = YOLO(source)
     except Exception as exc:  # Ultralytics raises many types here; the user needs one line
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         reason = re.sub(r"^ERROR\W*", "", reason)  # Ultralytics' "ERROR ❌️ " log prefix
+        if safe and "outside the supported" in reason:  # refused before any of the file's code ran
+            raise ModelError(f"{source}: refused: it references types outside Ultralytics' safe checkpoint format "
+                             f"(nothing in it was run); if you trust the file, set {ultra.TRUST_MODEL_ENV}=1 to "
+                             "load it as code") from None
         if not p.exists() and not is_yaml:
             raise ModelError(
                 f"{source}: not found locally and could not be downloaded ({reason}). "
