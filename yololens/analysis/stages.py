@@ -31,6 +31,7 @@ from yololens.analysis.grouping import Grouping, group_codes, resolve_grouping, 
 from yololens.analysis.projection import Projector, find_projections, load_projection
 from yololens.analysis.stage_text import CI_NOTE, METRICS, recommend
 from yololens.errors import InputError, StrictModeError
+from yololens.options import check_options
 
 __all__ = ["CI_NOTE", "METRICS", "StageReport", "compute_stages", "recommend"]
 
@@ -118,6 +119,7 @@ def compute_stages(
     ``trust_sample``: cap for trustworthiness of the saved projections (``OUT/projections``);
     ``trust_method``: also project that capped sample with this method (tsne/umap/pca) and score it.
     """
+    check_options(sample=sample, k=k, n_folds=n_folds, bootstrap=n_boot, seed=seed, trust_sample=trust_sample)
     t0 = time.perf_counter()
     schema = T.read_schema(out)
     if layers:

@@ -35,7 +35,7 @@ LARGE_N_HELP = ("Above this many objects, fit a class-stratified sample (--fit-s
 
 
 def _sample(n: Optional[int]) -> Optional[int]:
-    return None if n is None or n <= 0 else n
+    return None if n is None or n == 0 else n  # 0 = all; a negative count is refused by the range table
 
 
 def _layers(text: str) -> list[str]:

@@ -116,7 +116,8 @@ def plot(
 
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
-    check_options(max_points=max_points)
+    check_options(max_points=max_points, seed=seed, sample=sample, thumbnails=thumbnails, thumb_size=thumb_size,
+                  hover_thumbnails=hover_thumbnails, max_categories=max_categories)
     if fmt not in ("png", "svg"):
         raise InputError(f"--format must be png or svg, not {fmt!r}")
     columns = T.resolve_columns(out, layer)
