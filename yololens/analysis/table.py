@@ -307,9 +307,12 @@ def manifest(out: str | os.PathLike) -> dict:
     """``OUT/manifest.json`` as a dict ({} when absent or unreadable)."""
     path = out_dir(out) / "manifest.json"
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a yololens manifest (a JSON object expected, found {type(data).__name__})")
+    return data
 
 
 def image_roots(out: str | os.PathLike, images_root: str | os.PathLike | None = None) -> list[Path]:
