@@ -428,3 +428,97 @@ def test_3_real_weights_still_load_and_the_help_says_a_model_is_a_pickle(seg_wei
     for name in ("extract", "maps", "coefficients", "protos", "report"):
         option = next(p for p in group.commands[name].params if "--model" in getattr(p, "opts", ()))
         assert "pickle" in option.help and "YOLOLENS_TRUST_MODEL" in option.help, name
+
+
+# ------------------------------------------------------------- Low: one line for a user's mistake, never 70
+
+
+@pytest.fixture(scope="module")
+def run3(tmp_path_factory):
+    return small_run(tmp_path_factory.mktemp("round3") / "run")
+
+
+@pytest.mark.parametrize("args,option", [
+    (["stages", "{run}", "--seed", "-1"], "--seed"),
+    (["stages", "{run}", "--k", "0"], "--k"),
+    (["stages", "{run}", "--bootstrap", "0"], "--bootstrap"),
+    (["stages", "{run}", "--trust-sample", "-1"], "--trust-sample"),
+    (["plot", "{run}", "--method", "pca", "--thumb-size", "0"], "--thumb-size"),
+    (["plot", "{run}", "--method", "pca", "--sample", "-5"], "--sample"),
+    (["project", "{run}", "--method", "pca", "--sample", "-5"], "--sample"),
+    (["project", "{run}", "--n-iter", "-1"], "--n-iter"),
+    (["project", "{run}", "--large-n", "-1"], "--large-n"),
+])
+def test_low_out_of_range_options_are_one_line_naming_the_option(args, option, run3):
+    res = invoke([a.format(run=run3) for a in args])
+    assert res.exit_code == EXIT_FATAL and error_line(res).startswith(f"error: {option} "), res.output
+
+
+@pytest.mark.parametrize("imgsz,code", [(0, EXIT_FATAL), (33, 0), (100000, EXIT_FATAL)])
+def test_low_layers_imgsz_is_checked_and_rounded(imgsz, code):
+    res = invoke(["layers", SEG_YAML, "--imgsz", imgsz])
+    assert res.exit_code == code, res.output
+    if code:
+        assert "--imgsz" in error_line(res)
+    else:
+        assert "16×32×32" in res.output  # rounded up to 64 (the stride), as predict does
+
+
+def test_low_a_bogus_device_is_one_line(tmp_path):
+    res = invoke(["layers", SEG_YAML, "--device", "bogus"])
+    assert res.exit_code == EXIT_FATAL and "--device 'bogus'" in error_line(res)
+
+
+@pytest.mark.parametrize("kind", ["empty", "binary", "folder"])
+def test_low_coef_report_on_something_that_is_no_table_is_one_line(kind, tmp_path):
+    path = tmp_path / ("t" if kind == "folder" else "t.parquet")
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"" if kind == "empty" else bytes(range(256)) * 4)
+    res = invoke(["coef-report", path, "-o", tmp_path / "o"])
+    assert res.exit_code == EXIT_FATAL and str(path) in error_line(res), res.output
+
+
+def test_low_a_manifest_that_is_a_json_list_is_one_line(tmp_path):
+    run = small_run(tmp_path / "run")
+    (run / "manifest.json").write_text("[1, 2]")
+    res = invoke(["plot", run, "--method", "pca", "--no-html", "--thumbnails", "2"])  # crops: reads the manifest
+    assert res.exit_code == EXIT_FATAL and "manifest.json" in error_line(res), res.output
+
+
+def test_low_tensorboard_metadata_stays_aligned_with_tabs_and_newlines_in_names(tmp_path):
+    from yololens.jobs.export_tensorboard import metadata_lines
+
+    meta = pd.DataFrame({"a\tb": ["x", "y"], "c\nd": ["p\tq", "r\ns"]})
+    lines = list(metadata_lines(meta))
+    assert len(lines) == 3 and all(line.count("\t") == 1 for line in lines)
+    assert lines[0] == "a b\tc d\n"
+
+
+def test_low_a_newline_in_a_file_name_keeps_the_skip_on_one_line():
+    from yololens.sources.records import Skip
+
+    text = str(Skip("dir/evil\nerror: fake.jpg", "not an image\r\x1b[31m"))
+    assert "\n" not in text and "\r" not in text and "\x1b" not in text and "evil\\nerror" in text
+
+
+def test_low_a_nan_polygon_vertex_is_a_skipped_label_with_a_line(tmp_path):
+    from yololens.sources.resolve import open_source
+
+    anns = [{"segmentation": [[4, 4, 24, 4, float("nan"), 24]]}, {}]
+    images, labels = coco_frame(tmp_path, anns)
+    labels.write_text(labels.read_text().replace("NaN", "NaN"))  # json.dumps writes NaN, json.loads reads it
+    src = open_source(images, labels)
+    assert [lab.gt_id for lab in src.records[0].labels] == ["2"]
+    assert any("NaN" in s.reason and "annotation 1" in s.file for s in src.skips), src.skips
+
+
+def test_low_a_killed_reports_temp_files_are_removed_by_the_next_run(tmp_path):
+    out = tmp_path / "report"
+    (out / "figures").mkdir(parents=True)
+    stale = out / "figures" / ".stages.k2j4h5g6.tmp.png"
+    stale.write_bytes(b"half a png")
+    res = invoke(["report", "-m", tmp_path / "missing.pt", "-s", tmp_path, "-o", out, "--no-progress"])
+    assert res.exit_code == EXIT_FATAL  # the model is missing: but the lock was taken and the debris cleared
+    assert not stale.exists()

@@ -82,6 +82,8 @@ class RowFilter:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
             raise InputError(f"not a filter: {exc.msg}") from None
+        except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting
+            raise InputError(f"not a filter: {' '.join(str(exc).split())[:120] or type(exc).__name__}") from None
         self._tree = tree.body
         self._check(self._tree)
 

@@ -187,6 +187,8 @@ def _load_yolo(source: str):
         raise ModelError(f"{source}: not a model file; pass a .pt checkpoint or a model .yaml")
     if not p.exists() and (p.parent != Path(".") or not _is_official_name(p.name)) and not is_yaml:
         raise ModelError(f"{source}: model file not found")
+    if p.exists() and not p.is_file():  # a folder, FIFO or device: torch.load would fail late or wait forever
+        raise ModelError(f"{source}: not a regular file, not an Ultralytics checkpoint")
     if p.exists() and p.is_file() and p.stat().st_size == 0:
         raise ModelError(f"{source}: empty file (0 bytes), not an Ultralytics checkpoint")
     safe = False
