@@ -85,7 +85,10 @@ class RowFilter:
         except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting
             raise InputError(f"not a filter: {' '.join(str(exc).split())[:120] or type(exc).__name__}") from None
         self._tree = tree.body
-        self._check(self._tree)
+        try:
+            self._check(self._tree)
+        except RecursionError:
+            raise InputError("not a filter: nested too deeply") from None
 
     def _show(self, node: ast.AST) -> str:
         text = ast.unparse(node)

@@ -28,6 +28,7 @@ import pandas as pd
 from yololens.analysis import table as T
 from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.store.atomic import write_text
+from yololens.store.naming import data_name
 
 COLOR_OPTIONS = ("class_name", "status", "origin", "size_bin", "score")
 HOVER_TEXT = ("class_name", "image", "status", "origin")
@@ -288,7 +289,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                            stylesheets=[sheet], css_classes=["yl-legend"])
     filter_cols = [c for c in ("status", "origin", *attrs) if c in names and len(names[c]) > 1]  # every attr_*
     selects = {c: Select(title=c.removeprefix("attr_"), value=ALL, options=[ALL, *[v for v in names[c] if v]],
-                         width=220, css_classes=[f"yl-filter-{c}"]) for c in filter_cols}
+                         width=220, css_classes=[f"yl-filter-{data_name(c)}"]) for c in filter_cols}
     search = TextInput(title="search image or object id", width=220, css_classes=["yl-search"])
     status = Div(text=f"<span class='yl-shown'>{n:,}</span> of {n:,} points shown", width=220)
     refilter = CustomJS(args=dict(source=source, page=page, legend=legend, selects=selects, search=search,
