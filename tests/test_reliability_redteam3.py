@@ -16,22 +16,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
-from yololens.cli.app import app
+from reliability_corpus import invoke, synthetic_run
 from yololens.cli.common import EXIT_FATAL
 from yololens.errors import InputError
 
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parents[1]
 SEG_YAML = "yolov8n-seg.yaml"
-
-
-def invoke(args: list) -> object:
-    res = CliRunner().invoke(app, [str(a) for a in args])
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res
 
 
 def one_error(res) -> str:
@@ -41,14 +33,7 @@ def one_error(res) -> str:
 
 
 def make_run(root: Path, extra: dict | None = None, n: int = 40) -> Path:
-    from yololens.analysis.synthetic import make_objects_table
-
-    path = make_objects_table(root, n, n_images=2, seed=2, dims={"emb_L9": 8})
-    table = pq.read_table(path)
-    for name, values in (extra or {}).items():
-        table = table.append_column(name, pa.array(values))
-    pq.write_table(table, path)
-    return root
+    return synthetic_run(root, extra, n)
 
 
 @pytest.fixture(scope="module")

@@ -14,39 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
+from reliability_corpus import error_line, invoke, synthetic_run
 from yololens.cli.app import app
 from yololens.cli.common import EXIT_FATAL
 from yololens.errors import InputError
 
 pytestmark = pytest.mark.reliability
-
-
-def invoke(args: list) -> object:
-    res = CliRunner().invoke(app, [str(a) for a in args])
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res
-
-
-def error_line(res) -> str:
-    """The single ``error: ...`` line of a failed run (never a traceback)."""
-    lines = [ln for ln in res.output.splitlines() if ln.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
-    return lines[0]
-
-
-def small_run(root: Path, extra: dict | None = None, n: int = 60) -> Path:
-    """A synthetic run folder (``n`` objects) with extra columns ``{name: values}`` added to objects.parquet."""
-    from yololens.analysis.synthetic import make_objects_table
-
-    path = make_objects_table(root, n, n_images=2, seed=1, dims={"emb_L9": 8})
-    table = pq.read_table(path)
-    for name, values in (extra or {}).items():
-        table = table.append_column(name, pa.array(values))
-    pq.write_table(table, path)
-    return root
 
 
 def files_outside(root: Path, before: set) -> list[Path]:
@@ -72,7 +46,7 @@ PAYLOADS = [
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_1_plot_keep_never_runs_code(payload, tmp_path):
-    run = small_run(tmp_path / "run")
+    run = synthetic_run(tmp_path / "run")
     marker = tmp_path / "pwned"
     res = invoke(["plot", run, "--method", "pca", "--no-html", "--keep", payload.format(marker=marker)])
     assert not marker.exists()
@@ -107,7 +81,7 @@ def test_1_no_module_evaluates_a_string_with_pandas():
 
 def test_2_plot_color_column_with_slashes_stays_in_figures(tmp_path):
     evil = "attr_/../../../escaped"
-    run = small_run(tmp_path / "box" / "run", {evil: ["a", "b"] * 30})
+    run = synthetic_run(tmp_path / "box" / "run", {evil: ["a", "b"] * 30})
     before = set((tmp_path).rglob("*"))
     res = invoke(["plot", run, "--method", "pca", "--no-html", "--color", evil])
     assert res.exit_code == 0, res.output
@@ -435,7 +409,7 @@ def test_3_real_weights_still_load_and_the_help_says_a_model_is_a_pickle(seg_wei
 
 @pytest.fixture(scope="module")
 def run3(tmp_path_factory):
-    return small_run(tmp_path_factory.mktemp("round3") / "run")
+    return synthetic_run(tmp_path_factory.mktemp("round3") / "run")
 
 
 @pytest.mark.parametrize("args,option", [
@@ -481,7 +455,7 @@ def test_low_coef_report_on_something_that_is_no_table_is_one_line(kind, tmp_pat
 
 
 def test_low_a_manifest_that_is_a_json_list_is_one_line(tmp_path):
-    run = small_run(tmp_path / "run")
+    run = synthetic_run(tmp_path / "run")
     (run / "manifest.json").write_text("[1, 2]")
     res = invoke(["plot", run, "--method", "pca", "--no-html", "--thumbnails", "2"])  # crops: reads the manifest
     assert res.exit_code == EXIT_FATAL and "manifest.json" in error_line(res), res.output
