@@ -272,3 +272,40 @@ def build_special_files(root: Path, assets: Path) -> list[Case]:
         fh.truncate(1_500_000_000)
     return [Case("pipe.jpg", "skipped", "is a FIFO (named pipe), not a regular file"),
             Case("video.jpg", "skipped", "file too large")]
+
+
+# ------------------------------------------------------------- CLI helpers shared by the reliability tests
+
+
+def invoke(args: list) -> object:
+    """Run the CLI in-process; a Python exception other than SystemExit is re-raised (a bug, not an answer)."""
+    from typer.testing import CliRunner
+
+    from yololens.cli.app import app
+
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    return res
+
+
+def error_line(res) -> str:
+    """The single ``error: ...`` line of a failed run (never a traceback)."""
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "Traceback" not in res.output, res.output
+    return lines[0]
+
+
+def synthetic_run(root: Path, extra: dict | None = None, n: int = 60) -> Path:
+    """A synthetic run folder (``n`` objects on 2 images, emb_L9) with extra columns ``{name: values}``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from yololens.analysis.synthetic import make_objects_table
+
+    path = make_objects_table(root, n, n_images=2, seed=1, dims={"emb_L9": 8})
+    table = pq.read_table(path)
+    for name, values in (extra or {}).items():
+        table = table.append_column(name, pa.array(values))
+    pq.write_table(table, path)
+    return root

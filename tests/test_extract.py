@@ -102,10 +102,10 @@ def test_resume_equals_uninterrupted_run(folder, det_weights, tmp_path, monkeypa
 
 
 def test_changed_settings_refuse_to_mix(folder, det_weights, tmp_path):
-    extract(str(det_weights), str(folder / "sub"), out=tmp_path, layers=[9], progress=False)
+    extract(str(det_weights), str(folder / "sub"), out=tmp_path / "o", layers=[9], progress=False)
     with pytest.raises(InputError, match=r"different settings \(layers\).*--overwrite"):
-        extract(str(det_weights), str(folder / "sub"), out=tmp_path, layers=[15], progress=False)
-    res = extract(str(det_weights), str(folder / "sub"), out=tmp_path, layers=[15], overwrite=True, progress=False)
+        extract(str(det_weights), str(folder / "sub"), out=tmp_path / "o", layers=[15], progress=False)
+    res = extract(str(det_weights), str(folder / "sub"), out=tmp_path / "o", layers=[15], overwrite=True, progress=False)
     assert "emb_L15" in res.table().column_names and "emb_L9" not in res.table().column_names
 
 

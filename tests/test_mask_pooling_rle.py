@@ -51,8 +51,8 @@ def test_rle_masks_pool_like_the_same_polygon(bdd_detect, seg_weights, tmp_path)
         {"id": "rle", "category": "car", "box2d": box,
          "rle": {"counts": compressed["counts"].decode(), "size": f"[{h}, {w}]"}},  # BDD writes size as text
         {"id": "raw", "category": "car", "box2d": box, "rle": _uncompressed(mask)},
-        {"id": "wrong", "category": "car", "box2d": box, "rle": {"counts": compressed["counts"].decode(),
-                                                                 "size": [360, 640]}},
+        {"id": "wrong", "category": "car", "box2d": box,  # a well-formed RLE of a 360x640 image (#19: not
+         "rle": _uncompressed(_rect_mask(360, 640))},      # counts that disagree with their own size)
     ]
     path = tmp_path / "labels.json"
     path.write_text(json.dumps([{"name": image.name, "labels": labels}]))

@@ -16,10 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from reliability_corpus import HOSTILE_NAMES, build_hostile_names, build_mixed_attribute_bdd
-from yololens.cli.app import app
+from reliability_corpus import HOSTILE_NAMES, build_hostile_names, build_mixed_attribute_bdd, error_line, invoke
 from yololens.cli.common import EXIT_FATAL, EXIT_OK, EXIT_SKIPPED
 from yololens.errors import InputError
 from yololens.store.table import ResumableTable
@@ -27,20 +25,6 @@ from yololens.store.table import ResumableTable
 pytestmark = pytest.mark.reliability
 
 FAST = ["--imgsz", "160", "--layers", "9", "--no-progress"]
-
-
-def invoke(args: list) -> object:
-    res = CliRunner().invoke(app, [str(a) for a in args])
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
-    return res
-
-
-def error_line(res) -> str:
-    """The single ``error: ...`` line of a failed run (never a traceback)."""
-    lines = [ln for ln in res.output.splitlines() if ln.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in res.output, res.output
-    return lines[0]
 
 
 def files_under(root: Path) -> list[Path]:

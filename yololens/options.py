@@ -48,6 +48,24 @@ BOUNDS: dict[str, Bound] = {
     "max_image_bytes": Bound(1),
     "max_points": Bound(1),
     "calibration": Bound(1),
+    # analysis (project, plot, stages): one table for every command (issue #19)
+    "seed": Bound(0, 2**32 - 1, " (numpy seeds are 0 .. 2**32-1)"),
+    "sample": Bound(1, why=" (objects; leave it out for all)"),
+    "large_n": Bound(0, why=" (objects; 0 = never the large-N way)"),
+    "fit_sample": Bound(2),
+    "n_iter": Bound(1),
+    "perplexity": Bound(1e-6, why=" (t-SNE)"),
+    "pca_dims": Bound(0),
+    "n_neighbors": Bound(2, why=" (UMAP)"),
+    "min_dist": Bound(0),
+    "k": Bound(1, why=" (neighbours)"),
+    "n_folds": Bound(2),
+    "bootstrap": Bound(1, why=" (resamples)"),
+    "trust_sample": Bound(0, why=" (objects; 0 = off)"),
+    "thumb_size": Bound(1, 1024, " (pixels)"),
+    "thumbnails": Bound(0),
+    "hover_thumbnails": Bound(0),
+    "max_categories": Bound(1),
 }
 
 DEFAULT_CALIBRATION = 300  # --precision int8: calibration images (NNCF's own default subset size)

@@ -91,19 +91,3 @@ def stratified_sample(
         idx = np.flatnonzero(inverse == k)
         picked.append(idx if take[k] >= len(idx) else rng.choice(idx, size=int(take[k]), replace=False))
     return np.sort(np.concatenate(picked)).astype(np.int64)
-
-
-def rows_matching(meta: pd.DataFrame, expr: str, option: str = "--keep") -> np.ndarray:
-    """``(N,)`` bool: the rows of ``meta`` for which the pandas query ``expr`` holds (e.g.
-    ``"class_name == 'train' or score < 0.3"``; columns by name, backticks around odd names).
-
-    A bad expression (unknown column, syntax, not a yes/no answer) raises :class:`InputError` naming it.
-    """
-    try:
-        hit = meta.eval(expr, engine="python")
-    except Exception as exc:  # pandas raises many types (SyntaxError, UndefinedVariableError, TypeError...)
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise InputError(f"{option} {expr!r}: {reason} (columns: {', '.join(map(str, meta.columns))})") from None
-    if not isinstance(hit, pd.Series) or len(hit) != len(meta) or not pd.api.types.is_bool_dtype(hit.dtype):
-        raise InputError(f"{option} {expr!r} is not a yes/no condition on each row (e.g. \"class_name == 'car'\")")
-    return hit.fillna(False).to_numpy(dtype=bool)  # a null (nullable boolean) row is not kept

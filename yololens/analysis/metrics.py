@@ -194,7 +194,10 @@ def silhouette(X: np.ndarray, y: np.ndarray, n_boot: int = 1000, seed: int = 0,
 
 
 def davies_bouldin_fast(X: np.ndarray, y: np.ndarray) -> float:
-    """Davies-Bouldin index (Euclidean, as ``sklearn.metrics.davies_bouldin_score``); ``y`` int codes."""
+    """Davies-Bouldin index (Euclidean, as ``sklearn.metrics.davies_bouldin_score``); ``y`` int codes.
+
+    NaN (undefined) where two classes share a centroid: sklearn gives 0 there (the best possible value) for
+    embeddings that cannot tell the classes apart at all."""
     classes, yc = np.unique(y, return_inverse=True)
     K = len(classes)
     if K < 2:
@@ -206,7 +209,10 @@ def davies_bouldin_fast(X: np.ndarray, y: np.ndarray) -> float:
     cent /= counts[:, None]
     intra = np.bincount(yc, weights=np.linalg.norm(X - cent[yc], axis=1), minlength=K) / counts
     d = np.linalg.norm(cent[:, None, :] - cent[None, :, :], axis=2)
-    if np.allclose(intra, 0) or np.allclose(d, 0):
+    off = d[~np.eye(K, dtype=bool)]
+    if (off <= 1e-12 * max(float(np.abs(cent).max()), 1.0)).any():
+        return float("nan")  # two classes share a centroid (e.g. identical embeddings): undefined, never "best"
+    if np.allclose(intra, 0):
         return 0.0
     d[d == 0] = np.inf  # as sklearn: the diagonal (and coincident centroids) never win the max
     return float(np.mean(np.max((intra[:, None] + intra[None, :]) / d, axis=1)))
@@ -219,6 +225,8 @@ def davies_bouldin(X: np.ndarray, y: np.ndarray, n_boot: int = 200, seed: int = 
     if len(np.unique(y)) < 2:
         return NAN_ESTIMATE
     value = davies_bouldin_fast(X, y)
+    if np.isnan(value):
+        return NAN_ESTIMATE
     rng = np.random.default_rng(seed)
     if groups is None:
         strata = [np.flatnonzero(y == c) for c in np.unique(y)]

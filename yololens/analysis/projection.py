@@ -31,6 +31,7 @@ from yololens.analysis.projection_io import (  # noqa: F401  (re-exported: the p
 )
 from yololens.analysis.run import run_folder
 from yololens.errors import InputError
+from yololens.options import check_options
 from yololens.types import Method
 
 UMAP_HINT = 'UMAP needs the optional extra: pip install "yololens[umap]"'
@@ -93,6 +94,9 @@ class Projector:
     fit_info_: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        check_options(seed=self.seed, pca_dims=self.pca_dims, perplexity=self.perplexity, n_iter=self.n_iter,
+                      n_neighbors=self.n_neighbors, min_dist=self.min_dist, large_n=self.large_n,
+                      fit_sample=self.fit_sample)
         if self.method not in METHODS:
             raise InputError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
         self.method = Method(self.method)

@@ -5,6 +5,7 @@ under ``yololens``) plus a JSON sidecar with the same parameters. Reading is
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from pathlib import Path
@@ -16,6 +17,7 @@ import pyarrow.parquet as pq
 from yololens.analysis import table as T
 from yololens.errors import InputError
 from yololens.store.atomic import atomic_path, write_json
+from yololens.store.naming import data_name
 from yololens.types import Method, Origin
 
 METHODS = tuple(Method)  # tsne, umap, pca (the --method choices, in that order)
@@ -25,7 +27,7 @@ PROJECTIONS_DIR = "projections"
 def projection_path(out: str | os.PathLike, column: str, method: str, origin: str = "all") -> Path:
     """``OUT/projections/L9_tsne.parquet`` (``..._gt.parquet`` / ``..._pred.parquet`` with an origin filter)."""
     suffix = "" if origin == Origin.ALL else f"_{origin}"
-    return T.out_dir(out) / PROJECTIONS_DIR / f"{T.stage_label(column)}_{method}{suffix}.parquet"
+    return T.out_dir(out) / PROJECTIONS_DIR / f"{data_name(T.stage_label(column))}_{method}{suffix}.parquet"
 
 
 def table_fingerprint(out) -> dict:
@@ -94,7 +96,8 @@ def save_projection(result, path: str | os.PathLike) -> Path:
 def find_projections(out: str | os.PathLike, column: str) -> list[Path]:
     """Saved projection files of ``column`` (any method/origin)."""
     d = T.out_dir(out) / PROJECTIONS_DIR
-    stage = T.stage_label(column)
+    stage = data_name(T.stage_label(column))
     return sorted(
-        p for p in d.glob(f"{stage}_*.parquet") if not p.name.startswith(".") and p.stem.split("_")[1] in METHODS
+        p for p in d.glob(f"{glob.escape(stage)}_*.parquet")
+        if not p.name.startswith(".") and p.stem[len(stage) + 1:].split("_")[0] in METHODS
     ) if d.is_dir() else []

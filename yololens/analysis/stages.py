@@ -34,6 +34,7 @@ from yololens.analysis.run import run_folder
 from yololens.analysis.stage_text import CI_NOTE, METRICS, recommend
 from yololens.analysis.verdict import Verdict, enough_classes, not_enough_line, stage_roles
 from yololens.errors import InputError, StrictModeError
+from yololens.options import check_options
 from yololens.types import Origin
 
 __all__ = ["CI_NOTE", "METRICS", "StageReport", "Verdict", "compute_stages", "recommend"]
@@ -148,6 +149,7 @@ def compute_stages(
     ``trust_method``: also project that capped sample with this method (tsne/umap/pca) and score it.
     """
     out = run_folder(out)
+    check_options(sample=sample, k=k, n_folds=n_folds, bootstrap=n_boot, seed=seed, trust_sample=trust_sample)
     t0 = time.perf_counter()
     schema = T.read_schema(out)
     if layers:

@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from yololens.analysis.arrays import (embeddings_to_numpy, finite_rows, rows_matching,  # noqa: F401 (re-exported)
+from yololens.analysis.arrays import (embeddings_to_numpy, finite_rows,  # noqa: F401 (re-exported)
                                       stratified_sample)
+from yololens.analysis.row_filter import rows_matching  # noqa: F401 (re-exported)
 from yololens.errors import InputError
 from yololens.types import Origin
 
@@ -316,7 +317,9 @@ def manifest(out: str | os.PathLike) -> dict:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a yololens manifest (a JSON object expected, found {type(data).__name__})")
+    return data
 
 
 def layer_aliases(out: str | os.PathLike) -> dict[str, int | str]:

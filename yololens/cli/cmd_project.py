@@ -35,7 +35,7 @@ LARGE_N_HELP = ("Above this many objects, fit a class-stratified sample (--fit-s
 
 
 def _sample(n: Optional[int]) -> Optional[int]:
-    return None if n is None or n <= 0 else n
+    return None if n is None or n == 0 else n  # 0 = all; a negative count is refused by the range table
 
 
 def _layers(text: str) -> list[str]:
@@ -127,8 +127,9 @@ def register(app: typer.Typer) -> None:
                                                       "25 MB); above it a class-stratified sample over a density "
                                                       "image of every object."),
         keep: Optional[str] = typer.Option(None, "--keep",
-                                           help="Objects always among the HTML's points: a pandas query on the "
-                                                "table, e.g. \"class_name == 'train' or status == 'FN'\"."),
+                                           help="Objects always among the HTML's points: a filter on the table's "
+                                                "columns (comparisons, in, and/or/not, isna/notna; never code), "
+                                                "e.g. \"class_name == 'train' or status == 'FN'\"."),
     ) -> None:
         """Scatter plot of a projection (PNG/SVG + interactive HTML); reuses or computes the projection.
 

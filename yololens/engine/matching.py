@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from yololens.errors import InputError
+from yololens.sources.common import read_text_file
 from yololens.types import Origin
 
 DEFAULT_MAP_FILE = "bdd100k_coco.yaml"
@@ -70,10 +71,7 @@ def load_class_map(path: str | Path | None, model_names: Iterable[str] | None = 
     if path is None:
         return default_class_map()
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the class map ({exc})") from None
+    text = read_text_file(file, "class map")
     pairs = _parse_pairs(_load_text(text, str(path), yaml=file.suffix.lower() in (".yaml", ".yml")), str(path))
     for names, side, values in ((model_names, "model class", pairs.values()), (label_names, "label class", pairs)):
         if names is None:

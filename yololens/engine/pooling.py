@@ -20,6 +20,9 @@ import torch.nn.functional as F
 from yololens.errors import InputError
 
 DEFAULT_POOL_SIZE = 7
+#: Bytes of pooling temporaries per chunk of objects (RoIAlign bins, full-size masks): peak memory of pooling is
+#: about this plus the outputs, whatever the number of objects in one image (docs/RELIABILITY.md).
+POOL_CHUNK_BYTES = 64 * 2**20
 
 
 class PoolMode(StrEnum):
@@ -80,18 +83,27 @@ def content_mask(content: tuple[float, float, float, float], input_shape: tuple[
 
 
 def letterbox_mask(mask: np.ndarray, gain: tuple[float, float], pad: tuple[int, int],
-                   input_shape: tuple[int, int]) -> torch.Tensor:
+                   input_shape: tuple[int, int], out: torch.Tensor | None = None) -> torch.Tensor:
     """An original-pixel ``(h0, w0)`` mask -> ``(H, W)`` letterboxed input pixels (resized like the image,
-    bilinear, then placed at the padding offset; padding stays 0)."""
+    bilinear, then placed at the padding offset; padding stays 0). ``out``: an ``(H, W)`` float32 tensor to
+    write into (reused across objects: no new full-size buffer per object)."""
     import cv2
 
     h0, w0 = mask.shape
     new_h, new_w = max(round(h0 * gain[0]), 1), max(round(w0 * gain[1]), 1)
-    resized = cv2.resize(mask.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    out = torch.zeros(input_shape, dtype=torch.float32)
+    resized = cv2.resize(mask.astype(np.float32, copy=False), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if out is None:
+        out = torch.zeros(input_shape, dtype=torch.float32)
+    else:
+        out.zero_()
     px, py = pad
     out[py:py + new_h, px:px + new_w] = torch.from_numpy(resized)[: input_shape[0] - py, : input_shape[1] - px]
     return out
+
+
+def chunk_rows(bytes_per_row: int, budget: int | None = None) -> int:
+    """Rows (objects) per chunk so that one chunk's temporaries stay under ``budget`` bytes (at least 1)."""
+    return max(1, int((POOL_CHUNK_BYTES if budget is None else budget) // max(int(bytes_per_row), 1)))
 
 
 def pool_masks(features: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,7 +163,11 @@ def pool_boxes(
     if n == 0:
         return torch.zeros((0, features.shape[1]), dtype=torch.float32)
     scale = features.shape[-1] / input_shape[1]
-    rois = [b.to(device=features.device, dtype=features.dtype) for b in boxes_lb]
-    pooled = roi_align(features, rois, output_size=output_size, spatial_scale=scale,
-                       sampling_ratio=sampling_ratio, aligned=True)
-    return pooled.float().mean(dim=(2, 3)).cpu()
+    rois = torch.cat([torch.cat([torch.full((len(b), 1), float(i)), b.reshape(-1, 4).float().cpu()], 1)
+                      for i, b in enumerate(boxes_lb)]).to(device=features.device, dtype=features.dtype)
+    # RoIAlign's output is (n, C, S, S): in chunks of boxes, so memory does not grow with boxes per image
+    step = chunk_rows(features.shape[1] * output_size * output_size * 4)
+    out = [roi_align(features, rois[k:k + step], output_size=output_size, spatial_scale=scale,
+                     sampling_ratio=sampling_ratio, aligned=True).float().mean(dim=(2, 3)).cpu()
+           for k in range(0, n, step)]
+    return torch.cat(out)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import socket
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from yololens.engine.executors import Build, S, Window, WindowOutcome, WindowWor
 from yololens.errors import InputError, YololensError
 
 RETRIES = 3  # per window: a killed worker is restarted and the window run again
+CONNECT_TIMEOUT_S = 10.0  # --ray-address: give up on a host that does not answer after this long
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ class RayExecutor:
             return
         ray = _ray()
         if not ray.is_initialized():
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+            _connect(ray, self.address)
         probe = out / f".yololens-ray-{uuid.uuid4().hex}"
         probe.write_text("")
         try:
@@ -110,6 +114,49 @@ def _drive(ray, actors: list, windows: Sequence[Window], progress: bool, desc: s
             yield outcome
     finally:
         bar.close()
+
+
+def _connect(ray, address: str | None) -> None:
+    """``ray.init`` that gives up on an unreachable ``address`` within :data:`CONNECT_TIMEOUT_S` (one line, not
+    minutes of retries) and leaves SIGTERM to the command (Ray's own handler would exit 15, not 143)."""
+    host, _, port = (address or "").removeprefix("ray://").rpartition(":")
+    if host and port.isdigit():
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            raise InputError(f"--ray-address {address}: cannot connect within {CONNECT_TIMEOUT_S:g} s "
+                             f"({exc.strerror or exc or 'timed out'}); is the cluster up?") from None
+        _grpc_ready(address, f"{host}:{port}")
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    except SystemExit as exc:  # Ray's SIGTERM handler, while connecting: stop as our handler would
+        if main and exc.code == signal.SIGTERM:
+            signal.signal(signal.SIGTERM, previous)
+            signal.raise_signal(signal.SIGTERM)
+        raise
+    except (ConnectionError, TimeoutError, RuntimeError) as exc:
+        raise InputError(f"--ray-address {address}: cannot start or join Ray ({' '.join(str(exc).split())[:200]})") \
+            from None
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _grpc_ready(address: str, target: str) -> None:
+    """Ray speaks gRPC on that port: wait for the handshake here, in Python (a signal stops the wait at once),
+    not inside ``ray.init``, which blocks in C and retries a silent port for minutes."""
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_S)
+    except grpc.FutureTimeoutError:
+        raise InputError(f"--ray-address {address}: no Ray answer within {CONNECT_TIMEOUT_S:g} s (something listens "
+                         "there, but it does not speak Ray's protocol)") from None
+    finally:
+        channel.close()
 
 
 def _ray():

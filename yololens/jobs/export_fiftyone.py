@@ -37,6 +37,7 @@ from yololens.errors import InputError
 from yololens.figures.thumbnails import CropLoader
 from yololens.sources.records import Skip
 from yololens.store.atomic import atomic_path, save_npy, write_json
+from yololens.store.naming import data_name
 from yololens.types import ExportMedia
 
 FIFTYONE_DIR = "fiftyone"
@@ -184,7 +185,7 @@ def _write_embeddings(run, folder: Path, columns: list[str], index: list[dict], 
         X = np.full((len(rows), first.shape[1]), np.nan, dtype=np.float32)
         if valid.any():
             X[valid] = T.read_embeddings(run, col, rows[valid])
-        path = folder / EMB_DIR / f"{T.stage_label(col)}.npy"
+        path = folder / EMB_DIR / f"{data_name(T.stage_label(col))}.npy"
         save_npy(path, X)
         result.embeddings[T.stage_label(col)] = path
     tbl = pa.table({k: [r[k] for r in index] for k in ("object_id", "field", "image")})

@@ -31,6 +31,7 @@ from yololens.errors import InputError
 from yololens.figures.thumbnails import CropLoader
 from yololens.store.atomic import atomic_path, write_text
 from yololens.store.lock import DirectoryLock
+from yololens.store.naming import data_name
 
 TENSORBOARD_DIR = "tensorboard"
 CONFIG_FILE = "projector_config.pbtxt"  # the name TensorBoard's projector plugin looks for
@@ -110,7 +111,7 @@ def export_tensorboard(
                                capped=cap is not None and available > cap, columns=list(meta.columns))
     with DirectoryLock(out):
         for col in columns:
-            path = out / f"{T.stage_label(col)}_tensors.tsv"
+            path = out / f"{data_name(T.stage_label(col))}_tensors.tsv"
             X = T.read_embeddings(run, col, rows)
             with atomic_path(path) as tmp:
                 np.savetxt(tmp, X, fmt="%.9g", delimiter="\t")
@@ -134,7 +135,7 @@ def metadata_lines(meta) -> Iterator[str]:
             return ""
         return " ".join(str(v).split()) if isinstance(v, str) else str(v)
 
-    yield "\t".join(str(c) for c in meta.columns) + "\n"
+    yield "\t".join(cell(str(c)) for c in meta.columns) + "\n"  # a name with a tab would shift every column
     for row in meta.itertuples(index=False, name=None):
         yield "\t".join(cell(v) for v in row) + "\n"
 

@@ -42,7 +42,7 @@ from yololens.sources.resolve import as_source
 from yololens.store.atomic import save_figure, save_npy, write_bytes, write_json
 from yololens.store.lock import DirectoryLock
 from yololens.store.manifest import claim_folder, versions, write_manifest
-from yololens.store.naming import OutputNames
+from yololens.store.naming import OutputNames, data_name
 
 DTYPES = ("float16", "float32")
 FP16_MAX = float(np.finfo(np.float16).max)
@@ -70,6 +70,11 @@ class MapsOptions:
         check_options(channels=self.channels)
 
 
+def stage_stem(layer: int | str, module: str) -> str:
+    """The file stem of a layer's maps: ``L9_SPPF``, ``proto`` (a module name is data: through the namer)."""
+    return "proto" if layer == PROTO else data_name(f"L{layer}_{module}")
+
+
 @dataclass(frozen=True)
 class MapLayer:
     """A layer ``maps`` draws: its catalogue row and the file stem its outputs use."""
@@ -83,7 +88,7 @@ class MapLayer:
     def of(cls, layer: int | str, catalogue: dict) -> "MapLayer":
         info = catalogue.get(layer)
         module = info.module if info else "Proto"
-        return cls(layer, module, "proto" if layer == PROTO else f"L{layer}_{module}", info)
+        return cls(layer, module, stage_stem(layer, module), info)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.figures.scatter import FIGURES_DIR, scatter_figure, small_multiples_figure, title_for
 from yololens.options import check_options
 from yololens.store.atomic import save_figure
+from yololens.store.naming import data_name
 from yololens.types import Origin
 
 
@@ -110,7 +111,7 @@ def plot(
     ``max_points``: points drawn in the HTML (default: 150,000 for one stage, fewer for several so the page
     stays under 25 MB, :func:`~yololens.figures.scatter_html.default_max_points`); above it a class-stratified
     sample is drawn over a density image of every object.
-    ``keep``: a pandas query on the objects table (``"class_name == 'train' or status == 'FN'"``); the rows it
+    ``keep``: a filter on the objects table (:mod:`yololens.analysis.row_filter`: never code) (``"class_name == 'train' or status == 'FN'"``); the rows it
     holds for are always among the drawn points (when they alone exceed ``max_points``, a sample of them).
     Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
     """
@@ -119,7 +120,8 @@ def plot(
 
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
-    check_options(max_points=max_points)
+    check_options(max_points=max_points, seed=seed, sample=sample, thumbnails=thumbnails, thumb_size=thumb_size,
+                  hover_thumbnails=hover_thumbnails, max_categories=max_categories)
     if fmt not in ("png", "svg"):
         raise InputError(f"--format must be png or svg, not {fmt!r}")
     columns = T.resolve_columns(out, layer)
@@ -152,7 +154,7 @@ def plot(
     n = len(ids)
     suffix = "" if origin == Origin.ALL else f"_{origin}"
     fig_dir = T.out_dir(out) / FIGURES_DIR
-    stem = ("stages" if multi else T.stage_label(columns[0])) + f"_{method}{suffix}"
+    stem = ("stages" if multi else data_name(T.stage_label(columns[0]))) + f"_{method}{suffix}"
     result = PlotResult(projections=projs, n=n, notes=notes,
                         skips=list(dict.fromkeys(line for p in projs for line in p.skips)))
 
@@ -176,7 +178,7 @@ def plot(
     else:
         fig = scatter_figure(projs[0].coords, coloring, title=title_for(projs[0].column, method, n, extra),
                              thumbnails=crops, max_thumbnails=thumbnails, seed=seed)
-    static = fig_dir / f"{stem}_{color}.{fmt}"
+    static = fig_dir / f"{stem}_{data_name(color)}.{fmt}"  # a column name is data: never a path
     save_figure(fig, static, bbox_inches="tight", dpi=fig.dpi)
     plt.close(fig)
     result.paths[fmt] = static

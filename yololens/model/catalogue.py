@@ -8,8 +8,10 @@ from dataclasses import asdict, dataclass
 import torch
 
 from yololens.errors import InputError
+from yololens.model import ultra
 from yololens.model.hooks import FeatureCapture
 from yololens.model.loading import LoadedModel, as_model
+from yololens.options import check_options
 from yololens.types import PROTO, Task  # PROTO: the seg head's prototype tensor, addressable like a layer
 
 
@@ -51,8 +53,16 @@ class LayerInfo:
         return d
 
 
+CATALOGUE_MAX_IMGSZ = 4096
+
+
 def build_catalogue(model: LoadedModel, imgsz: int = 640) -> list[LayerInfo]:
-    """Run one dummy forward at ``imgsz`` x ``imgsz`` and describe every layer."""
+    """Run one dummy forward at ``imgsz`` x ``imgsz`` (rounded up to the model's stride, as predict does) and
+    describe every layer."""
+    check_options(imgsz=imgsz)
+    if imgsz > CATALOGUE_MAX_IMGSZ:  # one dummy forward of a square input: memory grows with imgsz**2
+        raise InputError(f"--imgsz must be <= {CATALOGUE_MAX_IMGSZ} for the layer catalogue, not {imgsz}")
+    imgsz = max(ultra.check_imgsz(imgsz, model.stride))
     layers = model.layers
     n_backbone = len(model.net.yaml.get("backbone", [])) or _guess_backbone_end(model) + 1
     aliases = layer_aliases(model)

@@ -6,6 +6,7 @@ import copy
 import hashlib
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -115,7 +116,10 @@ def select_device(device: str | None) -> torch.device:
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     if device.isdigit():
         device = f"cuda:{device}"
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ModelError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:0, 0, ...)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"device '{device}' requested but CUDA is not available; use --device cpu")
     return dev
@@ -183,13 +187,23 @@ def _load_yolo(source: str):
         raise ModelError(f"{source}: not a model file; pass a .pt checkpoint or a model .yaml")
     if not p.exists() and (p.parent != Path(".") or not _is_official_name(p.name)) and not is_yaml:
         raise ModelError(f"{source}: model file not found")
+    if p.exists() and not p.is_file():  # a folder, FIFO or device: torch.load would fail late or wait forever
+        raise ModelError(f"{source}: not a regular file, not an Ultralytics checkpoint")
     if p.exists() and p.is_file() and p.stat().st_size == 0:
         raise ModelError(f"{source}: empty file (0 bytes), not an Ultralytics checkpoint")
+    safe = False
     try:
-        yolo = YOLO(source)
+        with ultra.safe_checkpoint_load() as safe:
+            yolo = YOLO(source)
     except Exception as exc:  # Ultralytics raises many types here; the user needs one line
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         reason = re.sub(r"^ERROR\W*", "", reason)  # Ultralytics' "ERROR ❌️ " log prefix
+        if safe and "outside the supported" in reason and not zipfile.is_zipfile(p):
+            reason = "not a torch.save archive: the file is damaged or in another format"
+        elif safe and "outside the supported" in reason:  # refused before any of the file's code ran
+            raise ModelError(f"{source}: refused: it references types outside Ultralytics' safe checkpoint format "
+                             f"(nothing in it was run); if you trust the file, set {ultra.TRUST_MODEL_ENV}=1 to "
+                             "load it as code") from None
         if not p.exists() and not is_yaml:
             raise ModelError(
                 f"{source}: not found locally and could not be downloaded ({reason}). "

@@ -206,6 +206,29 @@ def yolo_class() -> type:
     return YOLO
 
 
+#: ``YOLOLENS_TRUST_MODEL=1``: load checkpoints the old way (a full pickle: the file's code runs), for checkpoints
+#: with layers outside Ultralytics' allow-list. Off: ``torch.load(weights_only=True)`` against that allow-list.
+TRUST_MODEL_ENV = "YOLOLENS_TRUST_MODEL"
+
+
+@contextmanager
+def safe_checkpoint_load():
+    """Load ``.pt`` files inside this with Ultralytics' restricted loader (``ULTRALYTICS_SAFE_LOAD``:
+    ``weights_only=True`` plus its allow-list of known model classes), so a checkpoint cannot run code, unless
+    ``$YOLOLENS_TRUST_MODEL`` is set. Yields whether the load is restricted."""
+    import os
+
+    from ultralytics.nn import tasks
+
+    safe = os.environ.get(TRUST_MODEL_ENV, "") in ("", "0") and tasks._SafeLoad.SUPPORTED
+    previous = tasks.SAFE_LOAD
+    tasks.SAFE_LOAD = safe or previous  # read at call time by torch_safe_load and the model builder
+    try:
+        yield safe
+    finally:
+        tasks.SAFE_LOAD = previous
+
+
 def assets_dir() -> Path:
     """The folder of sample images that ships with Ultralytics (``bus.jpg``, ``zidane.jpg``)."""
     from ultralytics.utils import ASSETS

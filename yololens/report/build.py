@@ -159,14 +159,14 @@ def build_report(
     """
     from yololens.report.manifest import manifest as report_manifest
     from yololens.report.render import render_report
-    from yololens.store.atomic import write_json, write_text
+    from yololens.store.atomic import remove_stale_temps, write_json, write_text
     from yololens.store.lock import DirectoryLock
 
     t_start = time.perf_counter()
     wanted = tuple(dict.fromkeys(_section_list(sections)))
     opts = ReportOptions(layers=layers, map_layers=map_layers, max_images=int(max_images), boxes=boxes, conf=conf,
                          iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, method=method,
-                         sample=sample if sample and sample > 0 else None, seed=seed,
+                         sample=sample if sample != 0 else None, seed=seed,
                          hover_thumbnails=hover_thumbnails, seg_instances=seg_instances, sections=wanted,
                          overwrite=overwrite, progress=progress, workers=workers, class_map=class_map,
                          backend=backend, threads=threads)
@@ -176,13 +176,14 @@ def build_report(
     plog = PhaseLog(phases, enabled=progress)
     plog.write(f"yololens report -> {out}/{INDEX}")
     with DirectoryLock(out):
+        remove_stale_temps(out)  # a killed report's .*.tmp.png: we hold the lock, no live writer owns them
         t0 = plog.start("model", _model_text(model))
         lm = as_model(model, device)
         ctx = Context(out=out, model=lm, opts=opts, log=plog.write, device=device)
         timings = {"model": plog.end("model", t0, model_line(lm))}
 
         t0 = plog.start("source", f"opening {source if not hasattr(source, 'records') else 'the given images'}")
-        ctx.source = as_source(source, labels, source_format)
+        ctx.source = as_source(source, labels, source_format, exclude=out)
         ctx.labels = labels
         ctx.source_arg = str(source) if isinstance(source, (str, Path)) else None
         timings["source"] = plog.end("source", t0, f"{len(ctx.source)} images"

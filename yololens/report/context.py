@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yololens.errors import InputError
+from yololens.options import check_options
 from yololens.types import BoxMode, Method, ReportBoxMode, SectionStatus, Task
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class ReportOptions:
         """Coerce the enum options (the API takes plain strings too) and refuse bad values."""
         self.boxes = _choice(ReportBoxMode, self.boxes, "--boxes")
         self.method = _choice(Method, self.method, "--method")
+        check_options(imgsz=self.imgsz, batch=self.batch, conf=self.conf, iou=self.iou, max_det=self.max_det,
+                      seed=self.seed, sample=self.sample, hover_thumbnails=self.hover_thumbnails,
+                      workers=self.workers)
         if self.max_images < 1:
             raise InputError(f"--max-images must be at least 1, not {self.max_images}")
         if self.seg_instances < 0:

@@ -28,9 +28,10 @@ from typing import Any
 
 from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
-from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
+from yololens.sources.common import (Categories, is_scalar_id, load_json, scalar_attributes, unique_label_ids,
+                                     wanted_box)
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
-from yololens.sources.masks import bdd_mask_spec
+from yololens.sources.masks import bdd_mask_spec, mask_problem
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
 
 #: The ten BDD100K detection categories, in the official order.
@@ -170,7 +171,7 @@ def parse_frame_labels(
         box = _parse_label(label, index, f"{where[:-1]}, label {index}]", size, cats, skips, tracked)
         if box is not None:
             boxes.append(box)
-    return boxes
+    return unique_label_ids(boxes, where, skips)
 
 
 def _parse_label(
@@ -188,11 +189,15 @@ def _parse_label(
     box = wanted_box(category, lambda: label_geometry(label), size, where, cats, skips)
     if box is None:
         return None
+    mask = bdd_mask_spec(label)
+    if mask_problem(mask):
+        skips.append(Skip(where, mask_problem(mask)))  # one bad label, one line: the rest goes on
+        return None
     cats.seen(category)
     has_id = is_scalar_id(label.get("id"))
     gt_id = str(label["id"]) if has_id else f"#{index}"
     track_id = str(label["id"]) if (tracked and has_id) else None
-    return LabelBox(box, category, gt_id, scalar_attributes(label.get("attributes")), track_id, bdd_mask_spec(label))
+    return LabelBox(box, category, gt_id, scalar_attributes(label.get("attributes")), track_id, mask)
 
 
 def label_geometry(label: Mapping[str, Any]) -> Box | None:

@@ -16,9 +16,10 @@ from typing import Any
 
 from yololens.errors import InputError
 from yololens.sources.boxes import Box, LabelProblem, as_number, box_from_points
-from yololens.sources.common import Categories, is_scalar_id, load_json, scalar_attributes, wanted_box
+from yololens.sources.common import (Categories, is_scalar_id, load_json, scalar_attributes, unique_label_ids,
+                                     wanted_box)
 from yololens.sources.images import ImageDecodeError, ImageFinder, read_image_size
-from yololens.sources.masks import coco_mask_spec
+from yololens.sources.masks import coco_mask_spec, mask_problem
 from yololens.sources.records import ImageRecord, LabelBox, Skip, Source
 
 _ANNOTATION_ATTRIBUTES = ("iscrowd", "area")
@@ -164,7 +165,7 @@ def _image_boxes(
         box = _annotation_box(ann, index, where, size, id_to_name, cats, skips)
         if box is not None:
             boxes.append(box)
-    return boxes
+    return unique_label_ids(boxes, image.where, skips)
 
 
 def _annotation_box(
@@ -184,9 +185,13 @@ def _annotation_box(
     box = wanted_box(category, lambda: annotation_geometry(ann), size, where, cats, skips)
     if box is None:
         return None
+    mask = coco_mask_spec(ann)
+    if mask_problem(mask):
+        skips.append(Skip(where, mask_problem(mask)))  # one bad label, one line: the rest goes on
+        return None
     gt_id = str(ann["id"]) if is_scalar_id(ann.get("id")) else f"#{index}"
     attributes = scalar_attributes({k: ann[k] for k in _ANNOTATION_ATTRIBUTES if k in ann})
-    return LabelBox(box, category, gt_id, attributes, mask=coco_mask_spec(ann))
+    return LabelBox(box, category, gt_id, attributes, mask=mask)
 
 
 def annotation_geometry(ann: Mapping[str, Any]) -> Box:

@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 from yololens.errors import InputError
+from yololens.sources.common import read_text_file, special_kind
 from yololens.sources.records import Skip
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -84,15 +85,7 @@ def _visit(
         if is_image_name(entry.name):
             found.append((rel, path))
     else:  # a FIFO, socket or device: opening it could block forever or read without end
-        skips.append(Skip(str(path), f"is a {_special_kind(mode)}, not a regular file"))
-
-
-def _special_kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"),
-                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
-        if test(mode):
-            return kind
-    return "special file"
+        skips.append(Skip(str(path), f"is a {special_kind(mode)}, not a regular file"))
 
 
 def canonical_key(path: str | os.PathLike, root: str | os.PathLike) -> str:
@@ -113,13 +106,10 @@ def read_image_list(txt: str | Path) -> tuple[list[tuple[Path, str]], list[Skip]
     Missing files, folders, non-image names and repeated lines become Skips.
     """
     txt = Path(txt)
-    try:
-        lines = txt.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{txt}: cannot read image list ({exc})") from None
+    lines = read_text_file(txt, "image list").splitlines()
     entries: list[tuple[Path, str]] = []
     skips: list[Skip] = []
-    first_line: dict[Path, int] = {}
+    first_line: dict[str, int] = {}
     for number, line in enumerate(lines, 1):
         name = line.strip()
         if not name or name.startswith("#"):
@@ -127,14 +117,14 @@ def read_image_list(txt: str | Path) -> tuple[list[tuple[Path, str]], list[Skip]
         path = Path(name) if Path(name).is_absolute() else txt.parent / name
         where = f"{txt}[line {number}: {name}]"
         problem = _list_entry_problem(path)
-        key = Path(os.path.normpath(path))
+        key = canonical_key(path, txt.parent)  # one key for a.jpg, ./a.jpg and /abs/a.jpg
         if problem is None and key in first_line:
             problem = f"listed twice (first at line {first_line[key]})"
         if problem:
             skips.append(Skip(where, problem))
             continue
         first_line[key] = number
-        entries.append((path, canonical_key(path, txt.parent)))
+        entries.append((path, key))
     return entries, skips
 
 

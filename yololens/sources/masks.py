@@ -58,13 +58,81 @@ def coco_mask_spec(ann: Mapping[str, Any]) -> dict | None:
     return None
 
 
+def _string_counts(text: str) -> list[int]:
+    """The run lengths of a compressed COCO RLE string (pycocotools' ``rleFrString``, with its bounds checked:
+    pycocotools trusts them and writes past the mask on a bad string)."""
+    counts: list[int] = []
+    p = 0
+    while p < len(text):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(text) or k > 6:
+                raise ValueError("a truncated run length")
+            c = ord(text[p]) - 48
+            if not 0 <= c < 64:
+                raise ValueError(f"character {text[p]!r} is not RLE")
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)
+        if len(counts) > 2:
+            x += counts[-2]
+        counts.append(x)
+    return counts
+
+
+def mask_problem(spec: Mapping[str, Any] | None, shape: tuple[int, int] | None = None) -> str | None:
+    """Why ``spec`` is not a well-formed mask (None when it is); with ``shape`` = ``(h, w)``, also of that image.
+
+    RLE: ``size`` is ``[h, w]`` (a list, or its JSON text), ``counts`` a list of run lengths or a compressed
+    string whose runs are >= 0 and add up to ``h * w``. Polygons: every vertex finite.
+    """
+    if spec is None:
+        return None
+    if "polygons" in spec:
+        if not all(np.isfinite(np.asarray(p, dtype=np.float64)).all() for p in spec["polygons"]):
+            return "mask polygon has a NaN or infinite vertex"
+        return None
+    rle = spec.get("rle")
+    size = rle.get("size") if isinstance(rle, Mapping) else None
+    if isinstance(size, str):
+        try:
+            size = json.loads(size)
+        except ValueError:
+            pass
+    if not (isinstance(size, (list, tuple)) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size)):
+        return f"RLE 'size' is not [height, width]: {str(size)[:40]}"
+    h, w = size
+    counts = rle.get("counts")
+    try:
+        if isinstance(counts, str):
+            runs = _string_counts(counts)
+        elif isinstance(counts, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in counts):
+            runs = counts
+        else:
+            return "RLE 'counts' is neither a list of run lengths nor a compressed string"
+    except ValueError as exc:
+        return f"RLE 'counts' is not a valid compressed string: {exc}"
+    if any(v < 0 for v in runs) or sum(runs) != h * w:
+        return f"RLE 'counts' cover {sum(runs)} pixels, not the {h * w} of its size {h}x{w}"
+    if shape is not None and [h, w] != list(shape):
+        return f"RLE size {[h, w]} is not the image size {list(shape)}"
+    return None
+
+
 def rasterize(spec: Mapping[str, Any], shape: tuple[int, int]) -> np.ndarray:
     """``(h, w)`` float32 0/1 mask of ``spec`` in original pixels (``shape`` = the image's ``(h, w)``).
 
     Raises:
-        MaskUnavailable: an RLE without pycocotools, or an RLE whose size is not the image's.
+        MaskUnavailable: a malformed spec (:func:`mask_problem`: checked before pycocotools, which trusts sizes
+            and run lengths), an RLE whose size is not the image's, an RLE without pycocotools.
     """
     h, w = shape
+    problem = mask_problem(spec, (h, w))
+    if problem:
+        raise MaskUnavailable(problem)
     if "polygons" in spec:
         import cv2
 
@@ -74,9 +142,6 @@ def rasterize(spec: Mapping[str, Any], shape: tuple[int, int]) -> np.ndarray:
         cv2.fillPoly(canvas, polys, 1, lineType=cv2.LINE_8, shift=4)
         return canvas.astype(np.float32)
     rle = dict(spec["rle"])
-    size = json.loads(rle["size"]) if isinstance(rle["size"], str) else list(rle["size"])
-    if [int(v) for v in size] != [h, w]:
-        raise MaskUnavailable(f"RLE size {size} is not the image size [{h}, {w}]")
     try:
         from pycocotools import mask as mask_utils
     except ImportError:

@@ -65,6 +65,11 @@ class ImageRecord:
     frame_index: int | None = None
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters (newline, tab, ESC ...) written as escapes: ``a\\nb``."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+
+
 @dataclass(frozen=True)
 class Skip:
     """An input that was skipped, clipped or refused, with a one-line reason."""
@@ -73,8 +78,8 @@ class Skip:
     reason: str
     action: str = "skipped"  # skipped | clipped | refused
 
-    def __str__(self) -> str:
-        return f"{self.file}: {self.reason} ({self.action})"
+    def __str__(self) -> str:  # one line, whatever a file name holds (a newline would split it)
+        return f"{_printable(self.file)}: {_printable(self.reason)} ({self.action})"
 
 
 @dataclass

@@ -57,7 +57,8 @@ def open_source(
         raise InputError(f"{given}: source not found")
     if lab is not None and not lab.exists():
         raise InputError(f"{labels}: labels not found")
-    data = load_json(lab) if lab is not None and lab.is_file() and lab.suffix.lower() == ".json" else None
+    _source_outside_outputs(src, exclude)
+    data = load_json(lab) if lab is not None and not lab.is_dir() and lab.suffix.lower() == ".json" else None
     chosen = source_format or detect_format(src, lab, data)
     if chosen not in FORMATS:
         raise InputError(f"unknown format '{chosen}' (choose from {', '.join(FORMATS)})")
@@ -154,6 +155,21 @@ def _finder(src: Path) -> ImageFinder:
     if src.suffix.lower() == ".txt":
         return ImageFinder.for_entries(read_image_list(src)[0])
     return ImageFinder.for_entries([(src, canonical_key(src, src.parent))])
+
+
+def _source_outside_outputs(src: Path, exclude: Iterable[str | Path]) -> None:
+    """Refuse a ``--source`` that is an output folder or lies inside one: a run would read its own outputs (crops,
+    maps) back as inputs and a rerun would find them "added". An output folder inside the source is fine (it is
+    left out of the listing), and so is a single image or list file inside the output folder."""
+    if not src.is_dir():
+        return
+    given = os.path.realpath(src)
+    for out in exclude:
+        root = os.path.realpath(out)
+        if given == root or given.startswith(root + os.sep):
+            where = "is" if given == root else "is inside"
+            raise InputError(f"{src}: --source {where} --out {out}; outputs would be read back as inputs "
+                             "(choose another --out)")
 
 
 def _without(source: Source, src: Path, exclude: Iterable[str | Path]) -> Source:

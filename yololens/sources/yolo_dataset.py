@@ -21,7 +21,7 @@ import yaml
 from yololens.errors import InputError
 from yololens.model.ultra import datasets_dir
 from yololens.sources.boxes import Box, LabelProblem, add_box, box_from_points
-from yololens.sources.common import Categories, display_path
+from yololens.sources.common import Categories, display_path, read_text_file
 from yololens.sources.images import (
     ImageDecodeError,
     is_image_name,
@@ -116,9 +116,9 @@ def _image_labels(
     if not label_file.exists():
         return []
     try:
-        lines = label_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        skips.append(Skip(where, f"cannot read label file ({exc}); image skipped"))
+        lines = read_text_file(label_file, "YOLO label file").splitlines()
+    except InputError as exc:
+        skips.append(Skip(where, f"{str(exc).removeprefix(f'{label_file}: ')}; image skipped"))
         return None
     if not any(line.strip() for line in lines):
         return []
@@ -201,13 +201,12 @@ def _category(class_id: int, names: Names | None) -> str:
 
 def _load_yaml(data_yaml: Path) -> Mapping[str, Any]:
     try:
-        config = yaml.safe_load(data_yaml.read_text(encoding="utf-8-sig"))
+        config = yaml.safe_load(read_text_file(data_yaml, "data.yaml"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise InputError(f"{data_yaml}: malformed YAML{at}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{data_yaml}: cannot read ({exc})") from None
+
     if not isinstance(config, Mapping):
         raise InputError(f"{data_yaml}: not a dataset YAML (expected keys path/train/val/names)")
     return config
@@ -293,10 +292,5 @@ def _classes_txt(labels: Path) -> Names | None:
     file = labels / "classes.txt"
     if not file.is_file():
         return None
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8, one class name a line") from None
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read the class names ({exc.strerror or exc})") from None
+    text = read_text_file(file, "class names file (UTF-8, one class name a line)")
     return dict(enumerate(line.strip() for line in text.splitlines() if line.strip()))

@@ -1,4 +1,5 @@
-"""One naming scheme for every output named after an input (maps and protos folders, crops, prototype PNGs).
+"""One naming scheme for every output named after an input (maps and protos folders, crops, prototype PNGs,
+figures named after a column, stage or class: :func:`data_name`).
 
 An image key (``a/b.jpg``, relative to ``--source``) becomes one file-name component that is
 
@@ -24,6 +25,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 #: Longest output name (bytes, ASCII, so also characters).
 MAX_NAME_BYTES = 200
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 _HASH_CHARS = 8
 
 
@@ -44,6 +46,19 @@ def safe_component(text: str) -> str:
     if not name or name.startswith("-"):
         name = "_" + name
     return name
+
+
+def data_name(text: object, limit: int = 80) -> str:
+    """A name taken from data (a column, class, attribute value, layer or module name) as one safe file-name
+    component: kept as it is when it is already safe (``class_name``, ``L9``), else made safe with
+    :func:`safe_component`'s alphabet and suffixed ``~<8 hex>`` of the original, so two different names never
+    meet (``a/b`` and ``a_b``) and nothing can name a folder (``/``, ``..``) or a hidden file.
+    """
+    text = str(text)
+    if _SAFE.fullmatch(text) and not text.startswith("-") and len(text) <= limit:
+        return text
+    base = _UNSAFE.sub("_", text).lstrip("-")[: limit - _HASH_CHARS - 1] or "_"
+    return f"{base}~{key_hash(text)}"
 
 
 def _bounded(name: str, key: str, limit: int) -> str:

@@ -184,11 +184,20 @@ class ResumableTable:
 
 
 def read_table(path: str | os.PathLike) -> pa.Table:
-    """Read a final table written by :class:`ResumableTable` (Parquet or CSV)."""
+    """Read a final table written by :class:`ResumableTable` (Parquet or CSV); anything else (a folder, an empty,
+    binary or damaged file) is one :class:`InputError` line."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        return pacsv.read_csv(path)
-    return pq.read_table(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a table (pass the .parquet or .csv file)")
+    if not path.is_file():
+        raise InputError(f"{path}: {'not a regular file' if path.exists() else 'not found'}")
+    try:
+        if path.suffix.lower() == ".csv":
+            return pacsv.read_csv(path)
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
+        raise InputError(f"{path}: not a readable {kind} table ({one_line(exc, 160)})") from None
 
 
 def _read_done(part: Path) -> list[str]:

@@ -23,7 +23,7 @@ def map_layers(ctx: Context) -> list:
 
 
 def run_maps(ctx: Context) -> Section:
-    from yololens.jobs.maps import maps
+    from yololens.jobs.maps import maps, stage_stem
 
     o = ctx.opts
     layers = map_layers(ctx)
@@ -33,7 +33,7 @@ def run_maps(ctx: Context) -> Section:
     ctx.skips.extend(str(s) for s in res.skips if str(s) not in ctx.skips)
     stems = {}
     for r in ctx.catalogue():
-        stems[r.index] = ("proto" if r.index == "proto" else f"L{r.index}_{r.module}", r)
+        stems[r.index] = (stage_stem(r.index, r.module), r)
     images = []
     for im in res.images:
         folder = ctx.out / MAPS_DIR / im.folder
