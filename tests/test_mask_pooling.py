@@ -112,7 +112,13 @@ def pd_isna(v) -> bool:
 
 
 def test_stage_report_compares_box_and_mask_pooling(seg_weights, assets, tmp_path):
-    res = extract(str(seg_weights), str(assets), out=tmp_path, pool="both", layers=[9], progress=False)
+    images = tmp_path / "images"  # three copies of each asset: >= 2 objects in >= 2 classes, so stages can answer
+    images.mkdir()
+    for src in sorted(assets.glob("*.jpg")):
+        for k in range(3):
+            shutil.copy(src, images / f"{src.stem}_{k}.jpg")
+    tmp_path = tmp_path / "run"
+    res = extract(str(seg_weights), str(images), out=tmp_path, pool="both", layers=[9], progress=False)
     assert {"emb_L9", "emb_L9_mask"} <= set(res.table().column_names)
     out = CliRunner().invoke(app, ["stages", str(tmp_path), "--bootstrap", "20", "--min-class-count", "2",
                                    "--folds", "2", "--group-by", "none"])

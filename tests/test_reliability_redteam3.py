@@ -286,17 +286,21 @@ def test_R3_44_two_plots_of_one_run_at_once_both_finish_with_whole_files(tmp_pat
 
 
 def test_R3_45_sigterm_during_plot_exits_143_and_leaves_no_temp_files(tmp_path):
+    import select
     import signal
     import time
 
     run = make_run(tmp_path / "run", n=3000)
     code = "import sys; from yololens.cli.app import main; sys.argv = ['yololens'] + sys.argv[1:]; main()"
     proc = subprocess.Popen([sys.executable, "-c", code, "plot", str(run), "--method", "tsne", "--n-iter", "5000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
-    time.sleep(12)
+    seen, deadline = b"", time.monotonic() + 180
+    while b"t-SNE" not in seen and proc.poll() is None and time.monotonic() < deadline:  # signal it mid-t-SNE
+        if select.select([proc.stdout], [], [], 1.0)[0]:
+            seen += os.read(proc.stdout.fileno(), 65536)
     proc.send_signal(signal.SIGTERM)
-    out = proc.communicate(timeout=60)[0]
+    out = (seen + proc.communicate(timeout=60)[0]).decode(errors="replace")
     assert proc.returncode == 143, out[-1500:]
     assert not list(run.rglob(".*.tmp*"))
 

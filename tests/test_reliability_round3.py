@@ -291,7 +291,7 @@ def test_8_a_yolo_label_that_is_a_fifo_skips_its_image(tmp_path):
         Image.new("RGB", (32, 32)).save(tmp_path / "images" / f"{name}.jpg")
     os.mkfifo(tmp_path / "labels" / "a.txt")
     (tmp_path / "labels" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n")
-    src = open_source(tmp_path / "images", tmp_path / "labels", fmt="yolo")
+    src = open_source(tmp_path / "images", tmp_path / "labels", source_format="yolo")
     assert [r.name for r in src.records] == ["b.jpg"]
     assert any("FIFO" in str(s) for s in src.skips), src.skips
 
@@ -300,13 +300,13 @@ def test_8_an_unreachable_ray_address_fails_fast_with_one_line(tmp_path):
     import socket
 
     pytest.importorskip("ray")
-    from yololens.jobs.ray_executor import RayExecutor
+    from yololens.engine.ray_executor import RayExecutor
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(InputError, match="cannot connect"):
-        next(RayExecutor(address=f"127.0.0.1:{port}").run_windows(lambda: None, [[]], tmp_path, progress=False))
+        next(RayExecutor(address=f"127.0.0.1:{port}").run(lambda spec: None, None, [[]], tmp_path, progress=False))
 
 
 def test_8_sigterm_while_joining_a_silent_ray_address_exits_143(tmp_path):

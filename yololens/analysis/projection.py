@@ -41,12 +41,6 @@ EXAGGERATION_ITER = 100
 KL_TOL = 5e-3
 
 
-def _n_jobs(n_jobs: int) -> int:
-    if n_jobs is None or n_jobs < 1:
-        return os.cpu_count() or 1
-    return int(n_jobs)
-
-
 @dataclass
 class Projector:
     """Project ``(N, C)`` embeddings to ``(N, 2)``.
@@ -178,7 +172,7 @@ class Projector:
             n_iter=int(self.n_iter),
             early_exaggeration_iter=int(self.exaggeration_iter),
             negative_gradient_method=self.gradient,
-            n_jobs=_n_jobs(self.n_jobs),
+            n_jobs=int(self.n_jobs) if self.n_jobs and self.n_jobs >= 1 else (os.cpu_count() or 1),
             random_state=int(self.seed),
             verbose=False,
         )

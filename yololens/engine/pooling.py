@@ -60,11 +60,14 @@ def _roi_align_kernel():
     return lambda x, rois, scale, h, w, ratio, aligned: roi_align(x, rois, (h, w), scale, ratio, aligned)
 
 
-def roi_align(features: torch.Tensor, boxes: list[torch.Tensor], output_size: int, spatial_scale: float,
-              sampling_ratio: int, aligned: bool) -> torch.Tensor:
-    """``torchvision.ops.roi_align`` with per-image box lists (its ``convert_boxes_to_roi_format``, then its op)."""
-    ids = torch.cat([torch.full_like(b[:, :1], i) for i, b in enumerate(boxes)], dim=0)
-    rois = torch.cat([ids, torch.cat(boxes, dim=0)], dim=1)
+def roi_align(features: torch.Tensor, boxes: torch.Tensor | list[torch.Tensor], output_size: int,
+              spatial_scale: float, sampling_ratio: int, aligned: bool) -> torch.Tensor:
+    """``torchvision.ops.roi_align``: ``boxes`` as per-image ``(n_i, 4)`` lists (its ``convert_boxes_to_roi_format``)
+    or as ``(K, 5)`` rois ``(image, x1, y1, x2, y2)``, then its op."""
+    rois = boxes
+    if isinstance(boxes, (list, tuple)):
+        ids = torch.cat([torch.full_like(b[:, :1], i) for i, b in enumerate(boxes)], dim=0)
+        rois = torch.cat([ids, torch.cat(boxes, dim=0)], dim=1)
     return _roi_align_kernel()(features, rois, spatial_scale, output_size, output_size, sampling_ratio, aligned)
 
 
