@@ -47,6 +47,8 @@ _API = {
     "export_tensorboard": "yololens.jobs.export_tensorboard",
     "export_fiftyone": "yololens.jobs.export_fiftyone",
     "to_fiftyone": "yololens.jobs.export_fiftyone",
+    "suspects": "yololens.jobs.suspects",
+    "SuspectsReport": "yololens.analysis.suspects_run",
 }
 _RENAMED = {"layers": "catalogue"}
 #: Public subpackages reached as attributes (``yololens.report.build_report(...)``, as the README shows).
