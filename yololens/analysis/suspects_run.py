@@ -24,7 +24,7 @@ from yololens.analysis.suspect_detector import NEEDED, detector_confidence, dete
 from yololens.analysis.suspects import NeighbourSuspects, class_codes, ranks
 from yololens.analysis.suspects_eval import DETECTOR, N_BOOT, RANDOM, best_line, class_similarity, evaluate_rankings, inject_noise
 from yololens.errors import InputError
-from yololens.types import SuspectKind
+from yololens.types import NoiseKind, SuspectKind
 
 PCA_DIMS = 64
 PCA_FIT_SAMPLE = 50_000
@@ -176,8 +176,8 @@ def _class_map(r):
 
 
 def _primary(r, evaluation: pd.DataFrame | None, stages: list[str]) -> str | None:
-    if evaluation is not None:
-        part = evaluation[evaluation["ranking"].isin(stages)]
+    if evaluation is not None:  # the stage the answer line names: best on uniform flips
+        part = evaluation[evaluation["ranking"].isin(stages) & (evaluation["noise"] == NoiseKind.UNIFORM)]
         if part["precision_at_k"].notna().any():
             return str(part.loc[part["precision_at_k"].idxmax(), "ranking"])
     st = r.stages()

@@ -18,6 +18,7 @@ from yololens.report.sections.maps import run_maps
 from yololens.report.sections.projection import run_projection
 from yololens.report.sections.seg import run_seg
 from yololens.report.sections.stages import run_stages
+from yololens.report.sections.suspects import run_suspects
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ SPECS: tuple[SectionSpec, ...] = (
           "2-D maps of the object embeddings (yololens plot)", "Objects in 2-D"),
     _spec("stages", "Which stage separates the classes best?", run_stages, "stage report (yololens stages)",
           "Best stage"),
+    _spec("suspects", "Which labels are probably wrong?", run_suspects, "label-error suspects (yololens suspects)",
+          "Suspects"),
     _spec("seg", "Seg internals: prototypes × coefficients", run_seg,
           "mask prototypes and coefficients (yololens protos, coef-report)", "Masks: prototypes × coefficients"),
 )
