@@ -16,6 +16,7 @@ from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
 from yololens.analysis.run import run_folder
 from yololens.errors import InputError
+from yololens.analysis.suspect_columns import with_suspects
 from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.figures.scatter import FIGURES_DIR, scatter_figure, small_multiples_figure, title_for
 from yololens.options import check_options
@@ -135,7 +136,7 @@ def plot(
         if not np.array_equal(p.object_ids, ids):  # same objects by construction; guard anyway
             raise InputError("the stage projections do not cover the same objects")
     notes += [f"{T.stage_label(p.column)}: {p.params['large_n_mode']}" for p in projs if p.params.get("large_n_mode")]
-    meta = T.read_meta(out)
+    meta = with_suspects(T.read_meta(out), out)  # suspect_score/suggested/kind when `suspects` ran
     if color not in meta.columns:
         options = [c for c in meta.columns if c not in ("object_id",)]
         raise InputError(f"--color {color!r} is not a column of the objects table (try: {', '.join(options)})")

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from yololens.analysis.neighbours import EXACT_MAX, N_NEIGHBOURS
+from yololens.analysis.suspect_columns import PRIMARY_KEY, SUSPECTS_FILE
 from yololens.analysis.run import open_run
 from yololens.analysis.suspects_eval import N_BOOT
 from yololens.analysis.suspects_run import DETECTOR_LAYER, SuspectsReport, compute_suspects
 from yololens.errors import InputError
 from yololens.store.atomic import atomic_path
 
-SUSPECTS_FILE = "suspects.parquet"
 CSV_FILE = "suspects.csv"
 EVAL_FILE = "suspects_eval.csv"
 TOP = 100
@@ -58,8 +61,10 @@ def write_suspects(report: SuspectsReport, top: int = TOP) -> dict:
     """Write the files of ``report`` into its run folder; returns (and sets) ``report.paths``."""
     d = report.out
     paths = {"parquet": d / SUSPECTS_FILE, "csv": d / CSV_FILE}
+    table = pa.Table.from_pandas(report.table, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), PRIMARY_KEY: str(report.primary or "")})
     with atomic_path(paths["parquet"]) as tmp:
-        report.table.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
     with atomic_path(paths["csv"]) as tmp:
         top_rows(report, top).to_csv(tmp, index=False, float_format="%.4g")
     if report.evaluation is not None:
