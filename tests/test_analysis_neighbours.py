@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from yololens.analysis.neighbours import NeighbourSearch, nearest_neighbours
 from yololens.figures.explorer import partners
@@ -74,7 +75,8 @@ def test_embed_images_downscales_and_uses_known_paths(tmp_path):
     assert im.size == (160, 120)
 
 
-def test_neighbours_outside_groups_skip_the_own_group_and_match_a_masked_brute_force():
+@pytest.mark.parametrize("approx", ["nndescent", "annoy"])
+def test_neighbours_outside_groups_skip_the_own_group_and_match_a_masked_brute_force(approx):
     from yololens.analysis.neighbours import neighbours_outside_groups
 
     rng = np.random.default_rng(1)
@@ -92,6 +94,6 @@ def test_neighbours_outside_groups_skip_the_own_group_and_match_a_masked_brute_f
     idx1, sim1 = neighbours_outside_groups(X[:10], np.zeros(10), k=3)
     assert (idx1 == -1).all() and np.isnan(sim1).all()
     # approximate route: same exclusion, high recall against the exact answer
-    idx_a, _ = neighbours_outside_groups(X, groups, k=5, exact_max=100)
+    idx_a, _ = neighbours_outside_groups(X, groups, k=5, exact_max=100, approx=approx, n_jobs=1)
     assert (groups[idx_a] != groups[:, None]).all()
     assert np.mean([len(set(a) & set(e)) / 5 for a, e in zip(idx_a, expect)]) > 0.9

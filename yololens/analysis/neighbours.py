@@ -10,12 +10,21 @@ single-threaded so the same vectors give the same neighbours.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
 N_NEIGHBOURS = 10
 EXACT_MAX = 20_000
 ANNOY_TREES = 50  # openTSNE's (and FIt-SNE's) default
+
+
+class ApproxIndex(StrEnum):
+    """The approximate search above ``exact_max``: Annoy (one query per row; the explorer's) or pynndescent's
+    all-rows neighbour graph (parallel; what a whole-table kNN such as ``suspects`` needs at millions of rows)."""
+
+    ANNOY = "annoy"
+    NNDESCENT = "nndescent"
 
 
 @dataclass(frozen=True)
@@ -56,15 +65,26 @@ def nearest_neighbours(X: np.ndarray, k: int = N_NEIGHBOURS, *, exact_max: int =
 
 class NeighbourIndex:
     """A cosine search over the rows of ``X`` ``(N, C)``: exact (scikit-learn brute force) up to ``exact_max``
-    rows, else an Annoy index (:data:`ANNOY_TREES` trees, seeded, single-threaded). Built once, queried often."""
+    rows, else an Annoy index (:data:`ANNOY_TREES` trees, seeded, single-threaded) or, with ``approx``
+    ``nndescent``, pynndescent's neighbour graph of ``graph_k`` neighbours per row (seeded; ``n_jobs`` threads, so
+    not bit-reproducible above one thread). Built once, queried often."""
 
-    def __init__(self, X: np.ndarray, *, exact_max: int = EXACT_MAX, seed: int = 0) -> None:
+    def __init__(self, X: np.ndarray, *, exact_max: int = EXACT_MAX, seed: int = 0,
+                 approx: ApproxIndex = ApproxIndex.ANNOY, graph_k: int = 2 * N_NEIGHBOURS + 1, n_jobs: int = -1) -> None:
         self.X = np.ascontiguousarray(X, dtype=np.float32)
         self.search = NeighbourSearch(len(self.X), exact_max)
+        self.approx = ApproxIndex(approx)
+        self._graph = None
         if self.search.exact:
             from sklearn.neighbors import NearestNeighbors
 
             self._nn = NearestNeighbors(metric="cosine", algorithm="brute").fit(self.X)
+        elif self.approx == ApproxIndex.NNDESCENT:
+            from pynndescent import NNDescent
+
+            self._nn = NNDescent(self.X, metric="cosine", n_neighbors=min(graph_k, len(self.X) - 1), random_state=seed,
+                                 n_jobs=n_jobs, low_memory=True)
+            self._graph = self._nn.neighbor_graph[0]
         else:
             from openTSNE.dependencies.annoy import AnnoyIndex
 
@@ -84,6 +104,12 @@ class NeighbourIndex:
                 part = rows[lo: lo + 2048]
                 idx[lo: lo + len(part)] = self._nn.kneighbors(self.X[part], m, return_distance=False)
             return idx
+        if self._graph is not None:  # the graph when it is wide enough, else pynndescent's own query
+            if m <= self._graph.shape[1]:
+                return self._graph[rows, :m].astype(np.int64)
+            found = self._nn.query(self.X[rows], k=m)[0]
+            idx[:, : found.shape[1]] = found
+            return idx
         for r, i in enumerate(rows):
             found = self._nn.get_nns_by_item(int(i), m)
             idx[r, : len(found)] = found
@@ -91,13 +117,15 @@ class NeighbourIndex:
 
 
 def neighbours_outside_groups(X: np.ndarray, groups: np.ndarray, k: int = N_NEIGHBOURS, *,
-                              exact_max: int = EXACT_MAX, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                              exact_max: int = EXACT_MAX, seed: int = 0, approx: ApproxIndex = ApproxIndex.NNDESCENT,
+                              n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of each row of ``X`` ``(N, C)`` among the rows of *other* groups (``groups`` ``(N,)``
     codes: an image, a video): ``(idx (N, k) int32 -1 padded, sim (N, k) float32 cosine similarity, NaN padded)``.
 
     Rows of one's own group are skipped, not counted: the search asks for ``2k + 1`` candidates, then asks again
     with four times as many for the rows still short of ``k`` (a long video fills its own neighbourhood), until
-    every row has ``k`` or the candidates are all rows.
+    every row has ``k`` or the candidates are all rows. Above ``exact_max`` rows the first round is pynndescent's
+    neighbour graph (``approx``, default): one parallel pass over all rows instead of one Annoy query per row.
     """
     X = np.asarray(X, dtype=np.float32)
     groups = np.asarray(groups)
@@ -107,7 +135,7 @@ def neighbours_outside_groups(X: np.ndarray, groups: np.ndarray, k: int = N_NEIG
     if n < 2 or k < 1:
         return idx, sim
     Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-    index = NeighbourIndex(Xn, exact_max=exact_max, seed=seed)
+    index = NeighbourIndex(Xn, exact_max=exact_max, seed=seed, approx=approx, graph_k=2 * k + 1, n_jobs=n_jobs)
     todo, m = np.arange(n), min(n, 2 * k + 1)
     while len(todo):
         cand = index.query(todo, m)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from yololens.engine.matching import ClassMap, normalise_name
 from yololens.types import SuspectKind
 
 CONF = 0.5
@@ -39,7 +38,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def detector_suspects(meta: pd.DataFrame, class_map: ClassMap | None = None, *, conf: float = CONF,
+def detector_suspects(meta: pd.DataFrame, class_map=None, *, conf: float = CONF,
                       swap_iou: float = SWAP_IOU, missing_iou: float = MISSING_IOU,
                       box_iou_max: float = BOX_IOU) -> pd.DataFrame:
     """Rows ``object_id, label, suggested, score, margin, kind`` (see the module docstring) from a table with the
@@ -47,6 +46,8 @@ def detector_suspects(meta: pd.DataFrame, class_map: ClassMap | None = None, *, 
     cols = ["object_id", "label", "suggested", "score", "margin", "kind"]
     if not set(NEEDED) <= set(meta.columns) or not {"gt", "pred"} <= set(meta["origin"].dropna()):
         return pd.DataFrame(columns=cols)
+    from yololens.engine.matching import ClassMap, normalise_name  # torch: only for tables with predictions
+
     cmap = class_map or ClassMap({})
     rows: list[tuple] = []
     boxes = meta[["x1", "y1", "x2", "y2"]].to_numpy(np.float64)
@@ -88,10 +89,12 @@ def _partner_confidence(meta: pd.DataFrame) -> np.ndarray:
     return best.reindex(key).to_numpy(np.float64)
 
 
-def detector_confidence(meta: pd.DataFrame, labels: np.ndarray, class_map: ClassMap | None = None) -> np.ndarray:
+def detector_confidence(meta: pd.DataFrame, labels: np.ndarray, class_map=None) -> np.ndarray:
     """The "detector confidence" baseline ``(n_gt,)`` for the gt rows of ``meta`` labelled ``labels`` (names):
     ``1 - confidence of the detector in the given label``, i.e. one minus the matched prediction's confidence when
     its class is the given label's (through the class map), else 1 (unmatched, or matched as another class)."""
+    from yololens.engine.matching import ClassMap, normalise_name
+
     cmap = class_map or ClassMap({})
     gt = (meta["origin"] == "gt").to_numpy()
     conf = np.nan_to_num(_partner_confidence(meta)[gt], nan=0.0)

@@ -58,15 +58,17 @@ class NeighbourSuspects:
         k: neighbours per object.
         exact_max: exact search up to this many objects, Annoy above (:class:`NeighbourSearch`).
         smoothing: prior weight ``a`` (see the module docstring).
-        seed: Annoy's seed.
+        seed: the approximate search's seed.
+        n_jobs: threads of the approximate search (-1: all cores).
     """
 
     def __init__(self, k: int = N_NEIGHBOURS, *, exact_max: int = EXACT_MAX, smoothing: float = SMOOTHING,
-                 seed: int = 0) -> None:
+                 seed: int = 0, n_jobs: int = -1) -> None:
         self.k = k
         self.exact_max = exact_max
         self.smoothing = smoothing
         self.seed = seed
+        self.n_jobs = n_jobs
 
     def _validate(self) -> None:
         if not isinstance(self.k, (int, np.integer)) or self.k < 1:
@@ -83,7 +85,7 @@ class NeighbourSuspects:
             raise InputError(f"embeddings {X.shape} and groups ({len(groups)},) do not line up")
         self.search_ = NeighbourSearch(len(X), self.exact_max)
         self.idx_, self.sim_ = neighbours_outside_groups(X, np.asarray(groups), self.k, exact_max=self.exact_max,
-                                                         seed=self.seed)
+                                                         seed=self.seed, n_jobs=self.n_jobs)
         return self
 
     def votes(self, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -123,10 +123,11 @@ def _stage_embeddings(r, column: str, gt_rows: np.ndarray, exact_max: int, seed:
 
 def compute_suspects(run, *, layer="all", k: int = N_NEIGHBOURS, group_by: str = "auto", inject: float | None = None,
                      seed: int = 0, exact_max: int = EXACT_MAX, conf: float = 0.5, n_boot: int = N_BOOT,
-                     primary: str | None = None) -> SuspectsReport:
+                     primary: str | None = None, n_jobs: int = -1) -> SuspectsReport:
     """Score every gt label of ``run`` at the stages ``layer`` names (``all``, ``15``, ``sppf,p3`` ...); with
     ``inject`` (a share) also validate the rankings on injected flips. ``primary``: the stage that leads (default:
-    the best stage of the evaluation, else of ``stages.csv``, else the first)."""
+    the best stage of the evaluation, else of ``stages.csv``, else the first); ``n_jobs``: threads of the
+    approximate neighbour search (-1: all cores)."""
     r, meta, gt, groups, grouping = _read(run, group_by)
     columns = r.columns(layer)
     gt_rows = np.flatnonzero(gt)
@@ -136,7 +137,7 @@ def compute_suspects(run, *, layer="all", k: int = N_NEIGHBOURS, group_by: str =
     parts, fitted, unscored = [], {}, {}
     for col in columns:
         pos, X = _stage_embeddings(r, col, gt_rows, exact_max, seed)
-        est = NeighbourSuspects(k, exact_max=exact_max, seed=seed).fit(X, groups[pos])
+        est = NeighbourSuspects(k, exact_max=exact_max, seed=seed, n_jobs=n_jobs).fit(X, groups[pos])
         s = est.score(labels[pos], n_classes)
         stage = T.stage_label(col)
         unscored[stage] = int(np.isnan(s.score).sum())
@@ -145,7 +146,8 @@ def compute_suspects(run, *, layer="all", k: int = N_NEIGHBOURS, group_by: str =
                                    "suggested": np.asarray(classes, object)[s.suggested], "margin": s.margin,
                                    "kind": SuspectKind.CLASS.value, "rank": ranks(s.score)}))
         fitted[stage] = (est, pos, X if inject else None)
-    cmap = _class_map(r)
+    has_pred = bool((meta["origin"] == "pred").any())
+    cmap = _class_map(r) if has_pred else None
     det = detector_suspects(meta, cmap, conf=conf)
     if len(det):
         det = det.assign(layer=DETECTOR_LAYER)
