@@ -75,3 +75,18 @@ def test_detection_fields_without_fiftyone(run):
     assert det["suspect_kind"] == "class"
     plain = meta[meta["suspect_score"].isna()].iloc[0].to_dict()
     assert "suspect_score" not in _detection(fol, plain)  # values that do not apply are left out
+
+
+def test_stage_report_gets_the_suspects_angle(tmp_path):
+    from yololens.analysis.suspects_eval import stage_angle
+
+    make_objects_table(tmp_path, 400, n_images=30, seed=2, write_images=False)
+    assert stage_angle(tmp_path) is None
+    yololens.suspects(tmp_path, inject_noise=0.1, n_boot=50)
+    angle = stage_angle(tmp_path)
+    ev = pd.read_csv(tmp_path / "suspects_eval.csv").query("noise == 'uniform'")
+    assert angle["ranking"].tolist() == ev["ranking"].tolist() == ["L9", "L15", "random", "detector"]
+    assert np.allclose(angle["ap"], ev["ap"])
+    rep = yololens.stages(tmp_path, sample=None, n_boot=50)
+    md = (tmp_path / "stages.md").read_text()
+    assert "Which stage finds mislabelled objects?" in md and "| L15 | " in md and rep.best

@@ -134,3 +134,31 @@ def best_line(table: pd.DataFrame, noise: str = NoiseKind.UNIFORM) -> str:
     base = ", ".join(f"{r['ranking']} {fmt(r)}" for _, r in part[part["ranking"].isin([RANDOM, DETECTOR])].iterrows())
     return (f"{best['ranking']} finds injected {noise} label flips best: precision@{int(best['k'])} {fmt(best)} "
             f"({int(best['flipped'])} of {int(best['n'])} labels flipped; baselines: {base})")
+
+
+def stage_angle(run) -> pd.DataFrame | None:
+    """The third angle on "which stage?" for the stage report: per stage (and baseline), precision@k and average
+    precision on injected uniform flips with their intervals, from the run's ``suspects_eval.csv`` (None without
+    one). Columns: ``ranking, precision_at_k(_lo, _hi), ap(_lo, _hi)``."""
+    from yololens.analysis.run import run_folder
+
+    path = run_folder(run) / "suspects_eval.csv"
+    if not path.is_file():
+        return None
+    try:
+        t = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"{path}: not a suspects evaluation ({type(exc).__name__})") from None
+    t = t[t["noise"] == NoiseKind.UNIFORM] if "noise" in t else t
+    cols = ["ranking", "precision_at_k", "precision_at_k_lo", "precision_at_k_hi", "ap", "ap_lo", "ap_hi"]
+    return t[[c for c in cols if c in t.columns]].reset_index(drop=True)
+
+
+def angle_markdown(angle: pd.DataFrame) -> list[str]:
+    """Markdown lines of :func:`stage_angle` for ``stages.md``."""
+    lines = ["## Which stage finds mislabelled objects? (yololens suspects --inject-noise)", "",
+             "| ranking | precision@k [95%] | AP [95%] |", "|---|---|---|"]
+    for _, r in angle.iterrows():
+        lines.append(f"| {r['ranking']} | {r['precision_at_k']:.3f} [{r['precision_at_k_lo']:.3f}, "
+                     f"{r['precision_at_k_hi']:.3f}] | {r['ap']:.3f} [{r['ap_lo']:.3f}, {r['ap_hi']:.3f}] |")
+    return lines
