@@ -77,3 +77,8 @@ def test_eighty_classes_and_a_class_of_one_object(tmp_path):
     assert np.isnan(s.loc[uni, "score"]) and s.loc[uni, "rank"] == len(s)
     ev = pd.read_csv(tmp_path / "suspects_eval.csv").set_index(["noise", "ranking"])
     assert ev.loc[("uniform", "L15"), "precision_at_k"] > ev.loc[("uniform", "random"), "precision_at_k_hi"]
+
+
+def test_a_stage_without_gt_embeddings_is_left_out(synthetic_run):
+    rep = yololens.suspects(synthetic_run, save=False)  # emb_coef exists on predictions only
+    assert rep.stages == ["L9", "L15"] and "coef" not in set(rep.table["layer"])

@@ -135,8 +135,11 @@ def compute_suspects(run, *, layer="all", k: int = N_NEIGHBOURS, group_by: str =
     n_classes = len(classes)
     oid = meta["object_id"].astype(str).to_numpy()[gt]
     parts, fitted, unscored = [], {}, {}
-    for col in columns:
+    for col in list(columns):
         pos, X = _stage_embeddings(r, col, gt_rows, exact_max, seed)
+        if len(pos) < 2:  # e.g. emb_coef: mask coefficients exist on predictions only
+            columns.remove(col)
+            continue
         est = NeighbourSuspects(k, exact_max=exact_max, seed=seed, n_jobs=n_jobs).fit(X, groups[pos])
         s = est.score(labels[pos], n_classes)
         stage = T.stage_label(col)
@@ -153,6 +156,8 @@ def compute_suspects(run, *, layer="all", k: int = N_NEIGHBOURS, group_by: str =
         det = det.assign(layer=DETECTOR_LAYER)
         det["rank"] = ranks(det["score"].to_numpy(np.float64))
         parts.append(det[COLUMNS])
+    if not columns:
+        raise InputError(f"{r.objects_path}: no stage has embeddings on the ground-truth rows")
     table = pd.concat(parts, ignore_index=True)[COLUMNS]
     table["score"] = table["score"].astype(np.float32)
     table["margin"] = table["margin"].astype(np.float32)

@@ -29,6 +29,7 @@ def suspects_command(
     group_by: str = typer.Option("auto", "--group-by", help="Neighbours from the same value of this column do not "
                                  "count: auto (video, else image), image, video, track_id or none."),
     conf: float = typer.Option(0.5, "--conf", min=0.0, max=1.0, help="Detector evidence: confident predictions only."),
+    jobs: int = typer.Option(-1, "--jobs", "-j", help="Threads of the approximate neighbour search above 20k objects (-1 = all cores)."),
 ) -> None:
     """Rank the ground-truth labels of RUN by how much their embedding neighbours (and the detector) disagree.
 
@@ -38,7 +39,7 @@ def suspects_command(
     from yololens.jobs.suspects import suspects
 
     rep = suspects(run, layer=layer, k=k, top=top, inject_noise=inject_noise or None, seed=seed, group_by=group_by,
-                   conf=conf)
+                   conf=conf, n_jobs=jobs)
     typer.echo(rep.headline)
     if rep.evaluation_line:
         typer.echo(rep.finding)

@@ -31,15 +31,16 @@ CSV_META = ["image", "x1", "y1", "x2", "y2", "crop"]
 
 def suspects(run, *, layer="all", k: int = N_NEIGHBOURS, top: int = TOP, inject_noise: float | None = None,
              seed: int = 0, group_by: str = "auto", conf: float = 0.5, exact_max: int = EXACT_MAX,
-             n_boot: int = N_BOOT, save: bool = True) -> SuspectsReport:
+             n_boot: int = N_BOOT, n_jobs: int = -1, save: bool = True) -> SuspectsReport:
     """Which labels of ``run`` (a path, a :class:`~yololens.analysis.run.Run` or a result with ``.out``) are
     probably wrong, ranked per stage (``layer``: ``all`` or a stage), by ``k`` neighbours outside the own image
     (video); ``inject_noise``: also flip that share of labels in memory and measure how well each stage finds
-    them (seeded by ``seed``). ``save``: write the files into the run folder (``report.paths`` names them)."""
+    them (seeded by ``seed``). ``n_jobs``: threads of the approximate neighbour search above ``exact_max``
+    objects (-1: all cores). ``save``: write the files into the run folder (``report.paths`` names them)."""
     if not isinstance(top, int) or top < 1:
         raise InputError(f"--top must be a positive integer, not {top!r}")
     report = compute_suspects(run, layer=layer, k=k, group_by=group_by, inject=inject_noise, seed=seed,
-                              exact_max=exact_max, conf=conf, n_boot=n_boot)
+                              exact_max=exact_max, conf=conf, n_boot=n_boot, n_jobs=n_jobs)
     if save:
         write_suspects(report, top)
     return report
