@@ -82,3 +82,17 @@ def test_eighty_classes_and_a_class_of_one_object(tmp_path):
 def test_a_stage_without_gt_embeddings_is_left_out(synthetic_run):
     rep = yololens.suspects(synthetic_run, save=False)  # emb_coef exists on predictions only
     assert rep.stages == ["L9", "L15"] and "coef" not in set(rep.table["layer"])
+
+
+def test_rows_with_nan_embeddings_are_left_out_of_that_stage(tmp_path):
+    make_objects_table(tmp_path, 200, n_images=20, seed=5, write_images=False)
+    t = pq.read_table(tmp_path / "objects.parquet").to_pandas()
+    bad = int(np.flatnonzero(t["origin"] == "gt")[0])
+    v = np.array(t.at[bad, "emb_L15"], dtype=np.float32)
+    v[3] = np.nan
+    t.at[bad, "emb_L15"] = v
+    t.to_parquet(tmp_path / "objects.parquet")
+    rep = yololens.suspects(tmp_path, save=False)
+    ids = rep.table.groupby("layer")["object_id"].apply(set)
+    assert t.at[bad, "object_id"] not in ids["L15"] and t.at[bad, "object_id"] in ids["L9"]
+    assert len(ids["L15"]) == len(ids["L9"]) - 1

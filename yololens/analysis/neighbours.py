@@ -17,6 +17,7 @@ import numpy as np
 N_NEIGHBOURS = 10
 EXACT_MAX = 20_000
 ANNOY_TREES = 50  # openTSNE's (and FIt-SNE's) default
+BLOCK = 65_536  # rows per block of the group filtering
 
 
 class ApproxIndex(StrEnum):
@@ -138,18 +139,20 @@ def neighbours_outside_groups(X: np.ndarray, groups: np.ndarray, k: int = N_NEIG
     index = NeighbourIndex(Xn, exact_max=exact_max, seed=seed, approx=approx, graph_k=2 * k + 1, n_jobs=n_jobs)
     todo, m = np.arange(n), min(n, 2 * k + 1)
     while len(todo):
-        cand = index.query(todo, m)
-        ok = (cand >= 0) & (groups[np.maximum(cand, 0)] != groups[todo][:, None])
-        first = np.argsort(~ok, axis=1, kind="stable")[:, :k]  # the first k candidates of another group
-        got = np.take_along_axis(cand, first, 1)
-        got[~np.take_along_axis(ok, first, 1)] = -1
-        idx[todo] = got[:, :k] if got.shape[1] >= k else np.pad(got, ((0, 0), (0, k - got.shape[1])), constant_values=-1)
+        for lo in range(0, len(todo), BLOCK):  # blocks keep the (rows, m) candidate arrays small at millions of rows
+            rows = todo[lo: lo + BLOCK]
+            cand = index.query(rows, m)
+            ok = (cand >= 0) & (groups[np.maximum(cand, 0)] != groups[rows][:, None])
+            first = np.argsort(~ok, axis=1, kind="stable")[:, :k]  # the first k candidates of another group
+            got = np.take_along_axis(cand, first, 1)
+            got[~np.take_along_axis(ok, first, 1)] = -1
+            idx[rows, : got.shape[1]] = got
         short = (idx[todo] < 0).any(axis=1)
         if m >= n:
             break
         todo, m = todo[short], min(n, 4 * m)
-    for lo in range(0, n, 65_536):  # chunks: (rows, k, C) stays small
-        nb = idx[lo: lo + 65_536]
+    for lo in range(0, n, BLOCK // 8):  # chunks: the (rows, k, C) gather stays small
+        nb = idx[lo: lo + BLOCK // 8]
         s = np.einsum("ic,ikc->ik", Xn[lo: lo + len(nb)], Xn[np.maximum(nb, 0)])
         sim[lo: lo + len(nb)] = np.where(nb >= 0, s, np.nan)
     return idx, sim

@@ -99,26 +99,28 @@ def _read(run, group_by: str):
 
 def _stage_embeddings(r, column: str, gt_rows: np.ndarray, exact_max: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(positions into the gt rows, X)``: the gt rows whose ``column`` is present and finite; above
-    ``exact_max`` rows reduced to :data:`PCA_DIMS` by a PCA fitted on a sample."""
-    ok = T.valid_embedding_mask(r.path, column)[gt_rows]
-    ok[ok] = T.finite_mask(r.path, column)[gt_rows[ok]] if ok.any() else ok[ok]
-    pos = np.flatnonzero(ok)
+    ``exact_max`` rows reduced to :data:`PCA_DIMS` by a PCA fitted on a sample. One streamed pass over the column:
+    NaN/inf survive the (linear) reduction, so finiteness is checked on the result."""
+    pos = np.flatnonzero(T.valid_embedding_mask(r.path, column)[gt_rows])
     rows = gt_rows[pos]
     width = T.embedding_width(r.schema, column) or 0
-    if len(rows) <= exact_max or width <= PCA_DIMS:
-        return pos, T.read_embeddings(r.path, column, rows)
-    from sklearn.decomposition import PCA
+    reduce = None
+    if len(rows) > exact_max and width > PCA_DIMS:
+        from sklearn.decomposition import PCA
 
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(rows, size=min(PCA_FIT_SAMPLE, len(rows)), replace=False))
-    S = T.read_embeddings(r.path, column, sample)
-    S /= np.maximum(np.linalg.norm(S, axis=1, keepdims=True), 1e-12)  # cosine: the directions, not the lengths
-    pca = PCA(n_components=PCA_DIMS, random_state=seed).fit(S)
+        rng = np.random.default_rng(seed)
+        sample = np.sort(rng.choice(rows, size=min(PCA_FIT_SAMPLE, len(rows)), replace=False))
+        S = T.read_embeddings(r.path, column, sample)
+        S = S[np.isfinite(S).all(axis=1)]
+        S /= np.maximum(np.linalg.norm(S, axis=1, keepdims=True), 1e-12)  # cosine: the directions, not the lengths
+        pca = PCA(n_components=PCA_DIMS, random_state=seed).fit(S)
 
-    def reduce(block: np.ndarray) -> np.ndarray:
-        return pca.transform(block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12))
+        def reduce(block: np.ndarray) -> np.ndarray:
+            return pca.transform(block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12))
 
-    return pos, T.read_embeddings(r.path, column, rows, transform=reduce)
+    X = T.read_embeddings(r.path, column, rows, transform=reduce)
+    finite = np.isfinite(X).all(axis=1)
+    return (pos, X) if finite.all() else (pos[finite], X[finite])
 
 
 def compute_suspects(run, *, layer="all", k: int = N_NEIGHBOURS, group_by: str = "auto", inject: float | None = None,
