@@ -53,7 +53,7 @@ def exact_recall(run: Path, layer: str, k: int, sample: int, seed: int) -> dict:
     from yololens.analysis.run import open_run
 
     r = open_run(run)
-    meta = pq.read_table(r.objects_path, columns=["origin", "image"]).to_pandas()
+    meta = pq.read_table(r.objects_path, columns=["origin", "image", "class_name"]).to_pandas()
     gt_rows = np.flatnonzero((meta["origin"] == "gt").to_numpy())
     groups = group_codes(meta["image"].to_numpy()[gt_rows])
     col = r.column(layer)
@@ -69,7 +69,22 @@ def exact_recall(run: Path, layer: str, k: int, sample: int, seed: int) -> dict:
     S[groups[pos][q][:, None] == groups[pos][None, :]] = -np.inf
     exact = np.argpartition(-S, k, axis=1)[:, :k]
     hits = [len(set(a) & set(e)) / k for a, e in zip(est.idx_[q], exact)]
-    return {"layer": col, "fit_seconds": fit_s, "recall": float(np.mean(hits)), "sample": len(q)}
+    # what the votes see: the neighbours' label shares, approximate vs exact (weights max(sim, 0) as the job)
+    labels = np.unique(meta["class_name"].to_numpy()[gt_rows][pos], return_inverse=True)[1]
+    nc = labels.max() + 1
+
+    def shares(idx, sim):
+        w = np.maximum(np.nan_to_num(sim), 0)
+        W = np.zeros((len(idx), nc))
+        np.add.at(W, (np.repeat(np.arange(len(idx)), idx.shape[1]), labels[idx].ravel()), w.ravel())
+        return W / np.maximum(W.sum(1, keepdims=True), 1e-12)
+
+    P_apx = shares(est.idx_[q], est.sim_[q])
+    P_ex = shares(exact, np.take_along_axis(S, exact, 1))
+    own = labels[q]
+    return {"layer": col, "fit_seconds": fit_s, "recall": float(np.mean(hits)), "sample": len(q),
+            "mean_abs_diff_p_given": float(np.abs(P_apx[np.arange(len(q)), own] - P_ex[np.arange(len(q)), own]).mean()),
+            "same_top_class": float((P_apx.argmax(1) == P_ex.argmax(1)).mean())}
 
 
 def main() -> None:
@@ -104,6 +119,8 @@ def main() -> None:
               "extrapolated_job_cpu_s_at_target": round(child.result["cpu_seconds"] * factor),
               "peak_rss_mb": round(child.peak_rss_mb), "recall_at_k_vs_exact": round(rec["recall"], 4),
               "recall_sample": rec["sample"], "recall_layer": rec["layer"],
+              "p_given_mean_abs_diff_vs_exact": round(rec["mean_abs_diff_p_given"], 4),
+              "neighbour_majority_same_as_exact": round(rec["same_top_class"], 4),
               "extrapolated_wall_s_at_target": round(child.wall_s * factor),
               "extrapolated_note": (f"time: N log N from N={args.n:,} to {args.target_n:,} (x{factor:.1f}); memory: "
                                     f"linear above the {base:.0f} MB of the imports and the numba compilation"),
