@@ -97,3 +97,15 @@ def test_neighbours_outside_groups_skip_the_own_group_and_match_a_masked_brute_f
     idx_a, _ = neighbours_outside_groups(X, groups, k=5, exact_max=100, approx=approx, n_jobs=1)
     assert (groups[idx_a] != groups[:, None]).all()
     assert np.mean([len(set(a) & set(e)) / 5 for a, e in zip(idx_a, expect)]) > 0.9
+
+
+def test_neighbours_outside_groups_in_place_gives_the_same_answer():
+    from yololens.analysis.neighbours import neighbours_outside_groups
+
+    X = np.random.default_rng(2).normal(size=(200, 6)).astype(np.float32) * 3
+    groups = np.arange(200) // 4
+    a = neighbours_outside_groups(X, groups, k=4)
+    Y = X.copy()
+    b = neighbours_outside_groups(Y, groups, k=4, copy=False)
+    assert (a[0] == b[0]).all() and np.allclose(a[1], b[1])
+    assert np.allclose(np.linalg.norm(Y, axis=1), 1, atol=1e-5) and not np.allclose(np.linalg.norm(X, axis=1), 1)

@@ -119,7 +119,7 @@ class NeighbourIndex:
 
 def neighbours_outside_groups(X: np.ndarray, groups: np.ndarray, k: int = N_NEIGHBOURS, *,
                               exact_max: int = EXACT_MAX, seed: int = 0, approx: ApproxIndex = ApproxIndex.NNDESCENT,
-                              n_jobs: int = -1) -> tuple[np.ndarray, np.ndarray]:
+                              n_jobs: int = -1, copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest rows of each row of ``X`` ``(N, C)`` among the rows of *other* groups (``groups`` ``(N,)``
     codes: an image, a video): ``(idx (N, k) int32 -1 padded, sim (N, k) float32 cosine similarity, NaN padded)``.
 
@@ -127,6 +127,7 @@ def neighbours_outside_groups(X: np.ndarray, groups: np.ndarray, k: int = N_NEIG
     with four times as many for the rows still short of ``k`` (a long video fills its own neighbourhood), until
     every row has ``k`` or the candidates are all rows. Above ``exact_max`` rows the first round is pynndescent's
     neighbour graph (``approx``, default): one parallel pass over all rows instead of one Annoy query per row.
+    ``copy=False``: ``X`` (float32) is scaled to unit rows in place, saving a copy at millions of rows.
     """
     X = np.asarray(X, dtype=np.float32)
     groups = np.asarray(groups)
@@ -135,7 +136,9 @@ def neighbours_outside_groups(X: np.ndarray, groups: np.ndarray, k: int = N_NEIG
     sim = np.full((n, k), np.nan, dtype=np.float32)
     if n < 2 or k < 1:
         return idx, sim
-    Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    Xn = X.copy() if copy else X
+    for lo in range(0, n, BLOCK):  # unit rows, block by block (no (N, C) temporary)
+        Xn[lo: lo + BLOCK] /= np.maximum(np.linalg.norm(Xn[lo: lo + BLOCK], axis=1, keepdims=True), 1e-12)
     index = NeighbourIndex(Xn, exact_max=exact_max, seed=seed, approx=approx, graph_k=2 * k + 1, n_jobs=n_jobs)
     todo, m = np.arange(n), min(n, 2 * k + 1)
     while len(todo):

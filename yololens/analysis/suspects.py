@@ -60,15 +60,17 @@ class NeighbourSuspects:
         smoothing: prior weight ``a`` (see the module docstring).
         seed: the approximate search's seed.
         n_jobs: threads of the approximate search (-1: all cores).
+        copy: ``False`` lets :meth:`fit` scale a float32 ``X`` to unit rows in place (saves a copy at scale).
     """
 
     def __init__(self, k: int = N_NEIGHBOURS, *, exact_max: int = EXACT_MAX, smoothing: float = SMOOTHING,
-                 seed: int = 0, n_jobs: int = -1) -> None:
+                 seed: int = 0, n_jobs: int = -1, copy: bool = True) -> None:
         self.k = k
         self.exact_max = exact_max
         self.smoothing = smoothing
         self.seed = seed
         self.n_jobs = n_jobs
+        self.copy = copy
 
     def _validate(self) -> None:
         if not isinstance(self.k, (int, np.integer)) or self.k < 1:
@@ -80,12 +82,13 @@ class NeighbourSuspects:
         """``X`` ``(N, C)`` embeddings, ``groups`` ``(N,)`` group codes (image or video); finds ``idx_``/``sim_``
         ``(N, k)`` (-1 / NaN padded)."""
         self._validate()
+        owned = isinstance(X, np.ndarray) and X.dtype == np.float32 and not self.copy
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or len(X) != len(groups):
             raise InputError(f"embeddings {X.shape} and groups ({len(groups)},) do not line up")
         self.search_ = NeighbourSearch(len(X), self.exact_max)
         self.idx_, self.sim_ = neighbours_outside_groups(X, np.asarray(groups), self.k, exact_max=self.exact_max,
-                                                         seed=self.seed, n_jobs=self.n_jobs)
+                                                         seed=self.seed, n_jobs=self.n_jobs, copy=not owned)
         return self
 
     def votes(self, labels: np.ndarray, n_classes: int) -> np.ndarray:

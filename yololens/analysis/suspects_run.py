@@ -142,7 +142,8 @@ def compute_suspects(run, *, layer="all", k: int = N_NEIGHBOURS, group_by: str =
         if len(pos) < 2:  # e.g. emb_coef: mask coefficients exist on predictions only
             columns.remove(col)
             continue
-        est = NeighbourSuspects(k, exact_max=exact_max, seed=seed, n_jobs=n_jobs).fit(X, groups[pos])
+        # copy=False: X is read for this stage only (kept for the noise similarity, where only directions count)
+        est = NeighbourSuspects(k, exact_max=exact_max, seed=seed, n_jobs=n_jobs, copy=False).fit(X, groups[pos])
         s = est.score(labels[pos], n_classes)
         stage = T.stage_label(col)
         unscored[stage] = int(np.isnan(s.score).sum())
