@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from yololens.analysis.neighbours import NeighbourSearch, nearest_neighbours
 from yololens.figures.explorer import partners
@@ -72,3 +73,39 @@ def test_embed_images_downscales_and_uses_known_paths(tmp_path):
 
     im = Image.open(io.BytesIO(base64.b64decode(uris[0].split(",", 1)[1])))
     assert im.size == (160, 120)
+
+
+@pytest.mark.parametrize("approx", ["nndescent", "annoy"])
+def test_neighbours_outside_groups_skip_the_own_group_and_match_a_masked_brute_force(approx):
+    from yololens.analysis.neighbours import neighbours_outside_groups
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    groups = rng.integers(0, 12, 300)  # 12 "videos" of ~25 objects: the own group alone fills 2k+1 candidates
+    idx, sim = neighbours_outside_groups(X, groups, k=5)
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+    S = Xn @ Xn.T
+    S[groups[:, None] == groups[None, :]] = -np.inf  # independent: mask the own group, sort
+    expect = np.argsort(-S, axis=1, kind="stable")[:, :5]
+    assert (idx == expect).all()
+    assert np.allclose(sim, np.take_along_axis(S, expect, 1), atol=1e-5)
+    assert (groups[idx] != groups[:, None]).all()
+    # one group only: nobody has a neighbour
+    idx1, sim1 = neighbours_outside_groups(X[:10], np.zeros(10), k=3)
+    assert (idx1 == -1).all() and np.isnan(sim1).all()
+    # approximate route: same exclusion, high recall against the exact answer
+    idx_a, _ = neighbours_outside_groups(X, groups, k=5, exact_max=100, approx=approx, n_jobs=1)
+    assert (groups[idx_a] != groups[:, None]).all()
+    assert np.mean([len(set(a) & set(e)) / 5 for a, e in zip(idx_a, expect)]) > 0.9
+
+
+def test_neighbours_outside_groups_in_place_gives_the_same_answer():
+    from yololens.analysis.neighbours import neighbours_outside_groups
+
+    X = np.random.default_rng(2).normal(size=(200, 6)).astype(np.float32) * 3
+    groups = np.arange(200) // 4
+    a = neighbours_outside_groups(X, groups, k=4)
+    Y = X.copy()
+    b = neighbours_outside_groups(Y, groups, k=4, copy=False)
+    assert (a[0] == b[0]).all() and np.allclose(a[1], b[1])
+    assert np.allclose(np.linalg.norm(Y, axis=1), 1, atol=1e-5) and not np.allclose(np.linalg.norm(X, axis=1), 1)

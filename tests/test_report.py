@@ -103,7 +103,8 @@ def test_sections_switched_off(seg_weights, assets, tmp_path):
     out = tmp_path / "r"
     res = CliRunner().invoke(app, ["report", "--model", str(seg_weights), "--source", str(assets / "bus.jpg"),
                                    "--out", str(out), "--no-progress", "--no-catalogue", "--no-maps",
-                                   "--no-projection", "--no-stages", "--no-similarity", "--no-seg"])
+                                   "--no-projection", "--no-stages", "--no-similarity", "--no-suspects",
+                                   "--no-seg"])
     assert res.exit_code == 0, res.output
     assert (out / "index.html").resolve().as_uri() in res.output
     manifest = json.loads((out / "report.json").read_text())

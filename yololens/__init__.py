@@ -51,6 +51,8 @@ _API = {
     "SimilarityResult": "yololens.jobs.similarity",
     "compare": "yololens.jobs.compare",
     "CompareResult": "yololens.jobs.compare",
+    "suspects": "yololens.jobs.suspects",
+    "SuspectsReport": "yololens.analysis.suspects_run",
 }
 _RENAMED = {"layers": "catalogue"}
 #: Public subpackages reached as attributes (``yololens.report.build_report(...)``, as the README shows).

@@ -103,6 +103,24 @@ class ExecutorKind(StrEnum):
     RAY = "ray"
 
 
+class SuspectKind(StrEnum):
+    """Why ``suspects`` doubts a label: its neighbours disagree (``class``), a confident prediction of another class
+    sits on its box (``swap``), a confident prediction has no label (``missing``), its matched box is loose (``box``)."""
+
+    CLASS = "class"
+    SWAP = "swap"
+    MISSING = "missing"
+    BOX = "box"
+
+
+class NoiseKind(StrEnum):
+    """``suspects --inject-noise``: flipped labels drawn uniformly among the other classes, or the closest class
+    (by class-mean embedding similarity)."""
+
+    UNIFORM = "uniform"
+    CONFUSABLE = "confusable"
+
+
 PROTO = "proto"  # the seg head's prototype tensor, addressable like a layer
 
 

@@ -88,7 +88,7 @@ def make_objects_table(
 
 def _scalar_columns(rng: np.random.Generator, n: int, classes: tuple[str, ...],
                     class_weights: tuple[float, ...] | None, n_images: int, image_size: tuple[int, int],
-                    image_offset: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
+                    image_offset: int = 0, gt_share: float = 0.5) -> tuple[dict, np.ndarray, np.ndarray]:
     """Every non-embedding column of ``n`` rows (``image_offset``: number of the first image), and the rows'
     class indices and origins."""
     W, H = image_size
@@ -96,7 +96,7 @@ def _scalar_columns(rng: np.random.Generator, n: int, classes: tuple[str, ...],
     cls = rng.choice(len(classes), size=n, p=p)
     image_idx = np.sort(rng.integers(0, n_images, size=n)) + image_offset
     image_names = [f"images/frame_{i:03d}.jpg" for i in range(image_offset, image_offset + n_images)]
-    origin = np.where(rng.random(n) < 0.5, "gt", "pred")
+    origin = np.where(rng.random(n) < gt_share, "gt", "pred")
     # order as the real table: image order, then gt first, then object order
     order = np.lexsort((origin != "gt", image_idx))
     cls, image_idx, origin = cls[order], image_idx[order], origin[order]
@@ -153,12 +153,14 @@ def write_large_table(
     objects_per_image: int = 18,
     chunk: int = 65_536,
     seed: int = 0,
+    gt_share: float = 0.5,
 ) -> Path:
     """Write a large ``out/objects.parquet`` in the real schema chunk by chunk (memory: one chunk), no images.
 
     ``dims``: ``{column: C}`` (default four stages of 256, 64, 128 and 256); ``sep``: per column, the blob
     separation of :func:`clustered` (default 1.0-2.0: the classes overlap, as on real detector features, and
-    the stages differ); classes follow ``class_weights`` (BDD-like imbalance); one row group per chunk.
+    the stages differ); classes follow ``class_weights`` (BDD-like imbalance); one row group per chunk;
+    ``gt_share``: the share of ground-truth rows (the rest are predictions).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -172,7 +174,7 @@ def write_large_table(
             rng = np.random.default_rng([seed, k])
             n_img = max(1, m // objects_per_image)
             cols, cls, _ = _scalar_columns(rng, m, classes, class_weights, n_img, (1280, 720),
-                                           image_offset=k * (chunk // objects_per_image + 1))
+                                           image_offset=k * (chunk // objects_per_image + 1), gt_share=gt_share)
             for j, (col, C) in enumerate(dims.items()):
                 X = clustered(m, C, cls, sep=float(sep.get(col, 1.5)), seed=seed * 1000 + k * 10 + j + 1,
                               centre_seed=seed + 17 + j, n_classes=len(classes))

@@ -19,6 +19,7 @@ from yololens.cli import (
     cmd_protos,
     cmd_report,
     cmd_similarity,
+    cmd_suspects,
 )
 from yololens.cli.common import EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, PlainFlagsGroup
 
@@ -61,7 +62,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_print_versi
 
 
 for _module in (cmd_layers, cmd_extract, cmd_maps, cmd_project, cmd_protos, cmd_coefficients, cmd_report, cmd_export,
-                cmd_demo, cmd_similarity, cmd_compare):
+                cmd_demo, cmd_similarity, cmd_compare, cmd_suspects):
     _module.register(app)
 
 

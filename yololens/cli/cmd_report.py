@@ -18,6 +18,7 @@ SECTION_OPTION = {
     "projection": "the per-stage 2-D maps of the objects (t-SNE)",
     "stages": "the stage report (which stage separates the classes best)",
     "similarity": "how alike the stages are (linear CKA between every pair)",
+    "suspects": "the label-error suspects (with --labels)",
     "seg": "the seg sections (prototype decompositions, coefficient heatmap)",
 }
 
@@ -65,6 +66,7 @@ def report_command(
     projection: Annotated[bool, typer.Option("--projection/--no-projection", help=f"Include {SECTION_OPTION['projection']}.")] = True,
     stages: Annotated[bool, typer.Option("--stages/--no-stages", help=f"Include {SECTION_OPTION['stages']}.")] = True,
     similarity: Annotated[bool, typer.Option("--similarity/--no-similarity", help=f"Include {SECTION_OPTION['similarity']}.")] = True,
+    suspects: Annotated[bool, typer.Option("--suspects/--no-suspects", help=f"Include {SECTION_OPTION['suspects']}.")] = True,
     seg: Annotated[bool, typer.Option("--seg/--no-seg", help=f"Include {SECTION_OPTION['seg']} (seg models only).")] = True,
     overwrite: Annotated[bool, typer.Option(help="Discard earlier object embeddings in --out instead of resuming them.")] = False,
     workers: WorkersOpt = 2,
@@ -80,7 +82,8 @@ def report_command(
     """
     from yololens.report import build_report
 
-    chosen = {"catalogue": catalogue, "maps": maps, "projection": projection, "stages": stages, "similarity": similarity, "seg": seg}
+    chosen = {"catalogue": catalogue, "maps": maps, "projection": projection, "stages": stages, "similarity": similarity,
+              "suspects": suspects, "seg": seg}
     result = build_report(
         model, source, labels, out=out, source_format=source_format, layers=layers, map_layers=map_layers, max_images=max_images,
         boxes=boxes, conf=conf, iou=iou, max_det=max_det, imgsz=imgsz, batch=batch, device=device, backend=backend,

@@ -13,7 +13,8 @@ The folder is FiftyOne's own ``FiftyOneImageLabelsDataset`` format, written by F
 
 Every detection holds ``label`` (class name), ``bounding_box`` ``[x, y, w, h]`` relative to the image (FiftyOne's
 convention), ``confidence`` (predictions), and as attributes ``object_id``, ``status``, ``class_id``, ``gt_id``,
-``match_iou``, ``box_area`` and every ``attr_*`` column (values that do not apply are left out). Attributes with one
+``match_iou``, ``box_area``, every ``attr_*`` column and, when `yololens suspects` ran, ``suspect_score``,
+``suspect_suggested`` and ``suspect_kind`` (values that do not apply are left out). Attributes with one
 value per image (BDD's ``attr_weather``, ``attr_scene``, ``attr_timeofday``) are also sample-level classifications
 (``weather``, ...).
 """
@@ -33,6 +34,8 @@ import pyarrow.parquet as pq
 from yololens import reprs
 from yololens.analysis import table as T
 from yololens.analysis.run import run_folder
+from yololens.analysis.suspect_columns import COLUMNS as SUSPECT_COLUMNS
+from yololens.analysis.suspect_columns import with_suspects
 from yololens.errors import InputError
 from yololens.figures.thumbnails import CropLoader
 from yololens.sources.records import Skip
@@ -47,7 +50,7 @@ INDEX_FILE = "index.parquet"
 INFO_FILE = "yololens.json"
 HINT = 'the FiftyOne export needs the optional extra: pip install "yololens[fiftyone]"'
 #: Table columns stored as detection attributes (besides every ``attr_*``); the box, class and score have fields.
-ATTRIBUTES = ("object_id", "status", "class_id", "gt_id", "match_iou", "box_area")
+ATTRIBUTES = ("object_id", "status", "class_id", "gt_id", "match_iou", "box_area", *SUSPECT_COLUMNS)
 
 
 @dataclass
@@ -106,6 +109,7 @@ def export_fiftyone(
         raise InputError(f"{out}: already exists; pass --overwrite to replace it")
     meta = pq.read_table(T.objects_path(run), columns=T.scalar_columns(T.read_schema(run))).to_pandas()
     meta["_row"] = np.arange(len(meta))
+    meta = with_suspects(meta, run)  # suspect_score/suggested/kind fields when `suspects` ran
     loader = CropLoader(run, images_root)
     frame_cols = frame_attributes(meta)
     result = FiftyOneExport(out=out, detections={f: 0 for f in FIELDS.values()})

@@ -15,14 +15,14 @@ from yololens import reprs
 from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
 from yololens.analysis.run import run_folder
+from yololens.analysis.suspect_columns import with_suspects
 from yololens.errors import InputError
-from yololens.types import Method
 from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.figures.scatter import FIGURES_DIR, scatter_figure, small_multiples_figure, title_for
 from yololens.options import check_options
 from yololens.store.atomic import save_figure
 from yololens.store.naming import data_name
-from yololens.types import Origin
+from yololens.types import Method, Origin
 
 
 @dataclass
@@ -139,6 +139,7 @@ def plot(
         if not np.array_equal(p.object_ids, ids):  # same objects by construction; guard anyway
             raise InputError("the stage projections do not cover the same objects")
     notes += [f"{T.stage_label(p.column)}: {p.params['large_n_mode']}" for p in projs if p.params.get("large_n_mode")]
+    meta = with_suspects(T.read_meta(out), out)  # suspect_score/suggested/kind when `suspects` ran
     if Method(method) == Method.TSNE:  # the same rule and sentence as the report's
         from yololens.analysis.projection import perplexity_note
 

@@ -9,6 +9,7 @@ from yololens.analysis import table as T
 from yololens.analysis.run import run_folder
 from yololens.analysis.stage_writer import markdown_table
 from yololens.analysis.stages import StageReport, compute_stages
+from yololens.analysis.suspects_eval import angle_markdown, stage_angle
 from yololens.store.atomic import atomic_path, save_figure, write_text
 
 
@@ -48,6 +49,9 @@ def write_report(report, out: str | os.PathLike, chart_format: str = "png") -> d
     plt.close(fig)
     lines = ["# Stage report", "", report.verdict.text, "", report.details, "", *markdown_table(report.table), "",
              f"![stage metrics]({chart_path.name})", ""]
+    angle = stage_angle(d)  # the third angle, when `suspects --inject-noise` ran
+    if angle is not None:
+        lines += [*angle_markdown(angle), ""]
     write_text(md_path, "\n".join(lines))
     report.paths = {"csv": csv_path, "chart": chart_path, "md": md_path}
     return report.paths

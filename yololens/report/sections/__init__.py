@@ -19,6 +19,7 @@ from yololens.report.sections.projection import run_projection
 from yololens.report.sections.seg import run_seg
 from yololens.report.sections.similarity import run_similarity
 from yololens.report.sections.stages import run_stages
+from yololens.report.sections.suspects import run_suspects
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ SPECS: tuple[SectionSpec, ...] = (
           "Best stage"),
     _spec("similarity", "How alike are the stages?", run_similarity, "stage similarity (yololens similarity)",
           "Stage similarity"),
+    _spec("suspects", "Which labels are probably wrong?", run_suspects, "label-error suspects (yololens suspects)",
+          "Suspects"),
     _spec("seg", "Seg internals: prototypes × coefficients", run_seg,
           "mask prototypes and coefficients (yololens protos, coef-report)", "Masks: prototypes × coefficients"),
 )
