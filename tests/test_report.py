@@ -68,7 +68,7 @@ def test_detect_model_has_no_seg_sections(detect_report):
     assert not res.failed and res.manifest["model"]["task"] == "detect"
     status = {k: s.status for k, s in res.sections.items()}
     assert status == {"catalogue": "ok", "maps": "off", "projection": "ok", "stages": "ok", "similarity": "ok",
-                      "seg": "skipped", "extract": "ok"}
+                      "suspects": "off", "seg": "skipped", "extract": "ok"}
     assert "detect model" in res.sections["seg"].note
     html = res.index.read_text()
     # the page's own text: no bokeh JS, and not the manifest (it lists every section's status)

@@ -139,13 +139,12 @@ def plot(
         if not np.array_equal(p.object_ids, ids):  # same objects by construction; guard anyway
             raise InputError("the stage projections do not cover the same objects")
     notes += [f"{T.stage_label(p.column)}: {p.params['large_n_mode']}" for p in projs if p.params.get("large_n_mode")]
-    meta = with_suspects(T.read_meta(out), out)  # suspect_score/suggested/kind when `suspects` ran
     if Method(method) == Method.TSNE:  # the same rule and sentence as the report's
         from yololens.analysis.projection import perplexity_note
 
         note = perplexity_note(kw.get("perplexity", 30.0), len(ids))
         notes += [note] if note else []
-    meta = T.read_meta(out)
+    meta = with_suspects(T.read_meta(out), out)  # suspect_score/suggested/kind when `suspects` ran
     if color not in meta.columns:
         options = [c for c in meta.columns if c not in ("object_id",)]
         raise InputError(f"--color {color!r} is not a column of the objects table (try: {', '.join(options)})")
