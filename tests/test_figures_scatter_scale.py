@@ -118,7 +118,7 @@ def test_keep_puts_every_matching_object_among_the_html_points(tmp_path):
     assert bad.exit_code == 2 and "--keep \"colour == 'red'\"" in bad.output and "Traceback" not in bad.output
     assert len(bad.output.strip().splitlines()) == 1
     not_bool = CliRunner().invoke(app, ["plot", str(tmp_path), "-l", "15", "--method", "pca", "--keep", "score + 1"])
-    assert not_bool.exit_code == 2 and "is not a yes/no condition" in not_bool.output
+    assert not_bool.exit_code == 2 and "'score + 1' is not allowed in a filter" in not_bool.output  # issue 19
     zero = CliRunner().invoke(app, ["plot", str(tmp_path), "-l", "15", "--method", "pca", "--max-points", "0"])
     assert zero.exit_code == 2 and "--max-points" in zero.output
 

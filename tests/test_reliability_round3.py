@@ -72,7 +72,8 @@ def test_1_the_filter_grammar_answers_like_pandas_on_safe_filters():
 def test_1_no_module_evaluates_a_string_with_pandas():
     root = Path(__file__).resolve().parents[1] / "yololens"
     hits = [f"{p}:{i}" for p in root.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
-            if re.search(r"\.(query|eval)\(\s*[^)\s]|pd\.eval\(|(?<![.\w])(eval|exec)\(", line)]
+            if re.search(r"\.(query|eval)\(\s*[^)\s]|pd\.eval\(|(?<![.\w])(eval|exec)\(", line)
+            and "self._nn.query(self.X" not in line]  # pynndescent's NNDescent.query: an index lookup of vectors
     assert hits == []
 
 

@@ -57,7 +57,7 @@ def nearest_neighbours(X: np.ndarray, k: int = N_NEIGHBOURS, *, exact_max: int =
     if n < 2:
         return out
     m = min(k + 1, n)
-    idx = NeighbourIndex(X, exact_max=exact_max, seed=seed).query(np.arange(n), m)
+    idx = NeighbourIndex(X, exact_max=exact_max, seed=seed).nearest(np.arange(n), m)
     for i in range(n):  # drop the point itself (usually first, not always with duplicate vectors)
         row = [j for j in idx[i] if j != i][:k]
         out[i, : len(row)] = row
@@ -95,7 +95,7 @@ class NeighbourIndex:
                 self._nn.add_item(i, row)
             self._nn.build(ANNOY_TREES, n_jobs=1)
 
-    def query(self, rows: np.ndarray, m: int) -> np.ndarray:
+    def nearest(self, rows: np.ndarray, m: int) -> np.ndarray:
         """``(len(rows), m)`` int64: the rows nearest each row of ``rows`` (itself usually first), ``-1`` padded."""
         rows = np.asarray(rows, dtype=np.int64)
         m = min(int(m), len(self.X))
@@ -144,7 +144,7 @@ def neighbours_outside_groups(X: np.ndarray, groups: np.ndarray, k: int = N_NEIG
     while len(todo):
         for lo in range(0, len(todo), BLOCK):  # blocks keep the (rows, m) candidate arrays small at millions of rows
             rows = todo[lo: lo + BLOCK]
-            cand = index.query(rows, m)
+            cand = index.nearest(rows, m)
             ok = (cand >= 0) & (groups[np.maximum(cand, 0)] != groups[rows][:, None])
             first = np.argsort(~ok, axis=1, kind="stable")[:, :k]  # the first k candidates of another group
             got = np.take_along_axis(cand, first, 1)

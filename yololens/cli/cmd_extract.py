@@ -43,7 +43,7 @@ def extract_command(
     model: ModelOpt = None,
     labels: Annotated[Optional[str], typer.Option(help="Labels: BDD100K/Scalabel JSON, COCO JSON, or a YOLO labels folder. Image names resolve against --source.")] = None,
     source_format: SourceFormatOpt = None,
-    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layer indices or names (sppf, p3, p4, p5). Default: SPPF + the neck outputs feeding the head (YOLOv8: 9,15,18,21; YOLO11/26: 9,16,19,22). See `yololens layers MODEL`.")] = None,
+    layers: Annotated[Optional[str], typer.Option(help="Layer indices or names (sppf, p3, p4, p5), comma-separated. Default: SPPF + the neck outputs feeding the head (v8: 9,15,18,21; 11/26: 9,16,19,22).")] = None,
     boxes: Annotated[BoxMode, typer.Option(help="pred: detections; gt: label boxes; both: both, predictions matched to labels (TP/FP/FN).")] = BoxMode.PRED,
     imgsz: ImgszOpt = 640,
     batch: BatchOpt = 8,

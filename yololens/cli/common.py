@@ -128,10 +128,9 @@ def exit_for_skips(n_skipped: int) -> None:
 
 # Shared option declarations keep the help texts identical across commands.
 MODEL_HELP = (
-    "Ultralytics model: a .pt checkpoint, a model yaml (e.g. yolov8n-seg.yaml builds untrained weights), "
-    "or an official name such as yolov8n-seg.pt (downloaded by Ultralytics when online). A .pt is a pickle: it is "
-    "loaded with torch weights_only and Ultralytics' allow-list of model classes (no code runs); "
-    "YOLOLENS_TRUST_MODEL=1 loads it as code, only for files you trust."
+    "Ultralytics model: a .pt checkpoint, a model yaml (yolov8n-seg.yaml: untrained weights) or an official name "
+    "(downloaded when online). A .pt is a pickle: loaded with torch weights_only and Ultralytics' allow-list of "
+    "model classes, so no code runs; YOLOLENS_TRUST_MODEL=1 loads it as code (only files you trust)."
 )
 DEVICE_HELP = "Torch device: cpu, cuda, cuda:0 ... (default: cuda:0 when available, else cpu)."
 IMGSZ_HELP = "Inference size (pixels, longest side) as in Ultralytics predict."
