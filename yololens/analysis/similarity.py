@@ -88,7 +88,8 @@ class SimilarityResult:
         if self.insufficient:
             return self.insufficient
         m = self.matrix
-        what = f"linear CKA on {self.n} {self.origin} objects"
+        origin = "" if self.origin == "all" else f"{self.origin} "  # "10 gt objects"; never "17 all objects"
+        what = f"linear CKA on {self.n} {origin}objects"
         if self.across:
             pairs = [(a, b) for a, b in self.params.get("diagonal", [])]
             if pairs:
