@@ -98,8 +98,7 @@ class Run(os.PathLike):
     def layer_aliases(self) -> dict[str, int | str]:
         """Layer names the run knows besides indices (``sppf`` -> 9, ``p3`` -> 15), from the manifest's layers
         (runs written before aliases were recorded have none: indices still work)."""
-        self.manifest  # noqa: B018 (refuses a manifest that is not ours before reading it leniently)
-        return T.layer_aliases(self.path)
+        return T.aliases_in(self.manifest)
 
     # -- the objects table --------------------------------------------------------------------------------
     @property

@@ -153,7 +153,8 @@ def compute_stages(
     t0 = time.perf_counter()
     schema = T.read_schema(out)
     if layers:
-        columns = [T.layer_column(layer, schema, T.layer_aliases(out)) for layer in layers]
+        aliases = T.layer_aliases(out)
+        columns = [T.layer_column(layer, schema, aliases) for layer in layers]
     else:
         columns = T.embedding_columns(schema)
     if not columns:

@@ -325,8 +325,13 @@ def manifest(out: str | os.PathLike) -> dict:
 def layer_aliases(out: str | os.PathLike) -> dict[str, int | str]:
     """Layer names the run's manifest records besides indices (``sppf`` -> 9, ``p3`` -> 15; lower case); runs
     written before aliases were recorded have none (indices still work)."""
+    return aliases_in(manifest(out))
+
+
+def aliases_in(man: dict) -> dict[str, int | str]:
+    """:func:`layer_aliases` of an already read manifest."""
     names: dict[str, int | str] = {}
-    for entry in manifest(out).get("layers") or []:
+    for entry in man.get("layers") or []:
         layer = entry.get("layer") if isinstance(entry, dict) else None
         if isinstance(layer, (int, str)):
             names.update({a.lower(): layer for a in entry.get("aliases") or [] if isinstance(a, str)})
