@@ -8,16 +8,14 @@ the mask-weighted mean of the feature map: ``sum(m * F) / sum(m)``.
 from __future__ import annotations
 
 import functools
-import importlib.util
-import sys
 from enum import StrEnum
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from yololens.errors import InputError
+from yololens.model import tv_ops
 
 DEFAULT_POOL_SIZE = 7
 #: Bytes of pooling temporaries per chunk of objects (RoIAlign bins, full-size masks): peak memory of pooling is
@@ -43,18 +41,11 @@ class PoolMode(StrEnum):
 
 @functools.cache
 def _roi_align_kernel():
-    """torchvision's compiled ``roi_align`` op, loaded without importing the torchvision package when it is not
-    imported yet: the package imports ``torch._dynamo`` (``torchvision.ops.roi_align`` does), about 0.6x the cost
-    of importing torch itself, for a kernel that needs none of it. Same op, same numbers."""
-    if "torchvision" not in sys.modules:
-        spec = importlib.util.find_spec("torchvision")
-        folder = Path(next(iter(spec.submodule_search_locations))) if spec and spec.submodule_search_locations else None
-        for lib in sorted(folder.glob("_C*.so")) + sorted(folder.glob("_C*.pyd")) if folder else []:
-            try:
-                torch.ops.load_library(str(lib))
-                return torch.ops.torchvision.roi_align
-            except (OSError, RuntimeError, AttributeError):
-                continue
+    """torchvision's compiled ``roi_align`` op, without importing the torchvision package when it can
+    (:mod:`yololens.model.tv_ops`: the package imports ``torch._dynamo``). Same op, same numbers."""
+    op = tv_ops.kernel("roi_align")
+    if op is not None:
+        return op
     from torchvision.ops import roi_align
 
     return lambda x, rois, scale, h, w, ratio, aligned: roi_align(x, rois, (h, w), scale, ratio, aligned)

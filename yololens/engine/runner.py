@@ -119,7 +119,7 @@ class Runner:
             # Class filtering needs candidates before max_det truncation (as Ultralytics' predictor does).
             model.net.set_head_attr(max_det=max(max_det, 300), agnostic_nms=False)
         if predict:
-            ultra.import_torchvision_as_predict()
+            ultra.nms_as_predict()
         needs_head = predict or self._want_protos or not self._hooked
         self.cut: int | None = None if needs_head else max(self._hooked)
         self.backend: ComputeBackend = create_backend(model, self._hooked, backend, half=half, threads=threads,

@@ -8,6 +8,8 @@ in 2026 (upsample first, then crop), and the exactness tests pin that behaviour.
 
 from __future__ import annotations
 
+import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from ultralytics.data.augment import LetterBox
 from ultralytics.utils import nms as _nms
 from ultralytics.utils import ops as _ops
 
+from yololens.model import tv_ops
 from yololens.types import Task
 
 ULTRALYTICS_VERSION = ultralytics.__version__
@@ -97,10 +100,13 @@ def to_input_tensor(batch: list[np.ndarray], device: torch.device, half: bool) -
     return (im.half() if half else im.float()).div_(255)
 
 
-def import_torchvision_as_predict() -> None:
-    """Import torchvision, as Ultralytics' predictor does in its warm-up: its NMS then runs
-    ``torchvision.ops.nms`` (it uses its own NMS when torchvision is not imported), so ours runs the same."""
-    import torchvision  # noqa: F401
+def nms_as_predict() -> None:
+    """Make our NMS run the kernel ``predict``'s runs. Ultralytics' predictor imports torchvision in its warm-up,
+    so its NMS calls ``torchvision.ops.nms``; without torchvision imported it would run its own NMS. yololens
+    calls that same compiled kernel, loaded without the package (:mod:`yololens.model.tv_ops`: the package
+    imports ``torch._dynamo``, ~1.5 s); only when the kernel cannot be loaded alone is the package imported."""
+    if tv_ops.kernel("nms") is None:
+        import torchvision  # noqa: F401
 
 
 def check_imgsz(imgsz: int | tuple[int, int], stride: int) -> tuple[int, int]:
@@ -127,10 +133,32 @@ def non_max_suppression(
     """
     # Ultralytics stops NMS after a wall-clock budget (2 s + 50 ms per image), which makes results
     # depend on machine load; yololens lifts the budget so the same inputs always give the same boxes.
-    return _nms.non_max_suppression(
-        preds, conf, iou, classes, False, max_det=max_det, nc=nc, end2end=end2end, rotated=False,
-        max_time_img=NMS_TIME_BUDGET_S,
-    )
+    with _torchvision_nms():
+        return _nms.non_max_suppression(
+            preds, conf, iou, classes, False, max_det=max_det, nc=nc, end2end=end2end, rotated=False,
+            max_time_img=NMS_TIME_BUDGET_S,
+        )
+
+
+_NMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _torchvision_nms():
+    """While torchvision is not imported, Ultralytics' NMS falls back to ``TorchNMS.nms``; swap in torchvision's
+    compiled kernel for the call (what ``torchvision.ops.nms`` runs, and so what ``predict`` runs). The swap is
+    scoped to this call and locked, so other users of Ultralytics in the process are unaffected."""
+    op = None if "torchvision" in sys.modules else tv_ops.kernel("nms")
+    if op is None:
+        yield
+        return
+    with _NMS_LOCK:
+        saved = _nms.TorchNMS.__dict__["nms"]
+        _nms.TorchNMS.nms = staticmethod(lambda boxes, scores, iou_threshold: op(boxes, scores, float(iou_threshold)))
+        try:
+            yield
+        finally:
+            _nms.TorchNMS.nms = saved
 
 
 def split_head_output(output, task: str) -> tuple[object, torch.Tensor | None]:
