@@ -53,7 +53,7 @@ function makeFilters(S) {
       for (let i = 0; i < n; i++) t[f.codes[i]]++;
     }
     const q = String(search.value_input ?? search.value ?? '');
-    const preds = parseSearch(q);
+    const preds = [...parseSearch(q), ...Object.values(S.preds)];  // S.preds: explorer.filter(pred, key)
     const counts = fs.map((f) => new Array(f.values.length).fill(0));
     const mask = new Array(n);
     let shown = 0;
@@ -80,13 +80,8 @@ function makeFilters(S) {
   }
   // the facets are plain HTML inside the facets Div, updated in place (a bokeh property change would make bokeh
   // lay out and repaint every panel)
-  function host() {
-    const v = [...Bokeh.index.all_views()].find((w) => w.model === facets);
-    if (!v) return null;
-    return (v.shadow_el ?? v.el.shadowRoot ?? v.el).querySelector('.yl-facets');
-  }
   function renderFacets(fs, counts) {
-    const el = host();
+    const el = inView(facets, '.yl-facets');
     if (!el) return;
     let h = '';
     fs.forEach((f, fi) => {
