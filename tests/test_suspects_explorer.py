@@ -151,3 +151,20 @@ def test_plot_page_carries_the_suspects_only_with_the_file(run, tmp_path):
                                        .paths["html"].read_text()))
     assert not {c for c in plain if "suspect" in c} and "h__class_name" in plain
     assert none == {}  # the same script draws no panel
+
+
+def test_a_sampled_page_draws_and_crops_every_listed_suspect(run):
+    from yololens.analysis import table as T
+    from yololens.analysis.projection import project
+    from yololens.figures.scatter_html import interactive_points
+
+    out, ranked = run
+    proj = project(out, "emb_L15", "pca", seed=0, reuse=True)
+    meta, _ = page_suspects(T.read_meta(out), out, ["L15"])
+    meta = meta.set_index("object_id", drop=False).reindex(proj.object_ids).reset_index(drop=True)
+    lay = interactive_points(out, [proj], meta, label="class_name", hover_thumbnails=2, max_points=40)
+    assert lay.density is not None and len(lay.meta) == 40  # sampled: 40 of 60 drawn
+    drawn = dict(zip(lay.meta.object_id, lay.thumbs))
+    assert set(ranked.object_id) <= set(drawn)  # all 33 listed objects are drawn ...
+    assert all(drawn[o].startswith("data:image/jpeg;base64,") for o in ranked.object_id)  # ... with a crop
+    assert sum(bool(v) for v in lay.thumbs) < 40  # the others only by the stratified hover sample

@@ -68,6 +68,8 @@ def test_ranked_list_focus_and_suspects_only(run, page_for):  # noqa: F811
     s, m = ranked.score.to_numpy(), ranked.margin.to_numpy()
     suspects = set(ranked.object_id[(s >= 0.5) & ~(m >= 0)])
     assert {ids[j] for j, on in enumerate(shown) if on} == suspects and 0 < len(suspects) < len(ranked)
+    assert deep(page, ".yl-shown", "(e) => e.textContent") == [str(len(suspects))]
+    assert deep(page, ".yl-only", "(e) => e.textContent") == ["(suspects only)"]
     page.evaluate(f"() => ({DEEP})('.yl-suspects-only')[0].click()")  # off again: every point back
     page.wait_for_timeout(200)
     assert all(page.evaluate(f"() => Array.from({FILTER}.booleans)"))

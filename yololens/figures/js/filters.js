@@ -74,7 +74,8 @@ function makeFilters(S) {
       cur.data = empty;
     }
     status.text = `<span class="yl-shown">${fmt(shown)}</span> of ${fmt(n)} points shown` +
-                  (S.isolated ? ` <span style="color:#a40">(isolated: ${fmt(S.isolated.size)} selected)</span>` : '');
+                  (S.isolated ? ` <span style="color:#a40">(isolated: ${fmt(S.isolated.size)} selected)</span>` : '') +
+                  Object.keys(S.preds).map((key) => ` <span class="yl-only" style="color:#a40">(${esc(key)} only)</span>`).join('');
     S.shown = shown;
     renderFacets(fs, counts);
   }
