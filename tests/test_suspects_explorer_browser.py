@@ -46,10 +46,22 @@ def test_ranked_list_focus_and_suspects_only(run, page_for):  # noqa: F811
     assert deep(page, ".yl-suspect", "(e) => e.firstChild.textContent")[:3] == ["1", "2", "3"]
     assert "L15" in deep(page, ".yl-suspects-note", "(e) => e.textContent")[0]
 
+    # hover entry 1's point: the tooltip shows the hostile label as text too; it ran nowhere
+    i = ids.index(want[0])
+    x, y = page.evaluate(f"""() => {{ const p = {PLOT}, d = {SOURCE}.data;
+        const v = [...Bokeh.index.all_views()].find((w) => w.model === p), r = v.el.getBoundingClientRect();
+        return [r.left + v.frame.x_scale.compute(d.x0[{i}]), r.top + v.frame.y_scale.compute(d.y0[{i}])]; }}""")
+    page.mouse.move(x - 1, y)
+    page.mouse.move(x, y)
+    page.wait_for_timeout(400)
+    assert any(HOSTILE_LABEL in t for t in deep(page, ".bk-tooltip-content", "(e) => e.textContent"))
+    assert page.evaluate(f"() => ({DEEP})('img[src=\"x\"], script:not([type])').filter((e) => "
+                         "e.textContent.includes('__pwned') || e.getAttribute('src') === 'x').length") == 0
+    assert page.evaluate("() => window.__pwned") is None
+
     # click entry 1: that object is selected, centred and open in the drawer with its suggested label
     page.evaluate(f"() => ({DEEP})('.yl-suspect')[0].click()")
     page.wait_for_selector(".yl-drawer .yl-panel")
-    i = ids.index(want[0])
     assert page.evaluate(f"() => Array.from({SOURCE}.selected.indices)") == [i]
     assert page.evaluate("() => document.querySelector('.yl-drawer .yl-panel').dataset.objectId") == want[0]
     details = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.yl-drawer .yl-details tr')]
@@ -59,7 +71,7 @@ def test_ranked_list_focus_and_suspects_only(run, page_for):  # noqa: F811
     centre = page.evaluate(f"""() => {{ const p = {PLOT}, d = {SOURCE}.data;
         return [(p.x_range.start + p.x_range.end) / 2 - d.x0[{i}], (p.y_range.start + p.y_range.end) / 2 - d.y0[{i}]]; }}""")
     assert max(abs(v) for v in centre) < 1e-4
-    assert page.evaluate("() => window.__pwned") is None  # the hostile label ran nowhere
+    assert page.evaluate("() => window.__pwned") is None
 
     # suspects only: exactly score >= 0.5 and not (margin >= 0) stay drawn
     page.evaluate(f"() => ({DEEP})('.yl-suspects-only')[0].click()")
