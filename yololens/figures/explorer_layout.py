@@ -157,7 +157,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     from yololens.figures.explorer import ExplorerData
     from yololens.figures.explorer_js import explorer_code
     from yololens.figures.page_data import PageData
-    from yololens.figures.suspects_panel import SCORE, panel_args
+    from yololens.figures.suspects_panel import KIND, SCORE, SUGGESTED, panel_args
 
     n = len(meta)
     ex = explorer if explorer is not None else ExplorerData(
@@ -173,7 +173,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     attrs = [c for c in meta.columns if c.startswith("attr_")]
     hover_cols = [c for c in (*HOVER_TEXT, *attrs) if c in meta.columns]
     facets = facet_columns(meta, label)
-    shown_text = ["suspect_suggested", "suspect_kind"] if ranked else []  # the list and the details show them
+    shown_text = [SUGGESTED, KIND] if ranked else []  # the list and the details show them
     codes, names = _text_codes(meta, [label, *hover_cols, *facets, *shown_text])
     data.update(codes)
     facets = [c for c in facets if c in names]

@@ -3,7 +3,8 @@
 The page ranks the objects that have a suspects row by ``suspect_score`` (highest first, NaN last; ties by row)
 and lists the first :data:`SHOWN`. The same ranking here decides which objects are always among the drawn
 points of a sampled page and always carry a crop, so that every listed entry can be clicked and shows a
-thumbnail. "Suspects only" keeps the rows :func:`is_suspect` holds for, the rule of the ``suspects`` command.
+thumbnail. "Suspects only" (in the page) keeps ``suspect_score >= SUSPECT_SCORE`` and, where a margin is known,
+``suspect_margin < 0``: the rule of the ``suspects`` command (detector rows have no margin: their score alone).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from yololens.analysis.suspect_columns import MARGIN
 from yololens.analysis.suspects_run import SUSPECT_SCORE
 
 #: entries in the ranked list (the page says so)
@@ -32,16 +32,6 @@ def ranked_rows(meta: pd.DataFrame, n: int = SHOWN) -> np.ndarray:
     score = pd.to_numeric(meta[SCORE], errors="coerce").to_numpy(np.float64)[rows]
     key = np.where(np.isnan(score), np.inf, -score)  # NaN after every finite score
     return rows[np.lexsort((rows, key))][:n]  # lexsort: the last key sorts first
-
-
-def is_suspect(meta: pd.DataFrame) -> np.ndarray:
-    """``(N,)`` bool: ``suspect_score >= SUSPECT_SCORE`` and, where a margin is known, the neighbours prefer another
-    class (margin < 0); detector rows have no margin and count on their score alone."""
-    score = pd.to_numeric(meta[SCORE], errors="coerce").to_numpy(np.float64)
-    margin = (pd.to_numeric(meta[MARGIN], errors="coerce").to_numpy(np.float64) if MARGIN in meta.columns
-              else np.full(len(meta), np.nan))
-    with np.errstate(invalid="ignore"):
-        return (score >= SUSPECT_SCORE) & ~(margin >= 0)
 
 
 def panel_args(meta: pd.DataFrame, stage: str | None) -> dict:
