@@ -113,7 +113,9 @@ def plot(
     sample is drawn over a density image of every object.
     ``keep``: a filter on the objects table (:mod:`yololens.analysis.row_filter`: never code) (``"class_name == 'train' or status == 'FN'"``); the rows it
     holds for are always among the drawn points (when they alone exceed ``max_points``, a sample of them).
-    Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
+    Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``. After ``suspects``
+    the HTML carries the ``suspect_*`` columns and a "Suspects" panel, ranked at the drawn stage where it was
+    scored, else at the primary stage (:func:`~yololens.analysis.suspect_columns.ranking_stage`).
     """
     out = run_folder(out)
     import matplotlib.pyplot as plt
