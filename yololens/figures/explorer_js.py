@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-FILES = ("util.js", "filters.js", "panel.js", "actions.js", "app.js")
+FILES = ("util.js", "filters.js", "panel.js", "actions.js", "suspects.js", "app.js")
 
 
 @cache

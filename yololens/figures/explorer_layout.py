@@ -130,7 +130,8 @@ def fixed_range(values: np.ndarray, pad: float = 0.04):
 def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs: np.ndarray | None,
                  max_categories: int = 20, seed: int = 0, title: str = "", selection_name: str = "selection.csv",
                  explorer=None, density: list[np.ndarray] | None = None, n_total: int | None = None,
-                 keep_note: str = "", panel_px: int | None = None, wheel_zoom: bool = True):
+                 keep_note: str = "", panel_px: int | None = None, wheel_zoom: bool = True,
+                 suspects: str | None = None):
     """The bokeh layout for ``projs`` (ProjectionResults over the same objects) and ``meta`` (row-aligned).
 
     ``density``: per stage, the ``(N_all, 2)`` coordinates of *every* object when ``projs``/``meta`` hold a
@@ -142,6 +143,8 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
 
     ``explorer``: an :class:`~yololens.figures.explorer.ExplorerData` for the click panel (neighbours, partner,
     images); without it the panel still shows each object's details, with no image and no neighbours.
+    ``suspects``: the stage that ranked ``meta``'s ``suspect_*`` columns: the "Suspects" side panel (ranked list,
+    "suspects only", colour by suspect score; :mod:`yololens.figures.suspects_panel`); None: no panel.
     """
     from bokeh.document import Document
     from bokeh.layouts import column, row
@@ -154,13 +157,15 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     from yololens.figures.explorer import ExplorerData
     from yololens.figures.explorer_js import explorer_code
     from yololens.figures.page_data import PageData
+    from yololens.figures.suspects_panel import KIND, SCORE, SUGGESTED, panel_args
 
     n = len(meta)
     ex = explorer if explorer is not None else ExplorerData(
         neighbours=[np.full((n, 0), -1, np.int32) for _ in projs], stages=[T.stage_label(p.column) for p in projs],
         partner=np.full(n, -1, np.int32), image_code=np.full(n, -1, np.int32), k=0)
     data: dict = {"object_id": np.asarray(meta["object_id"], dtype=object)}
-    opts = color_options(meta, initial, label)
+    ranked = panel_args(meta, suspects)
+    opts = color_options(meta, initial, label) + ([SCORE] if ranked and initial != SCORE else [])
     colorings = {c: color_categories(meta[c], c, max_categories=max_categories) for c in opts}
     for c, col in colorings.items():
         data[f"c__{c}"] = col.codes.astype(_codes_dtype(len(col.labels)))
@@ -168,7 +173,8 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
     attrs = [c for c in meta.columns if c.startswith("attr_")]
     hover_cols = [c for c in (*HOVER_TEXT, *attrs) if c in meta.columns]
     facets = facet_columns(meta, label)
-    codes, names = _text_codes(meta, [label, *hover_cols, *facets])
+    shown_text = [SUGGESTED, KIND] if ranked else []  # the list and the details show them
+    codes, names = _text_codes(meta, [label, *hover_cols, *facets, *shown_text])
     data.update(codes)
     facets = [c for c in facets if c in names]
     for c in numeric_columns(meta):
@@ -275,12 +281,13 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                "isolate": Button(label="Isolate selection", width=w),
                "copy": Button(label="Copy image list", width=w)}
     image_list = Div(text="", width=w)
+    panels = Div(text="<div class='yl-panels' style='font:12px sans-serif'></div>", width=w)  # explorer.addPanel
     app = CustomJS(args=dict(source=source, page=page, filt=filt, cur=cur, figs=figs, points=points, mapper=mapper,
                              palettes={c: col.colors for c, col in colorings.items()},
                              catnames={c: list(col.labels) for c, col in colorings.items()},
                              facets=facet_div, search=search, status=status, count=count, msg=msg, buttons=buttons,
                              image_list=image_list, colour=colour, uid=uid, label=label, attrs=attrs, k=ex.k,
-                             fname=selection_name, facet_cols=facets),
+                             fname=selection_name, facet_cols=facets, panels=panels, suspects=ranked),
                    code=explorer_code())
     for f in figs:
         f.js_on_event("tap", app)
@@ -299,7 +306,7 @@ def build_layout(projs, meta: pd.DataFrame, *, initial: str, label: str, thumbs:
                     f"{_html.escape(scale_note + wheel + ex.note)}</div>", width=w)
     head = Div(text=f"<h3 style='font-family:sans-serif;margin:4px 0'>{_html.escape(title)}</h3>",
                sizing_mode="stretch_width")
-    side = column(colour, search, status, count, buttons["download"], buttons["grid"], buttons["isolate"], msg,
+    side = column(colour, search, status, count, panels, buttons["download"], buttons["grid"], buttons["isolate"], msg,
                   facet_div, buttons["copy"], image_list, note, width=SIDE_PX)
     plots = row(*figs, styles={"flex-wrap": "wrap"}, sizing_mode="stretch_width")  # wrap to the window
     layout = column(head, row(side, plots, sizing_mode="stretch_width"), sizing_mode="stretch_width")

@@ -43,8 +43,9 @@ POINT_BYTES, STAGE_POINT_BYTES, BASE_BYTES, CROP_BYTES, IMAGE_BYTES = 110, 45, 2
 
 
 def hover_thumbnail_uris(out, meta: pd.DataFrame, label: str, n: int, size: int, seed: int,
-                         images_root=None) -> np.ndarray:
-    """``(N,)`` object array: a JPEG data URI for up to ``n`` class-stratified points, ``""`` elsewhere."""
+                         images_root=None, also=None) -> np.ndarray:
+    """``(N,)`` object array: a JPEG data URI for up to ``n`` class-stratified points, and for the rows ``also``
+    (the listed suspects) when ``n > 0``, ``""`` elsewhere."""
     from yololens.figures.thumbnails import CropLoader, to_data_uri
 
     uris = np.full(len(meta), "", dtype=object)
@@ -52,6 +53,8 @@ def hover_thumbnail_uris(out, meta: pd.DataFrame, label: str, n: int, size: int,
         return uris
     labels = meta[label].to_numpy(dtype=object) if label in meta else np.zeros(len(meta), dtype=object)
     pick = T.stratified_sample(labels, n, seed=seed)
+    if also is not None and len(also):
+        pick = np.union1d(pick, also)
     loader = CropLoader(out, images_root, size=size)
     for i, im in zip(pick, loader.load_many(meta.iloc[pick])):
         if im is not None:
@@ -108,16 +111,22 @@ def interactive_points(out, projs, meta: pd.DataFrame, *, label: str, seed: int 
 
     from yololens.figures.explorer import explorer_data
 
+    from yololens.figures.suspects_panel import ranked_rows
+
     n_all = len(meta)
     if max_points is None:
         max_points = default_max_points(len(projs), hover_thumbnails)
+    listed = ranked_rows(meta)  # the suspects the page lists are always drawn, with a crop
+    if len(listed):
+        keep = np.zeros(n_all, bool) if keep is None else keep.copy()
+        keep[listed] = True
     keep = interactive_rows(meta[label] if label in meta else np.zeros(n_all), max_points, seed, keep)
     density = None
     if keep is not None:
         density = [p.coords for p in projs]
         projs = [replace(p, coords=p.coords[keep], object_ids=p.object_ids[keep]) for p in projs]
         meta = meta.iloc[keep].reset_index(drop=True)
-    thumbs = hover_thumbnail_uris(out, meta, label, hover_thumbnails, thumb_size, seed, images_root)
+    thumbs = hover_thumbnail_uris(out, meta, label, hover_thumbnails, thumb_size, seed, images_root, ranked_rows(meta))
     explorer = explorer_data(out, projs, meta, thumbs, images_root=images_root, image_paths=image_paths)
     return ExplorerPoints(projs, meta, thumbs, explorer, density, n_all)
 
@@ -125,8 +134,10 @@ def interactive_points(out, projs, meta: pd.DataFrame, *, label: str, seed: int 
 def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, *, initial: str = "class_name",
                        label: str = "class_name", seed: int = 0, hover_thumbnails: int = 1000, thumb_size: int = 64,
                        images_root=None, max_categories: int = 20, max_points: int | None = None,
-                       keep: np.ndarray | None = None, keep_note: str = "") -> Path:
+                       keep: np.ndarray | None = None, keep_note: str = "", suspects: str | None = None) -> Path:
     """Write the interactive HTML for ``projs`` (same objects, row-aligned with ``meta``) atomically.
+
+    ``suspects``: the stage that ranked the ``suspect_*`` columns of ``meta`` (the "Suspects" panel; None: none).
 
     Above ``max_points`` objects the points are a class-stratified sample over a density image of all, with
     every ``keep`` row (``(N,)`` bool) among them; ``keep_note`` (", including ...") says so on the page.
@@ -148,6 +159,6 @@ def write_scatter_html(path: str | os.PathLike, out, projs, meta: pd.DataFrame, 
     layout = build_layout(lay.projs, lay.meta, initial=initial, label=label, thumbs=lay.thumbs,
                           max_categories=max_categories, seed=seed, title=title,
                           selection_name=f"{path.stem}_selection.csv", explorer=lay.explorer, density=lay.density,
-                          n_total=lay.n_total, keep_note=keep_note)
+                          n_total=lay.n_total, keep_note=keep_note, suspects=suspects)
     write_text(path, file_html(layout, resources=INLINE, title=title))
     return path

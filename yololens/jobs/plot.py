@@ -15,7 +15,7 @@ from yololens import reprs
 from yololens.analysis import table as T
 from yololens.analysis.projection import METHODS, ProjectionResult, project
 from yololens.analysis.run import run_folder
-from yololens.analysis.suspect_columns import with_suspects
+from yololens.analysis.suspect_columns import page_suspects
 from yololens.errors import InputError
 from yololens.figures.coloring import METHOD_TITLES, color_categories
 from yololens.figures.scatter import FIGURES_DIR, scatter_figure, small_multiples_figure, title_for
@@ -113,7 +113,9 @@ def plot(
     sample is drawn over a density image of every object.
     ``keep``: a filter on the objects table (:mod:`yololens.analysis.row_filter`: never code) (``"class_name == 'train' or status == 'FN'"``); the rows it
     holds for are always among the drawn points (when they alone exceed ``max_points``, a sample of them).
-    Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``.
+    Writes ``OUT/figures/<stage|stages>_<method>[_<origin>]_<color>.<fmt>`` and ``....html``. After ``suspects``
+    the HTML carries the ``suspect_*`` columns and a "Suspects" panel, ranked at the drawn stage where it was
+    scored, else at the primary stage (:func:`~yololens.analysis.suspect_columns.ranking_stage`).
     """
     out = run_folder(out)
     import matplotlib.pyplot as plt
@@ -144,7 +146,8 @@ def plot(
 
         note = perplexity_note(kw.get("perplexity", 30.0), len(ids))
         notes += [note] if note else []
-    meta = with_suspects(T.read_meta(out), out)  # suspect_score/suggested/kind when `suspects` ran
+    # suspect_score/suggested/kind/margin when `suspects` ran, ranked at a drawn stage where it has rows
+    meta, suspects = page_suspects(T.read_meta(out), out, [T.stage_label(c) for c in columns])
     if color not in meta.columns:
         options = [c for c in meta.columns if c not in ("object_id",)]
         raise InputError(f"--color {color!r} is not a column of the objects table (try: {', '.join(options)})")
@@ -189,6 +192,7 @@ def plot(
             fig_dir / f"{stem}.html", out, projs, meta, initial=color, label=label, seed=seed,
             hover_thumbnails=hover_thumbnails, thumb_size=thumb_size, images_root=images_root,
             max_categories=max_categories, max_points=max_points,
-            keep=keep_mask, keep_note=f", including all {int(keep_mask.sum()):,} objects where {keep}" if keep else "",
+            keep=keep_mask, suspects=suspects,
+            keep_note=f", including all {int(keep_mask.sum()):,} objects where {keep}" if keep else "",
         )
     return result

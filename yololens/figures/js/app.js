@@ -1,7 +1,9 @@
 // The one entry point: every widget, panel and the document's "ready" event call this body. State lives in
-// window.__yololens[uid] (a page can hold several explorers: the report).
+// window.__yololens[uid] (a page can hold several explorers: the report). Hooks for further parts (suspects.js):
+// addPanel(id, title, render) a side panel, focus(i) one object, filter(pred, key) a named extra filter.
 function makeExplorer() {
-  const S = {hidden: new Set(), picks: {}, isolated: null, current: -1, stage: 0, view: 'none', history: [], say};
+  const S = {hidden: new Set(), picks: {}, isolated: null, current: -1, stage: 0, view: 'none', history: [], say,
+             preds: {}, panels: []};
   const F = makeFilters(S);
   const P = makePanel(S);
   function isolate() {
@@ -32,8 +34,49 @@ function makeExplorer() {
     }
     if (best >= 0) P.show(best, j, true);
   }
+  // point i selected, centred in every panel (same zoom), ringed, and open in the drawer
+  function focus(i) {
+    figs.forEach((f, j) => {
+      for (const [r, v] of [[f.x_range, D['x' + j][i]], [f.y_range, D['y' + j][i]]]) {
+        const half = (r.end - r.start) / 2;
+        r.setv({start: v - half, end: v + half});
+      }
+    });
+    source.selected.indices = [i];
+    P.show(i, S.stage, true);
+  }
+  // only points where pred(i) holds are drawn, with every other filter (pred null: the key's filter goes)
+  function filter(pred, key = 'default') {
+    if (pred) S.preds[key] = pred; else delete S.preds[key];
+    F.apply();
+  }
+  // a collapsible section in the panels Div: render(body, S) fills body (a DOM element; build it with
+  // textContent, never innerHTML with data), once it exists, and again whenever the panel calls it
+  function addPanel(id, title, render) {
+    S.panels.push({id, title, render});
+    mount();
+  }
+  function mount() {
+    const host = inView(panels, '.yl-panels');
+    if (!host) return;  // before the page is drawn: the ready event mounts them
+    for (const p of S.panels) {
+      if (p.el && p.el.isConnected) continue;
+      const box = document.createElement('details');
+      box.open = true;
+      box.dataset.panel = p.id;
+      box.className = 'yl-side-panel';
+      const head = document.createElement('summary');
+      head.style.cssText = 'cursor:pointer;font-weight:bold;margin:4px 0';
+      head.textContent = p.title;
+      const body = document.createElement('div');
+      box.append(head, body);
+      host.append(box);
+      p.el = box;
+      p.render(body, S);
+    }
+  }
   function on(obj) {
-    if (obj && typeof obj.roots === 'function') { F.apply(); return; }  // the document is ready
+    if (obj && typeof obj.roots === 'function') { F.apply(); mount(); return; }  // the document is ready
     const ev = obj && obj.event_name;
     if (ev === 'tap') tap(obj);
     else if (ev === 'button_click') {
@@ -49,7 +92,10 @@ function makeExplorer() {
       if (obj.indices.length) say('');
     }
   }
-  return {on, show: (i) => P.show(i, S.stage, true), toggle: F.toggle, apply: F.apply, state: S};
+  const X = {on, show: (i) => P.show(i, S.stage, true), toggle: F.toggle, apply: F.apply, state: S, focus, filter,
+             addPanel};
+  makeSuspects(X);
+  return X;
 }
 const registry = (window.__yololens = window.__yololens || {});
 if (!registry[uid]) registry[uid] = makeExplorer();

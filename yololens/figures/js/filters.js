@@ -53,7 +53,7 @@ function makeFilters(S) {
       for (let i = 0; i < n; i++) t[f.codes[i]]++;
     }
     const q = String(search.value_input ?? search.value ?? '');
-    const preds = parseSearch(q);
+    const preds = [...parseSearch(q), ...Object.values(S.preds)];  // S.preds: explorer.filter(pred, key)
     const counts = fs.map((f) => new Array(f.values.length).fill(0));
     const mask = new Array(n);
     let shown = 0;
@@ -74,19 +74,15 @@ function makeFilters(S) {
       cur.data = empty;
     }
     status.text = `<span class="yl-shown">${fmt(shown)}</span> of ${fmt(n)} points shown` +
-                  (S.isolated ? ` <span style="color:#a40">(isolated: ${fmt(S.isolated.size)} selected)</span>` : '');
+                  (S.isolated ? ` <span style="color:#a40">(isolated: ${fmt(S.isolated.size)} selected)</span>` : '') +
+                  Object.keys(S.preds).map((key) => ` <span class="yl-only" style="color:#a40">(${esc(key)} only)</span>`).join('');
     S.shown = shown;
     renderFacets(fs, counts);
   }
   // the facets are plain HTML inside the facets Div, updated in place (a bokeh property change would make bokeh
   // lay out and repaint every panel)
-  function host() {
-    const v = [...Bokeh.index.all_views()].find((w) => w.model === facets);
-    if (!v) return null;
-    return (v.shadow_el ?? v.el.shadowRoot ?? v.el).querySelector('.yl-facets');
-  }
   function renderFacets(fs, counts) {
-    const el = host();
+    const el = inView(facets, '.yl-facets');
     if (!el) return;
     let h = '';
     fs.forEach((f, fi) => {

@@ -111,6 +111,7 @@ function makePanel(S) {
                   ['box', [D.bx1[i], D.by1[i], D.bx2[i], D.by2[i]].map((v) => num(v, 1)).join(', ')],
                   ['partner', p >= 0 ? D.object_id[p] : '']];
     for (const a of attrs) rows.push([a.replace(/^attr_/, ''), val(a, i)]);
+    for (const c of ['suspect_suggested', 'suspect_kind']) if (D['h__' + c]) rows.push([c.replace('_', ' '), val(c, i)]);
     for (const key of Object.keys(D)) if (key.startsWith('n__') && !attrs.includes(key.slice(3))) rows.push([key.slice(3), num(D[key][i], 4)]);
     h += '<table class="yl-details" style="border-collapse:collapse;margin:6px 0">';
     for (const [key, v] of rows) {

@@ -3,7 +3,8 @@
 // colour),
 // filt (BooleanFilter), cur (highlight ring), figs, points, mapper, palettes, catnames, facets (Div), search,
 // status, count, msg (Divs), buttons {download, copy, grid, isolate}, image_list (Div), uid, label, attrs, k,
-// fname, facet_cols, num_cols. Point i of source is row i of the objects shown.
+// fname, facet_cols, panels (Div: side panels, explorer.addPanel), suspects ({stage, cap, min_score, note} or {}).
+// Point i of source is row i of the objects shown.
 const D = source.data;
 const names = page.names;
 const val = (c, i) => { const a = D['h__' + c]; return a ? (names[c][a[i]] ?? '') : ''; };
@@ -26,6 +27,14 @@ function numericColumn(c) {
   const fixed = {x1: 'bx1', y1: 'by1', x2: 'bx2', y2: 'by2', score: 'score', match_iou: 'iou', iou: 'iou'};
   if (c in fixed) return D[fixed[c]] || null;
   return D['n__' + c] || null;
+}
+
+// the element matching sel inside the view of bokeh model m (a Div's HTML lives in its shadow root); null before
+// the view exists
+function inView(m, sel) {
+  const v = [...Bokeh.index.all_views()].find((w) => w.model === m);
+  if (!v) return null;
+  return (v.shadow_el ?? v.el.shadowRoot ?? v.el).querySelector(sel);
 }
 
 // a page-level element of this explorer (the drawer, the large image), made on first use: outside bokeh's
