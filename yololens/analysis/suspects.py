@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from yololens.analysis.neighbours import EXACT_MAX, N_NEIGHBOURS, NeighbourSearch, neighbours_outside_groups
 from yololens.errors import InputError
@@ -135,9 +136,14 @@ class NeighbourSuspects:
 
 
 def class_codes(names) -> tuple[np.ndarray, list[str]]:
-    """``(codes (N,) int64, classes)``: class names as codes into the sorted list of distinct names."""
-    classes, codes = np.unique(np.asarray(names, dtype=object).astype(str), return_inverse=True)
-    return codes.astype(np.int64), [str(c) for c in classes]
+    """``(codes (N,) int64, classes)``: class names as codes into the sorted list of distinct names (hashed, then
+    the few distinct names sorted: sorting 1.8M strings would take seconds and a fixed-width copy of them)."""
+    codes, uniques = pd.factorize(pd.Series(names, dtype=object), sort=False, use_na_sentinel=False)
+    text = np.asarray([str(u) for u in uniques], dtype=object)
+    order = np.argsort(text.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], [str(t) for t in text[order]]
 
 
 def ranks(score: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ def run_suspects(ctx: Context) -> Section:
              "score": "–" if pd.isna(r["score"]) else f"{r['score']:.2f}",
              "crop": ctx.rel(ctx.extract_dir / r["crop"]) if isinstance(r.get("crop"), str) else None}
             for _, r in top.iterrows()]
-    det = rep.table[rep.table["layer"] == DETECTOR_LAYER]["kind"].value_counts().to_dict()
+    det = {str(k): int(v) for k, v in rep.table[rep.table["layer"] == DETECTOR_LAYER]["kind"].value_counts().items() if v}
     ev = rep.evaluation
     angle = [] if ev is None else [
         {"noise": r["noise"], "ranking": r["ranking"],
