@@ -53,7 +53,7 @@ def test_report_section_shows_crops_and_escapes_labels(shared_dir, tmp_path):
     sources[0] = (name, path, [("car<script>x</script>" if c == "car" else c, b) for c, b in labs])
     images, labels = build_augmented_videos(sources, tmp_path / "fx", copies=2)
     res = yololens.build_report(str(shared_dir / "models" / "yolov8n-coco.pt"), str(images), str(labels),
-                                out=tmp_path / "report", sections=("suspects",), progress=False)
+                                out=tmp_path / "report", sections=("projection", "suspects"), progress=False)
     html = (tmp_path / "report" / "index.html").read_text()
     sec = res.sections["suspects"]
     assert str(sec.status) == "ok", sec.note
@@ -61,3 +61,7 @@ def test_report_section_shows_crops_and_escapes_labels(shared_dir, tmp_path):
     assert "<script>x</script>" not in html and "car&lt;script&gt;" in html
     assert all((tmp_path / "report" / r["crop"]).is_file() for r in sec.data["rows"] if r["crop"])
     assert (tmp_path / "report" / sec.data["eval_csv"]).is_file()
+    # the suspects ran before the 2-D maps: the report's explorer ranks them in its "Suspects" panel too
+    script = res.sections["projection"].data["script"]
+    assert "Ranked by suspect_score: labels by neighbour disagreement at L" in script
+    assert "n__suspect_score" in script and "<script>x</script>" not in script

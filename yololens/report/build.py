@@ -26,7 +26,7 @@ from yololens import reprs
 from yololens.errors import InputError, OutputLockedError
 from yololens.model.loading import as_model
 from yololens.report.context import Context, ReportOptions, Section, model_line
-from yololens.report.sections import EXTRACT, SECTIONS, SPECS, SectionSpec
+from yololens.report.sections import EXTRACT, RUN_ORDER, SECTIONS, SectionSpec
 from yololens.sources.resolve import as_source
 from yololens.types import Method, ReportBoxMode, SectionStatus
 
@@ -194,7 +194,7 @@ def build_report(
         timings["extract"] = plog.end(EXTRACT.key, t0, extract_section.note or "done")
 
         results: dict[str, Section] = {}
-        for spec in SPECS:
+        for spec in RUN_ORDER:  # the page shows them in SPECS order
             if spec.key not in wanted:
                 results[spec.key] = Section(spec.key, spec.title, status=SectionStatus.OFF, note="switched off")
                 continue

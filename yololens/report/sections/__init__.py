@@ -59,5 +59,8 @@ SPECS: tuple[SectionSpec, ...] = (
 )
 SECTIONS: tuple[str, ...] = tuple(s.key for s in SPECS)
 BY_KEY: dict[str, SectionSpec] = {s.key: s for s in (EXTRACT, *SPECS)}
+#: The order the sections run in: the page order, except that ``suspects`` runs first so that the 2-D maps
+#: (``projection``) carry its scores and the ranked "Suspects" panel (both read the extract's ``suspects.parquet``).
+RUN_ORDER: tuple[SectionSpec, ...] = (BY_KEY["suspects"], *(s for s in SPECS if s.key != "suspects"))
 
-__all__ = ["BY_KEY", "EXTRACT", "SECTIONS", "SPECS", "SectionSpec"]
+__all__ = ["BY_KEY", "EXTRACT", "RUN_ORDER", "SECTIONS", "SPECS", "SectionSpec"]

@@ -82,21 +82,25 @@ def _embed(ctx: Context, res, method: str) -> tuple[str, str]:
     from bokeh.embed import components
 
     from yololens.analysis import table as T
+    from yololens.analysis.suspect_columns import page_suspects
     from yololens.figures.coloring import METHOD_TITLES
     from yololens.figures.explorer_layout import build_layout
     from yololens.figures.scatter_html import interactive_points
 
     o = ctx.opts
     ids = res.projections[0].object_ids
-    meta = T.read_meta(ctx.extract_dir).set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
+    stage_labels = [T.stage_label(p.column) for p in res.projections]
+    # the suspects section ran first (RUN_ORDER): its scores and the ranked panel, as in `plot`'s page
+    meta, suspects = page_suspects(T.read_meta(ctx.extract_dir), ctx.extract_dir, stage_labels)
+    meta = meta.set_index("object_id", drop=False).reindex(ids).reset_index(drop=True)
     lay = interactive_points(ctx.extract_dir, res.projections, meta, label=LABEL, seed=o.seed,
                             hover_thumbnails=o.hover_thumbnails, thumb_size=THUMB_PX,
                             image_paths={r.name: r.path for r in ctx.source.records})
-    stages = ", ".join(T.stage_label(p.column) for p in res.projections)
-    title = f"{METHOD_TITLES[method]} of {stages}: {len(meta):,} objects"
+    title = f"{METHOD_TITLES[method]} of {', '.join(stage_labels)}: {len(meta):,} objects"
     layout = build_layout(lay.projs, lay.meta, initial=LABEL, label=LABEL, thumbs=lay.thumbs, seed=o.seed,
                           title=title, selection_name="report_selection.csv", explorer=lay.explorer,
                           density=lay.density, n_total=lay.n_total,
                           panel_px=PANEL_PX if len(res.projections) > 1 else 2 * PANEL_PX,
-                          wheel_zoom=False)  # the wheel scrolls the report; the toolbar button turns zoom on
+                          wheel_zoom=False,  # the wheel scrolls the report; the toolbar button turns zoom on
+                          suspects=suspects)
     return components(layout)
