@@ -54,16 +54,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     import yololens
-    from _harness import shared_dir
     from precision_tolerance import cpu_name
-    from suspects_fixture import pseudo_labelled
-    from suspects_fixtures import build_augmented_videos, shared_sources
+    from suspects_fixture import build_fixture
 
-    shared = shared_dir()
-    model = shared / "models" / "yolov8n-coco.pt"
-    args.out.mkdir(parents=True, exist_ok=True)
-    sources = shared_sources(shared) + pseudo_labelled(shared, args.out, model)
-    images, labels = build_augmented_videos(sources, args.out / "fixture", copies=args.copies, seed=args.seed)
+    model, sources, images, labels = build_fixture(args.out, args.copies, args.seed)
     runs = {}
     for precision, backend in (("f32", "torch"), (args.precision, "auto")):
         t = time.perf_counter()

@@ -43,6 +43,19 @@ def pseudo_labelled(shared: Path, work: Path, model: Path) -> list:
     return out
 
 
+def build_fixture(out: Path, copies: int, seed: int = 0) -> tuple[Path, list, Path, Path]:
+    """``(model, sources, images, labels)``: the video fixture of ``copies`` frames per source under ``out``."""
+    from _harness import shared_dir
+    from suspects_fixtures import build_augmented_videos, shared_sources
+
+    shared = shared_dir()
+    model = shared / "models" / "yolov8n-coco.pt"
+    out.mkdir(parents=True, exist_ok=True)
+    sources = shared_sources(shared) + pseudo_labelled(shared, out, model)
+    images, labels = build_augmented_videos(sources, out / "fixture", copies=copies, seed=seed)
+    return model, sources, images, labels
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--copies", type=int, default=12)
@@ -51,14 +64,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     import yololens
-    from _harness import shared_dir
-    from suspects_fixtures import build_augmented_videos, shared_sources
 
-    shared = shared_dir()
-    model = shared / "models" / "yolov8n-coco.pt"
-    args.out.mkdir(parents=True, exist_ok=True)
-    sources = shared_sources(shared) + pseudo_labelled(shared, args.out, model)
-    images, labels = build_augmented_videos(sources, args.out / "fixture", copies=args.copies, seed=args.seed)
+    model, sources, images, labels = build_fixture(args.out, args.copies, args.seed)
     t = time.perf_counter()
     run = yololens.extract(str(model), str(images), str(labels), out=args.out / "run", boxes="both", progress=False,
                            overwrite=True, crops=True)
