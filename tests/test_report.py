@@ -173,8 +173,8 @@ def test_failed_section_is_one_line_in_the_page(assets, tmp_path, monkeypatch):
     def boom(ctx):
         raise RuntimeError(f"catalogue broke {long_line}\nsecond line of the message")
 
-    specs = tuple(dataclasses.replace(s, run=boom) if s.key == "catalogue" else s for s in build.SPECS)
-    monkeypatch.setattr(build, "SPECS", specs)
+    specs = tuple(dataclasses.replace(s, run=boom) if s.key == "catalogue" else s for s in build.RUN_ORDER)
+    monkeypatch.setattr(build, "RUN_ORDER", specs)
     res = build_report("yolov8n.yaml", str(assets / "bus.jpg"), out=tmp_path / "r", max_images=1, progress=False,
                        sections=("catalogue",))
     assert res.failed == ["catalogue"]
