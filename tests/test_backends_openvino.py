@@ -212,6 +212,30 @@ def test_openvino_is_deterministic(det_weights, assets):
     np.testing.assert_array_equal(first.detections.boxes, second.detections.boxes)
 
 
+def test_compiled_blob_is_cached_and_a_bad_one_is_compiled_anew(det_weights, assets, monkeypatch, tmp_path):
+    """OpenVINO's compiled-model cache under <cache root>/compiled: the second compile imports the blob, with the
+    same outputs; a corrupt blob, or a cache folder that cannot be made, still gives them."""
+    from yololens.engine.backends.openvino_backend import COMPILED_DIR
+
+    monkeypatch.setenv("YOLOLENS_CACHE", str(tmp_path / "cache"))
+    model = load_model(str(det_weights), device="cpu")
+    im = ultra.imread(str(assets / "zidane.jpg"))
+
+    def features():
+        return Runner(model, layers=[15], backend="openvino").run([im]).images[0].features[15]
+
+    first = features()
+    blobs = list((tmp_path / "cache" / COMPILED_DIR).glob("*.blob"))
+    assert len(blobs) == 1 and blobs[0].stat().st_size > 100_000
+    assert torch.equal(features(), first)  # imported from the blob
+    blobs[0].write_bytes(b"not a compiled model")
+    assert torch.equal(features(), first)
+    monkeypatch.setenv("YOLOLENS_CACHE", str(tmp_path / "ro"))
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro" / COMPILED_DIR).write_text("a file where the folder would go")
+    assert torch.equal(features(), first)
+
+
 def test_threads_reach_the_backend(det_weights):
     model = load_model(str(det_weights), device="cpu")
     ov = Runner(model, layers=[15], backend="openvino", threads=1).backend
