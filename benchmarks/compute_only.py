@@ -1,8 +1,8 @@
 """Compute only what is asked (issue 24): extract variants against Ultralytics predict at batch 1, in one run.
 
 Every timed run is a fresh process (whole-process wall time: imports, model load, compile, decode, forward,
-Parquet) on the same folder of real images (BDD100K 1280x720, COCO, Ultralytics' assets, cycled to --images),
-with the same --threads for every method: predict pins torch threads, extract passes --threads, and every child
+Parquet, exit; extract runs as the console script, `yololens extract ...`, as users run it) on the same folder
+of real images (BDD100K 1280x720, COCO, Ultralytics' assets, cycled to --images), with the same --threads for every method: predict pins torch threads, extract passes --threads, and every child
 gets OMP_NUM_THREADS=--threads explicitly (importing ultralytics sets OMP_NUM_THREADS in os.environ, which a
 child would otherwise inherit, silently measuring predict on one thread). Runs alternate (predict, then each
 variant) for --repeats rounds; medians are reported. The OpenVINO exports and the int8 calibration are built
@@ -45,13 +45,21 @@ def labelled_folder(shared: Path, n: int, root: Path) -> tuple[Path, Path]:
 
 def extract_code(model: str, images: Path, labels: Path, out: Path, threads: int, boxes: str = "pred",
                  layers=None, precision: str = "f32", calibration: int = 300, backend: str = "auto") -> str:
-    lab = f"{str(labels)!r}" if boxes != "pred" else "None"
-    return (f"from yololens.jobs.extract import extract\n"
-            f"r = extract({model!r}, {str(images)!r}, {lab}, out={str(out)!r}, layers={layers!r}, boxes={boxes!r}, "
-            f"device='cpu', backend={backend!r}, precision={precision!r}, calibration={calibration}, "
-            f"threads={threads}, overwrite=True, progress=False)\n"
-            f"RESULT = {{'images': r.images_done, 'run_s': r.manifest['timings_s']['run'], "
-            f"'precision': r.manifest['params']['precision'], 'backend': r.manifest['params']['backend']}}")
+    """``yololens extract ...`` as users run it: the console script's ``main`` (it exits through SystemExit,
+    caught so the harness's footer can report; what main does before it exits, e.g. the heap freeze, is timed)."""
+    argv = ["extract", "--model", model, "--source", str(images), "--out", str(out), "--boxes", boxes,
+            "--device", "cpu", "--backend", backend, "--precision", precision, "--calibration", str(calibration),
+            "--threads", str(threads), "--overwrite", "--no-progress"]
+    if boxes != "pred":
+        argv += ["--labels", str(labels)]
+    if layers:
+        argv += ["--layers", ",".join(map(str, layers))]
+    return (f"import json, sys\nfrom yololens.cli.app import main\nsys.argv = ['yololens'] + {argv!r}\n"
+            f"try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            f"m = json.load(open({str(out / 'manifest.json')!r}))\n"
+            f"RESULT = {{'exit': code, 'images': m['counts']['images_processed'], "
+            f"'run_s': m['timings_s']['run'], 'precision': m['params']['precision'], "
+            f"'backend': m['params']['backend']}}")
 
 
 def kept_share(f32_table: Path, other_table: Path) -> tuple[int, int]:
@@ -112,6 +120,7 @@ def main() -> None:
                 code = predict_code(model, images, 1, T) if name == "predict batch 1" else codes[name]
                 run = run_child(code, env)
                 assert run.result.get("images", args.images) == args.images, (name, run.result)
+                assert run.result.get("exit") in (None, 0), (name, run.result)
                 walls[name].append(run.wall_s)
                 print(f"  round {r + 1}: {name:<44} {args.images / run.wall_s:7.2f} img/s  {run.wall_s:6.1f} s",
                       flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import typer
@@ -80,7 +81,17 @@ def main() -> None:
     except typer.Abort:
         typer.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    finally:
+        settle_for_exit()
     sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def settle_for_exit() -> None:
+    """Move every live object out of the cyclic collector's reach before the process ends: interpreter shutdown
+    otherwise walks torch's and Ultralytics' whole object graph (measured 1.5 -> 0.65 s from the end of an
+    ``extract`` to the process exit, AMD EPYC Zen 3; docs/PRECISION.md). Only for the console script, which
+    exits next: in a notebook, frozen objects would never be collected."""
+    gc.freeze()
 
 
 if __name__ == "__main__":
