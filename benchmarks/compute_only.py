@@ -1,12 +1,13 @@
 """Compute only what is asked (issue 24): extract variants against Ultralytics predict at batch 1, in one run.
 
 Every timed run is a fresh process (whole-process wall time: imports, model load, compile, decode, forward,
-Parquet, exit; extract runs as the console script, `yololens extract ...`, as users run it) on the same folder
-of real images (BDD100K 1280x720, COCO, Ultralytics' assets, cycled to --images), with the same --threads for every method: predict pins torch threads, extract passes --threads, and every child
-gets OMP_NUM_THREADS=--threads explicitly (importing ultralytics sets OMP_NUM_THREADS in os.environ, which a
-child would otherwise inherit, silently measuring predict on one thread). Runs alternate (predict, then each
-variant) for --repeats rounds; medians are reported. The OpenVINO exports and the int8 calibration are built
-once beforehand into a temporary cache (timed apart: a one-time cost).
+Parquet, exit; extract runs as the console script, `yololens extract ...`, as users run it) on the same folder of
+real images (BDD100K 1280x720, COCO, Ultralytics' assets, cycled to --images), with the same --threads for every
+method: predict pins torch threads, extract passes --threads, and every child gets OMP_NUM_THREADS=--threads
+explicitly (importing ultralytics sets OMP_NUM_THREADS in os.environ, which a child would otherwise inherit,
+silently measuring predict on one thread). Runs alternate (predict, then each variant) for --repeats rounds;
+medians are reported. The OpenVINO exports and the int8 calibration are built once beforehand into a temporary
+cache (timed apart: a one-time cost).
 
 Targets (ratio of img/s to predict batch 1):
   extract --boxes gt --layers 9                 >= 1.8
@@ -133,10 +134,17 @@ def main() -> None:
                    "extract --precision int8": 1.5, "extract (default layers, f32)": 1.0}
         for name, target in targets.items():
             print(ratio_line(name, ips[name] / base, target))
+        # each round's own ratio (predict and the variant measured minutes apart, not rounds apart): steadier
+        # when the machine's speed drifts between rounds
+        paired = {name: statistics.median(p / v for p, v in zip(walls["predict batch 1"], walls[name]))
+                  for name in targets}
+        print("paired (median of each round's ratio): "
+              + ", ".join(f"{name.replace('extract ', '')} {r:.2f}" for name, r in paired.items()))
         print(ratio_line(f"int8: f32's confident detections kept ({kept}/{confident})", share, 0.95))
         if native is None:
             print("  note: this CPU has no VNNI/AMX: the int8 ratio is not what a CPU with them gets")
-        print(json.dumps({"cpu": cpu_name(), "img_per_s": ips, "walls_s": walls, "int8_kept": [kept, confident]}))
+        print(json.dumps({"cpu": cpu_name(), "img_per_s": ips, "paired_ratio": paired, "walls_s": walls,
+                          "int8_kept": [kept, confident]}))
 
 
 if __name__ == "__main__":

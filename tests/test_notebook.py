@@ -175,3 +175,32 @@ def test_umap_shows_progress(capsys):
     Projector("umap", progress=True, pca_dims=None).fit_transform(X)
     captured = capsys.readouterr()
     assert "UMAP 40 points" in captured.err
+
+
+# ------------------------------------------------------------------------------- escaping of inline HTML
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_block_escapes_text_parts_and_keeps_only_builder_markup():
+    from yololens import reprs
+
+    table = reprs.table_html([{"class": HOSTILE}], ["class"])
+    out = reprs.block(HOSTILE, HOSTILE, table, "caption " + table, None, "")
+    assert isinstance(out, reprs.Html) and isinstance(table, reprs.Html)
+    assert "<script>" not in out and "<img" not in out and out.count("&lt;script&gt;") == 3
+    assert out.count("<table>") == 1  # the builder's table is markup; concatenated with text it is text again
+    assert "caption &lt;table&gt;" in out
+
+
+def test_a_suspects_finding_with_a_hostile_class_name_stays_text(tmp_path):
+    # the finding quotes class names from the user's label file: text in the notebook, never markup
+    import pandas as pd
+
+    from yololens.analysis.suspects_run import COLUMNS, SuspectsReport
+
+    table = pd.DataFrame([[0, "L9", 0.9, HOSTILE, "car", -0.5, "class", 1]], columns=COLUMNS)
+    rep = SuspectsReport(tmp_path, table, "L9", f"1 label looks wrong: {HOSTILE}", 1, ["L9"], "image",
+                         finding=f"top suspect labelled {HOSTILE}", evaluation_line=f"eval {HOSTILE}")
+    html = rep._repr_html_()
+    assert "<script>" not in html and "<img" not in html
+    assert html.count("&lt;script&gt;") == 3 and "<table>" in html

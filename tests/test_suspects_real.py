@@ -65,3 +65,30 @@ def test_report_section_shows_crops_and_escapes_labels(shared_dir, tmp_path):
     script = res.sections["projection"].data["script"]
     assert "Ranked by suspect_score: labels by neighbour disagreement at L" in script
     assert "n__suspect_score" in script and "<script>x</script>" not in script
+
+
+def test_report_section_leaves_the_injected_check_out_above_its_cap(video_run, tmp_path, monkeypatch):
+    # the validation keeps every stage's neighbours and embeddings in memory: above VALIDATE_MAX labelled objects
+    # the report ranks the labels, says plainly that it did not validate, and names the command that does
+    import shutil
+
+    from yololens.report.context import EXTRACT_DIR, Context, ReportOptions
+    from yololens.report.sections import suspects as section
+    from yololens.types import BoxMode
+
+    shutil.copytree(video_run, tmp_path / EXTRACT_DIR)
+    ctx = Context(out=tmp_path, model=None, opts=ReportOptions(), boxes=BoxMode.BOTH, extract=object(), n_objects=1)
+    n_gt = int(pd.read_parquet(video_run / "objects.parquet", columns=["origin"])["origin"].eq("gt").sum())
+    monkeypatch.setattr(section, "VALIDATE_MAX", n_gt - 1)
+    capped = section.run_suspects(ctx)
+    assert capped.data["angle"] == [] and capped.data["answer"] is None and capped.data["eval_csv"] is None
+    assert capped.data["unvalidated"].startswith(f"{n_gt:,} labelled objects") and "--inject-noise" not in capped.command
+    assert len(capped.data["rows"]) == 20
+    from yololens.report.render import environment
+
+    page = environment().get_template("sections/suspects.html.j2").render(s=capped, untrained=False)
+    assert 'id="suspects-unvalidated"' in page and "flipped on purpose" not in page and "suspects-table" not in page
+    monkeypatch.setattr(section, "VALIDATE_MAX", n_gt)
+    validated = section.run_suspects(ctx)
+    assert validated.data["unvalidated"] is None and validated.data["angle"] and "--inject-noise 0.1" in validated.command
+    assert [r["object_id"] for r in validated.data["rows"]] != [] and validated.data["answer"]

@@ -15,7 +15,6 @@ Writes ``OUT/stages.csv``, ``OUT/stages.png`` (:mod:`yololens.figures.stage_char
 
 from __future__ import annotations
 
-import html
 import os
 import time
 from dataclasses import dataclass, field
@@ -94,9 +93,9 @@ class StageReport:
 
         rows = [{**{c: r.get(c) for c in cols}, **{m: cell(r, m) for m in metrics}}
                 for r in self.table.to_dict("records")]
-        table = "" if self.insufficient else "each metric: value [95% interval]" + reprs.table_html(rows, cols)
-        return reprs.block(self.verdict.text, table, reprs.img_tag(self.paths.get("chart")),
-                           html.escape(self.details or ""))
+        caption, table = ("", None) if self.insufficient else ("each metric: value [95% interval]",
+                                                                reprs.table_html(rows, cols))
+        return reprs.block(self.verdict.text, caption, table, reprs.img_tag(self.paths.get("chart")), self.details)
 
     def _repr_png_(self) -> bytes | None:
         return reprs.png_bytes(self.paths.get("chart"))

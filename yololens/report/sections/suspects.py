@@ -8,6 +8,10 @@ from yololens.types import BoxMode, SectionStatus
 
 TOP = 20
 NOISE = 0.1
+#: Above this many labelled objects the report ranks the labels but does not validate the ranking on injected
+#: flips: the validation keeps every stage's neighbours and embeddings in memory (at 1.8M objects, gigabytes) and
+#: scores every flipped labelling; `yololens suspects --inject-noise` still does it when asked.
+VALIDATE_MAX = 200_000
 
 
 def run_suspects(ctx: Context) -> Section:
@@ -22,8 +26,10 @@ def run_suspects(ctx: Context) -> Section:
         return skip
     if ctx.boxes not in (BoxMode.GT, BoxMode.BOTH):
         return Section(status=SectionStatus.SKIPPED, note="no labels (--labels): suspects judges ground-truth labels")
-    rep = suspects(ctx.extract_dir, inject_noise=NOISE, seed=ctx.opts.seed)
     run = open_run(ctx.extract_dir)
+    n_gt = int(run.objects(["origin"]).to_pandas()["origin"].eq("gt").sum())
+    noise = NOISE if n_gt <= VALIDATE_MAX else None
+    rep = suspects(ctx.extract_dir, inject_noise=noise, seed=ctx.opts.seed)
     cols = [c for c in ("object_id", "image", "crop") if c in run.schema.names]
     meta = run.objects(cols).to_pandas().drop_duplicates("object_id")
     top = rep.top(TOP).merge(meta, on="object_id", how="left")
@@ -38,8 +44,13 @@ def run_suspects(ctx: Context) -> Section:
         {"noise": r["noise"], "ranking": r["ranking"],
          "precision": f"{r['precision_at_k']:.2f} [{r['precision_at_k_lo']:.2f}, {r['precision_at_k_hi']:.2f}]",
          "ap": f"{r['ap']:.2f} [{r['ap_lo']:.2f}, {r['ap_hi']:.2f}]"} for _, r in ev.iterrows()]
-    return Section(command=f"yololens suspects {EXTRACT_DIR} --inject-noise {NOISE:g} --seed {ctx.opts.seed}", data={
+    unvalidated = None if noise else (f"{n_gt:,} labelled objects: more than the report validates "
+                                      f"({VALIDATE_MAX:,}); `yololens suspects {EXTRACT_DIR} --inject-noise "
+                                      f"{NOISE:g}` measures how well each stage finds flipped labels")
+    flags = f" --inject-noise {NOISE:g} --seed {ctx.opts.seed}" if noise else ""
+    return Section(command=f"yololens suspects {EXTRACT_DIR}{flags}", data={
         "finding": rep.finding, "answer": rep.evaluation_line, "stage": rep.primary, "rows": rows,
+        "unvalidated": unvalidated, "noise_pct": round(NOISE * 100),
         "grouping": rep.grouping, "detector": det, "angle": angle, "unscored": rep.unscored,
         "csv": ctx.rel(rep.paths["csv"]), "eval_csv": ctx.rel(rep.paths["eval"]) if "eval" in rep.paths else None,
         "summary": rep.finding})
