@@ -55,6 +55,15 @@ def test_open_run_refuses_what_is_not_a_run(tmp_path, run_copy):
     (run_copy / "manifest.json").write_bytes(b"\xff\xfe{")
     with pytest.raises(InputError, match="not readable as JSON"):
         open_run(run_copy).manifest
+    # one reader for every manifest: the table helpers (image roots, class map, aliases) refuse alike
+    from yololens.analysis import table as T
+
+    with pytest.raises(InputError, match="manifest.json: not readable as JSON"):
+        T.image_roots(run_copy)
+    (run_copy / "manifest.json").unlink()
+    (run_copy / "manifest.json").mkdir()
+    with pytest.raises(InputError, match="not a regular file"):
+        T.manifest(run_copy)
 
 
 def test_aliases_resolve_everywhere_a_layer_is_taken(run_copy):

@@ -11,7 +11,6 @@ read as untrusted: a manifest that is not a JSON object, or a table that is not 
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -22,10 +21,8 @@ import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
 from yololens.errors import InputError
-
-MANIFEST_FILE = "manifest.json"
+from yololens.store.manifest import MANIFEST as MANIFEST_FILE, job_of, read_manifest
 #: Manifests are small; a larger one is not ours (and is not read into memory).
-MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 def run_folder(run) -> Path:
@@ -73,26 +70,14 @@ class Run(os.PathLike):
     @cached_property
     def manifest(self) -> dict:
         """``manifest.json`` as a dict (``{}`` when the folder has none). A manifest that is not a JSON object, or
-        is not readable, is an :class:`InputError` naming the file."""
-        path = self.path / MANIFEST_FILE
-        if not path.exists():
-            return {}
-        if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise InputError(f"{path}: not a regular file of at most {MAX_MANIFEST_BYTES >> 20} MiB")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f"{path}: not readable as JSON ({type(exc).__name__})") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{path}: a manifest is a JSON object, not a {type(data).__name__}")
-        return data
+        is not readable, is an :class:`InputError` naming the file (:func:`~yololens.store.manifest.read_manifest`)."""
+        return read_manifest(self.path)
 
     @property
     def job(self) -> str | None:
         """The job that wrote the folder (``extract``, ``coefficients`` ...): the manifest's ``job``, else its older
         ``command`` key; ``None`` without a manifest."""
-        value = self.manifest.get("job", self.manifest.get("command"))
-        return value if isinstance(value, str) else None
+        return job_of(self.manifest)
 
     @cached_property
     def layer_aliases(self) -> dict[str, int | str]:

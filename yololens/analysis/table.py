@@ -6,7 +6,6 @@ into ``(N, C)`` float32 arrays straight from the Arrow buffers, never through Py
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -311,15 +310,10 @@ def layer_embeddings(out: str | os.PathLike, layer: int | str = 9) -> LayerEmbed
 
 
 def manifest(out: str | os.PathLike) -> dict:
-    """``OUT/manifest.json`` as a dict ({} when absent or unreadable)."""
-    path = out_dir(out) / "manifest.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: not a yololens manifest (a JSON object expected, found {type(data).__name__})")
-    return data
+    """``OUT/manifest.json`` as a dict ({} when absent; :func:`~yololens.store.manifest.read_manifest`)."""
+    from yololens.store.manifest import read_manifest
+
+    return read_manifest(out_dir(out))
 
 
 def layer_aliases(out: str | os.PathLike) -> dict[str, int | str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import sys
 import time
@@ -14,6 +16,7 @@ from yololens.errors import InputError
 from yololens.store.atomic import write_json
 
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 64 << 20  # a manifest is a few kB; a larger "manifest" from a colleague's folder is refused
 VERSION = 2  # 2: the ``job`` and ``version`` keys (version 1 manifests have ``command`` only)
 
 
@@ -47,20 +50,43 @@ def versions() -> dict[str, str]:
     }
 
 
-def manifest_job(out_dir: Path) -> str | None:
-    """The job whose ``manifest.json`` ``out_dir`` holds (``None``: none there). A version 1 manifest (no
-    ``job``) is recognised by its ``command``; a file that is not a yololens manifest is refused in one line."""
-    path = Path(out_dir) / MANIFEST
-    if not path.is_file():
-        return None
-    import json
-
+def read_manifest(folder: str | os.PathLike) -> dict:
+    """``folder/manifest.json`` as a dict (``{}`` when there is none): the one reader of manifests, which come from
+    colleagues' folders. Anything but a regular file of at most :data:`MAX_MANIFEST_BYTES` holding a JSON object
+    is an :class:`InputError` naming the file."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        return {}
+    if not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise InputError(f"{path}: not a regular file of at most {MAX_MANIFEST_BYTES >> 20} MiB")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a yololens manifest ({type(exc).__name__}); choose another --out") from None
-    job = manifest.get("job", manifest.get("command")) if isinstance(manifest, dict) else None
-    if not isinstance(job, str):
+        raise InputError(f"{path}: not readable as JSON ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a manifest is a JSON object, not a {type(data).__name__}")
+    return data
+
+
+def job_of(manifest: dict) -> str | None:
+    """The job that wrote a manifest (``extract``, ``coefficients`` ...): its ``job``, else the ``command`` of a
+    version 1 manifest; ``None`` when it names none."""
+    value = manifest.get("job", manifest.get("command"))
+    return value if isinstance(value, str) else None
+
+
+def manifest_job(out_dir: Path) -> str | None:
+    """The job whose ``manifest.json`` ``out_dir`` holds (``None``: none there); a file that is not a yololens
+    manifest is refused in one line."""
+    path = Path(out_dir) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        job = job_of(read_manifest(out_dir))
+    except InputError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise InputError(f"{path}: not a yololens manifest ({reason}); choose another --out") from None
+    if job is None:
         raise InputError(f"{path}: not a yololens manifest (no job named); choose another --out")
     return job
 
