@@ -262,3 +262,7 @@ def test_throughput_requests_give_the_batched_outputs(det_weights, assets):
     torch.testing.assert_close(pa, pb, atol=1e-3, rtol=1e-4)
     torch.testing.assert_close(fa[15], fb[15], atol=1e-4, rtol=1e-4)
     assert not torch.allclose(fa[15][0], fa[15][1])  # the chunks are not mixed up: image 1 is mirrored
+    # without a count, THROUGHPUT keeps OpenVINO's optimal number of requests in flight; LATENCY runs one per batch
+    auto = OpenVINOBackend(model, [15], hint=PerfHint.THROUGHPUT)
+    assert auto.requests == int(auto.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) >= 1
+    assert runner.backend.requests == 1 and runner.backend._queue is None

@@ -41,10 +41,10 @@ class PerfHint(StrEnum):
     THROUGHPUT = "THROUGHPUT"
 
 
-# Provisional defaults (benchmarks/extract_throughput.py --sweep measures the alternatives):
-# one infer request per batch with the LATENCY hint, on the same-shape batches extract forms.
+# LATENCY: one infer request per same-shape batch, every thread on each layer. THROUGHPUT: OpenVINO's streams
+# (2 on 2 cores, 1 thread each) with one image per request, its optimal number of requests in flight
+# (benchmarks/extract_throughput.py --sweep measures both).
 DEFAULT_HINT = PerfHint.LATENCY
-DEFAULT_REQUESTS = 1  # >1: a batch is split into this many parallel infer requests (THROUGHPUT)
 
 
 def model_fingerprint(model: LoadedModel) -> str:
@@ -134,7 +134,8 @@ class OpenVINOBackend:
         half: bf16 inference where the CPU supports it (else f32, with a note).
         threads: ``INFERENCE_NUM_THREADS`` (0: OpenVINO's default, all cores).
         imgsz: the traced example shape (the IR itself takes any shape).
-        hint, requests: OpenVINO performance hint and parallel infer requests per batch.
+        hint: OpenVINO performance hint (``None``: :data:`DEFAULT_HINT`); THROUGHPUT runs a batch as one request
+            per image, ``requests`` of them in flight (``None``: OpenVINO's optimal number for the compiled model).
         protos: export a seg model's prototypes (``False``: the branch is not in the graph; the head output
             then carries ``None`` for them, and every other output is unchanged).
         cut: export only the layers up to ``cut`` (the hooked layers are the only outputs; :meth:`forward`
@@ -146,8 +147,8 @@ class OpenVINOBackend:
     name = Backend.OPENVINO
 
     def __init__(self, model: LoadedModel, layers: list[int], half: bool = False, threads: int = 0,
-                 imgsz: tuple[int, int] = (640, 640), hint: PerfHint = DEFAULT_HINT,
-                 requests: int = DEFAULT_REQUESTS, protos: bool = True, cut: int | None = None, calibration=None):
+                 imgsz: tuple[int, int] = (640, 640), hint: PerfHint | None = None,
+                 requests: int | None = None, protos: bool = True, cut: int | None = None, calibration=None):
         import openvino as ov
 
         self.model, self.layers, self.cut = model, list(layers), cut
@@ -167,12 +168,16 @@ class OpenVINOBackend:
                 print("--half: this CPU has no bf16 support; OpenVINO computes in f32", file=sys.stderr)
         # int8: the quantized convolutions run int8 whatever the hint; the rest (head arithmetic) stays f32
         compute = Precision.F32 if self.precision is Precision.INT8 else self.precision
-        config = {"INFERENCE_PRECISION_HINT": str(compute), "PERFORMANCE_HINT": str(PerfHint(hint))}
+        hint = PerfHint(DEFAULT_HINT if hint is None else hint)
+        config = {"INFERENCE_PRECISION_HINT": str(compute), "PERFORMANCE_HINT": str(hint)}
         if threads > 0:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         compiled_cache(core)
         self.compiled = core.compile_model(core.read_model(self.folder / IR_NAME), "CPU", config)
-        self.requests = max(1, int(requests))
+        if hint is PerfHint.LATENCY:
+            self.requests = 1
+        else:
+            self.requests = max(1, int(requests or self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self._request = self.compiled.create_infer_request()
         self._queue = ov.AsyncInferQueue(self.compiled, self.requests) if self.requests > 1 else None
 
@@ -195,15 +200,16 @@ class OpenVINOBackend:
         if self._queue is None or len(x) == 1:
             out = self._request.infer({0: x}, share_inputs=True)
             return [out[o] for o in self.compiled.outputs]
-        chunks = np.array_split(x, min(self.requests, len(x)))
-        results: list = [None] * len(chunks)
+        # one image per request: the streams run images side by side, and each stream meets (1, 3, H, W) shapes
+        # only (fewer shape-specific kernels than batches of every size)
+        results: list = [None] * len(x)
 
         def done(request, i):
             results[i] = [np.array(request.get_output_tensor(k).data) for k in range(len(self.compiled.outputs))]
 
         self._queue.set_callback(done)
-        for i, chunk in enumerate(chunks):
-            self._queue.start_async({0: np.ascontiguousarray(chunk)}, i)
+        for i in range(len(x)):
+            self._queue.start_async({0: x[i:i + 1]}, i)
         self._queue.wait_all()
         return [np.concatenate([r[k] for r in results]) for k in range(len(results[0]))]
 
