@@ -129,3 +129,48 @@ def test_temp_folders_of_a_killed_export_are_removed(root):
     os.utime(old, (an_hour_ago, an_hour_ago))
     folder = cache.cached_entry(FIELDS, _build([]))
     assert sorted(p.name for p in root.iterdir()) == sorted([folder.name, young.name])
+
+
+def _dated(path: Path, t: float) -> None:
+    import os
+
+    os.utime(path, (t, t))
+
+
+def test_the_cache_is_bounded_least_recently_used_first(root, monkeypatch):
+    # four entries of ~1 MB and two compiled blobs, under a 3.5 MB bound: building the fourth entry removes what
+    # was used longest ago (an entry used again counts as new), never the entry just built
+    monkeypatch.setenv(cache.CACHE_MAX_ENV, "3.5")
+    mb = b"x" * (1 << 20)
+    entries = {}
+    for i, name in enumerate("abc"):
+        entries[name] = cache.cached_entry({**FIELDS, "model": name}, _build([], mb))
+        _dated(entries[name] / cache.META, 1000.0 + i)  # a used first, c last
+    compiled = root / cache.COMPILED
+    compiled.mkdir()
+    (compiled / "old.blob").write_bytes(b"y" * (1 << 19))
+    _dated(compiled / "old.blob", 500.0)  # older than every entry
+    assert cache.cached_entry({**FIELDS, "model": "a"}, _build([], mb)) == entries["a"]  # a hit: a is now newest
+    d = cache.cached_entry({**FIELDS, "model": "d"}, _build([], mb))
+    left = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+    assert not (compiled / "old.blob").exists() and not entries["b"].exists()
+    assert entries["a"].is_dir() and entries["c"].is_dir() and d.is_dir()
+    assert sorted(left) == sorted([cache.COMPILED, entries["a"].name, entries["c"].name, d.name])
+    total = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+    assert total <= 3.5 * (1 << 20)
+
+
+def test_the_bound_can_be_lifted_and_a_bad_value_is_one_line(root, monkeypatch, capsys):
+    monkeypatch.setenv(cache.CACHE_MAX_ENV, "0")
+    assert cache.cache_limit_bytes() is None
+    monkeypatch.setenv(cache.CACHE_MAX_ENV, "lots")
+    assert cache.cache_limit_bytes() == cache.DEFAULT_MAX_MB * (1 << 20)
+    assert capsys.readouterr().err == f"${cache.CACHE_MAX_ENV}='lots' is not a number of MB; using {cache.DEFAULT_MAX_MB}\n"
+    monkeypatch.delenv(cache.CACHE_MAX_ENV)
+    assert cache.cache_limit_bytes() == cache.DEFAULT_MAX_MB * (1 << 20)
+    # unbounded: nothing is removed however large the cache grows
+    monkeypatch.setenv(cache.CACHE_MAX_ENV, "0")
+    built = [cache.cached_entry({**FIELDS, "model": str(i)}, _build([], b"z" * (1 << 20))) for i in range(3)]
+    assert all(b.is_dir() for b in built)
+    assert sorted(cache.evict(root, 1, keep=built[0])) == sorted(built[1:])  # down to the kept entry alone
+    assert built[0].is_dir() and not built[1].exists() and not built[2].exists()

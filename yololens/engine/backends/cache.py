@@ -6,6 +6,10 @@ layers, imgsz and the ultralytics / torch / openvino versions). A folder is buil
 folder beside it and renamed into place, so a concurrent run sees a whole entry or none;
 ``meta.json`` holds the key and the files' sha256, checked on every load, so a corrupt or
 stale entry is rebuilt (with one line saying so).
+
+The cache is bounded: after an entry is built, the least recently used entries (and OpenVINO's compiled blobs
+in ``compiled/``) are removed until the whole fits ``$YOLOLENS_CACHE_MAX_MB`` (default
+:data:`DEFAULT_MAX_MB`; ``0``: no bound). Using an entry touches its ``meta.json``, which dates its last use.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 CACHE_ENV = "YOLOLENS_CACHE"
+CACHE_MAX_ENV = "YOLOLENS_CACHE_MAX_MB"
+DEFAULT_MAX_MB = 5000  # about 200 yolov8n exports with their int8 versions and blobs; a few dozen of the x size
 META = "meta.json"
+COMPILED = "compiled"  # OpenVINO's compiled-model blobs (its CACHE_DIR), bounded with the entries
 STALE_TEMP_S = 3600.0  # temp folders older than this were left by a killed export: removed
 
 
@@ -74,6 +81,7 @@ def cached_entry(fields: dict, build: Callable[[Path], list[str]], what: str = "
     if folder.is_dir():
         reason = check_entry(folder, fields)
         if reason is None:
+            _touch(folder / META)
             return folder
         print(f"{folder}: cached {what} {reason}; rebuilding it", file=sys.stderr)
     else:
@@ -88,7 +96,70 @@ def cached_entry(fields: dict, build: Callable[[Path], list[str]], what: str = "
         _install(tmp, folder, fields)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    limit = cache_limit_bytes()
+    if limit:
+        evict(root, limit, keep=folder)
     return folder
+
+
+def cache_limit_bytes() -> int | None:
+    """The cache's bound in bytes from ``$YOLOLENS_CACHE_MAX_MB`` (``None``: unbounded, the value ``0``); a value
+    that is not a number gets one line and the default."""
+    raw = os.environ.get(CACHE_MAX_ENV, "").strip()
+    try:
+        mb = float(raw) if raw else float(DEFAULT_MAX_MB)
+    except ValueError:
+        print(f"${CACHE_MAX_ENV}={raw!r} is not a number of MB; using {DEFAULT_MAX_MB}", file=sys.stderr)
+        mb = float(DEFAULT_MAX_MB)
+    return int(mb * 2**20) if mb > 0 else None
+
+
+def evict(root: Path, limit: int, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used entries and compiled blobs of ``root`` until their total size is at most
+    ``limit`` bytes (``keep``, the entry in use, is never removed); returns what was removed. An entry is moved
+    aside by one rename before it is deleted, so a concurrent run sees a whole entry or none."""
+    items = []  # (last use, bytes, path)
+    for path in root.iterdir() if root.is_dir() else ():
+        try:
+            if path.is_dir() and (path / META).is_file() and path != keep:
+                files = [f for f in path.iterdir() if f.is_file()]
+                items.append(((path / META).stat().st_mtime, sum(f.stat().st_size for f in files), path))
+            elif path.is_dir() and path.name == COMPILED:
+                items += [(f.stat().st_mtime, f.stat().st_size, f) for f in path.iterdir() if f.is_file()]
+        except OSError:  # removed by another run while we looked
+            continue
+    kept = _size(keep) if keep is not None else 0
+    total = kept + sum(size for _, size, _ in items)
+    removed = []
+    for _, size, path in sorted(items, key=lambda item: item[0]):
+        if total <= limit:
+            break
+        try:
+            if path.is_dir():
+                trash = Path(tempfile.mkdtemp(prefix=f".trash-{path.name}-", dir=root))
+                os.rename(path, trash / "entry")
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        total -= size
+        removed.append(path)
+    return removed
+
+
+def _size(folder: Path) -> int:
+    try:
+        return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    except OSError:
+        return 0
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:  # a read-only cache: its entries are still used, only not dated
+        pass
 
 
 def remove_stale_temps(root: Path, older_than_s: float = STALE_TEMP_S) -> int:

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from yololens.engine.backends import Backend, Precision
-from yololens.engine.backends.cache import cache_root, cached_entry
+from yololens.engine.backends.cache import COMPILED as COMPILED_DIR
+from yololens.engine.backends.cache import cache_limit_bytes, cache_root, cached_entry, evict
 from yololens.errors import ModelError
 from yololens.model import ultra
 from yololens.model.loading import LoadedModel
@@ -33,7 +34,6 @@ from yololens.types import Task
 
 EXPORT_FORMAT = 1  # bump when ExportNet's outputs change: old cache entries then no longer match
 IR_NAME = "model.xml"
-COMPILED_DIR = "compiled"  # OpenVINO's own blob cache, beside the IR entries (see compiled_cache)
 
 
 class PerfHint(StrEnum):
@@ -114,17 +114,22 @@ def cpu_int8_native() -> str | None:
     return None
 
 
-def compiled_cache(core) -> None:
+def compiled_cache(core, keep: Path | None = None) -> None:
     """Point ``core`` at OpenVINO's compiled-model cache (``<cache root>/compiled``): a later compile of the same
     IR with the same settings imports the blob instead of compiling (measured 1.0 -> 0.25 s for the int8 seg
     model, 0.5 -> 0.16 s for f32; docs/PRECISION.md). OpenVINO keys blobs by model, config, device and its
-    version, and compiles anew when a blob cannot be imported. A folder that cannot be made leaves it off."""
-    folder = cache_root() / COMPILED_DIR
+    version, and compiles anew when a blob cannot be imported. A folder that cannot be made leaves it off. The
+    blobs count toward the cache's bound (:func:`~.cache.evict`; ``keep``: the entry about to be compiled)."""
+    root = cache_root()
+    folder = root / COMPILED_DIR
     try:
         folder.mkdir(parents=True, exist_ok=True)
         core.set_property({"CACHE_DIR": str(folder)})
     except (OSError, RuntimeError):  # read-only cache: compile every time, as before
-        pass
+        return
+    limit = cache_limit_bytes()
+    if limit:
+        evict(root, limit, keep=keep)
 
 
 class OpenVINOBackend:
@@ -172,7 +177,7 @@ class OpenVINOBackend:
         config = {"INFERENCE_PRECISION_HINT": str(compute), "PERFORMANCE_HINT": str(hint)}
         if threads > 0:
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        compiled_cache(core)
+        compiled_cache(core, keep=self.folder)
         self.compiled = core.compile_model(core.read_model(self.folder / IR_NAME), "CPU", config)
         if hint is PerfHint.LATENCY:
             self.requests = 1
