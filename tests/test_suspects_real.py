@@ -88,6 +88,12 @@ def test_report_section_leaves_the_injected_check_out_above_its_cap(video_run, t
 
     page = environment().get_template("sections/suspects.html.j2").render(s=capped, untrained=False)
     assert 'id="suspects-unvalidated"' in page and "flipped on purpose" not in page and "suspects-table" not in page
+    from yololens.report.context import Section
+    from yololens.types import SectionStatus
+
+    skipped = Section(key="suspects", title="t", status=SectionStatus.SKIPPED, note="no labels")
+    page = environment().get_template("sections/suspects.html.j2").render(s=skipped, untrained=False)
+    assert "no labels" in page and "10% of the labels were flipped" in page  # a skipped section has no data
     monkeypatch.setattr(section, "VALIDATE_MAX", n_gt)
     validated = section.run_suspects(ctx)
     assert validated.data["unvalidated"] is None and validated.data["angle"] and "--inject-noise 0.1" in validated.command
