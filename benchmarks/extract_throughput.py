@@ -165,7 +165,8 @@ def run_sweep(model: str, folder: Path, tmp: Path, args, loaded, layers) -> dict
     # THROUGHPUT: a same-shape batch runs as one request per image, `requests` in flight (None: OpenVINO's optimal
     # number, one per stream)
     settings = [(PerfHint.LATENCY, 1, (1, args.batch))] + [
-        (PerfHint.THROUGHPUT, r, (args.batch,)) for r in [None, *sorted({2, 4, args.batch})] if r is None or 1 < r <= args.batch]
+        (PerfHint.THROUGHPUT, r, (args.batch,)) for r in [None, *sorted({2, 4, args.batch})]
+        if r is None or 1 < r <= args.batch]
     for hint, requests, batches in settings:
         _, _, speeds = best_raw_forward(loaded, hooked, folder, args.imgsz, args.window, batches, "openvino",
                                         args.threads, protos=False, hint=hint, requests=requests)
