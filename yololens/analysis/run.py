@@ -21,8 +21,7 @@ import pyarrow.parquet as pq
 
 from yololens.analysis import table as T
 from yololens.errors import InputError
-from yololens.store.manifest import MANIFEST as MANIFEST_FILE, job_of, read_manifest
-#: Manifests are small; a larger one is not ours (and is not read into memory).
+from yololens.store.manifest import MANIFEST, job_of, read_manifest
 
 
 def run_folder(run) -> Path:
@@ -56,8 +55,8 @@ class Run(os.PathLike):
         self.path = T.out_dir(path)
         if not self.path.is_dir():
             raise InputError(f"{self.path}: no such run folder")
-        if not (self.path / T.OBJECTS_FILE).is_file() and not (self.path / MANIFEST_FILE).is_file():
-            raise InputError(f"{self.path}: not a yololens run folder (no {T.OBJECTS_FILE} and no {MANIFEST_FILE})")
+        if not (self.path / T.OBJECTS_FILE).is_file() and not (self.path / MANIFEST).is_file():
+            raise InputError(f"{self.path}: not a yololens run folder (no {T.OBJECTS_FILE} and no {MANIFEST})")
 
     def __fspath__(self) -> str:
         return str(self.path)

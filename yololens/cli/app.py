@@ -88,8 +88,8 @@ def main() -> None:
 
 def settle_for_exit() -> None:
     """Move every live object out of the cyclic collector's reach before the process ends: interpreter shutdown
-    otherwise walks torch's and Ultralytics' whole object graph (measured 1.5 -> 0.65 s from the end of an
-    ``extract`` to the process exit, AMD EPYC Zen 3; docs/PRECISION.md). Only for the console script, which
+    otherwise walks torch's and Ultralytics' whole object graph (about 1 s: 1.4-1.8 s -> 0.55-0.87 s from the end
+    of an ``extract`` to the process exit, AMD EPYC Zen 3; docs/PRECISION.md). Only for the console script, which
     exits next: in a notebook, frozen objects would never be collected."""
     gc.freeze()
 

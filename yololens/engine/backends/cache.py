@@ -122,8 +122,7 @@ def evict(root: Path, limit: int, keep: Path | None = None) -> list[Path]:
     for path in root.iterdir() if root.is_dir() else ():
         try:
             if path.is_dir() and (path / META).is_file() and path != keep:
-                files = [f for f in path.iterdir() if f.is_file()]
-                items.append(((path / META).stat().st_mtime, sum(f.stat().st_size for f in files), path))
+                items.append(((path / META).stat().st_mtime, _size(path), path))
             elif path.is_dir() and path.name == COMPILED:
                 items += [(f.stat().st_mtime, f.stat().st_size, f) for f in path.iterdir() if f.is_file()]
         except OSError:  # removed by another run while we looked
