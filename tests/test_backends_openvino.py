@@ -266,3 +266,23 @@ def test_throughput_requests_give_the_batched_outputs(det_weights, assets):
     auto = OpenVINOBackend(model, [15], hint=PerfHint.THROUGHPUT)
     assert auto.requests == int(auto.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")) >= 1
     assert runner.backend.requests == 1 and runner.backend._queue is None
+
+
+def test_the_cache_bound_holds_after_a_compile(det_weights, monkeypatch, tmp_path):
+    # the blob a compile writes counts toward $YOLOLENS_CACHE_MAX_MB: with room for one entry and one blob, a
+    # second export leaves that export and its blob, and the first's are gone (least recently used)
+    from yololens.engine.backends.cache import cache_root
+    from yololens.engine.backends.openvino_backend import COMPILED_DIR, OpenVINOBackend
+
+    monkeypatch.setenv("YOLOLENS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("YOLOLENS_CACHE_MAX_MB", "0")
+    model = load_model(str(det_weights), device="cpu")
+    first = OpenVINOBackend(model, [9], cut=9).folder
+    used = sum(f.stat().st_size for f in cache_root().rglob("*") if f.is_file())
+    blobs = list((cache_root() / COMPILED_DIR).glob("*.blob"))
+    assert len(blobs) == 1 and first.is_dir()
+    monkeypatch.setenv("YOLOLENS_CACHE_MAX_MB", str(used * 1.2 / 2**20))  # one entry + one blob, not two
+    second = OpenVINOBackend(model, [8, 9], cut=9).folder  # the same weights: about the same size
+    left = sum(f.stat().st_size for f in cache_root().rglob("*") if f.is_file())
+    assert second.is_dir() and not first.exists() and not blobs[0].exists()
+    assert len(list((cache_root() / COMPILED_DIR).glob("*.blob"))) == 1 and left <= used * 1.2

@@ -7,9 +7,10 @@ folder beside it and renamed into place, so a concurrent run sees a whole entry 
 ``meta.json`` holds the key and the files' sha256, checked on every load, so a corrupt or
 stale entry is rebuilt (with one line saying so).
 
-The cache is bounded: after an entry is built, the least recently used entries (and OpenVINO's compiled blobs
-in ``compiled/``) are removed until the whole fits ``$YOLOLENS_CACHE_MAX_MB`` (default
-:data:`DEFAULT_MAX_MB`; ``0``: no bound). Using an entry touches its ``meta.json``, which dates its last use.
+The cache is bounded: after an entry is built (and after each OpenVINO compile, whose blob counts), the least
+recently used entries and OpenVINO's compiled blobs in ``compiled/`` are removed until the whole fits
+``$YOLOLENS_CACHE_MAX_MB`` (default :data:`DEFAULT_MAX_MB`; ``0``: no bound). Using an entry touches its
+``meta.json``, which dates its last use.
 """
 
 from __future__ import annotations

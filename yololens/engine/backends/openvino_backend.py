@@ -114,22 +114,18 @@ def cpu_int8_native() -> str | None:
     return None
 
 
-def compiled_cache(core, keep: Path | None = None) -> None:
+def compiled_cache(core) -> None:
     """Point ``core`` at OpenVINO's compiled-model cache (``<cache root>/compiled``): a later compile of the same
     IR with the same settings imports the blob instead of compiling (measured 1.0 -> 0.25 s for the int8 seg
     model, 0.5 -> 0.16 s for f32; docs/PRECISION.md). OpenVINO keys blobs by model, config, device and its
     version, and compiles anew when a blob cannot be imported. A folder that cannot be made leaves it off. The
-    blobs count toward the cache's bound (:func:`~.cache.evict`; ``keep``: the entry about to be compiled)."""
-    root = cache_root()
-    folder = root / COMPILED_DIR
+    blobs count toward the cache's bound (see :meth:`OpenVINOBackend.__init__`)."""
+    folder = cache_root() / COMPILED_DIR
     try:
         folder.mkdir(parents=True, exist_ok=True)
         core.set_property({"CACHE_DIR": str(folder)})
     except (OSError, RuntimeError):  # read-only cache: compile every time, as before
-        return
-    limit = cache_limit_bytes()
-    if limit:
-        evict(root, limit, keep=keep)
+        pass
 
 
 class OpenVINOBackend:
@@ -177,8 +173,11 @@ class OpenVINOBackend:
         config = {"INFERENCE_PRECISION_HINT": str(compute), "PERFORMANCE_HINT": str(hint)}
         if threads > 0:
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        compiled_cache(core, keep=self.folder)
+        compiled_cache(core)
         self.compiled = core.compile_model(core.read_model(self.folder / IR_NAME), "CPU", config)
+        limit = cache_limit_bytes()
+        if limit:  # after the compile, so that the blob it just wrote counts (the entry in use is never removed)
+            evict(cache_root(), limit, keep=self.folder)
         if hint is PerfHint.LATENCY:
             self.requests = 1
         else:
