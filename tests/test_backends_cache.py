@@ -167,6 +167,7 @@ def test_the_bound_can_be_lifted_and_a_bad_value_is_one_line(root, monkeypatch, 
     assert cache.cache_limit_bytes() == cache.DEFAULT_MAX_MB * (1 << 20)
     want = f"${cache.CACHE_MAX_ENV}='lots' is not a number of MB; using {cache.DEFAULT_MAX_MB}\n"
     assert capsys.readouterr().err == want
+    assert cache.cache_limit_bytes() == cache.DEFAULT_MAX_MB * (1 << 20) and capsys.readouterr().err == ""  # once
     monkeypatch.delenv(cache.CACHE_MAX_ENV)
     assert cache.cache_limit_bytes() == cache.DEFAULT_MAX_MB * (1 << 20)
     # unbounded: nothing is removed however large the cache grows

@@ -29,6 +29,7 @@ CACHE_MAX_ENV = "YOLOLENS_CACHE_MAX_MB"
 DEFAULT_MAX_MB = 5000  # about 200 yolov8n exports with their int8 versions and blobs; a few dozen of the x size
 META = "meta.json"
 COMPILED = "compiled"  # OpenVINO's compiled-model blobs (its CACHE_DIR), bounded with the entries
+_WARNED: set[str] = set()
 STALE_TEMP_S = 3600.0  # temp folders older than this were left by a killed export: removed
 
 
@@ -97,10 +98,14 @@ def cached_entry(fields: dict, build: Callable[[Path], list[str]], what: str = "
         _install(tmp, folder, fields)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    limit = cache_limit_bytes()
-    if limit:
-        evict(root, limit, keep=folder)
+    keep_bounded(folder)
     return folder
+
+
+def keep_bounded(keep: Path) -> list[Path]:
+    """Hold the cache to :func:`cache_limit_bytes` (:func:`evict`, ``keep`` the entry in use); what was removed."""
+    limit = cache_limit_bytes()
+    return evict(cache_root(), limit, keep=keep) if limit else []
 
 
 def cache_limit_bytes() -> int | None:
@@ -110,7 +115,9 @@ def cache_limit_bytes() -> int | None:
     try:
         mb = float(raw) if raw else float(DEFAULT_MAX_MB)
     except ValueError:
-        print(f"${CACHE_MAX_ENV}={raw!r} is not a number of MB; using {DEFAULT_MAX_MB}", file=sys.stderr)
+        if raw not in _WARNED:  # one line per bad value, however often the bound is checked
+            _WARNED.add(raw)
+            print(f"${CACHE_MAX_ENV}={raw!r} is not a number of MB; using {DEFAULT_MAX_MB}", file=sys.stderr)
         mb = float(DEFAULT_MAX_MB)
     return int(mb * 2**20) if mb > 0 else None
 

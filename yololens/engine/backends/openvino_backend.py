@@ -26,7 +26,7 @@ import torch
 
 from yololens.engine.backends import Backend, Precision
 from yololens.engine.backends.cache import COMPILED as COMPILED_DIR
-from yololens.engine.backends.cache import cache_limit_bytes, cache_root, cached_entry, evict
+from yololens.engine.backends.cache import cache_root, cached_entry, keep_bounded
 from yololens.errors import ModelError
 from yololens.model import ultra
 from yololens.model.loading import LoadedModel
@@ -175,9 +175,7 @@ class OpenVINOBackend:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         compiled_cache(core)
         self.compiled = core.compile_model(core.read_model(self.folder / IR_NAME), "CPU", config)
-        limit = cache_limit_bytes()
-        if limit:  # after the compile, so that the blob it just wrote counts (the entry in use is never removed)
-            evict(cache_root(), limit, keep=self.folder)
+        keep_bounded(self.folder)  # after the compile, so that the blob it just wrote counts
         if hint is PerfHint.LATENCY:
             self.requests = 1
         else:
